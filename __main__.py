@@ -1,0 +1,9 @@
+"""Composition root: settings -> build -> exports. Nothing else lives here."""
+
+import pulumi
+
+from stacks.build import build
+from stacks.loader import load_from_pulumi
+
+for name, value in build(load_from_pulumi()).items():
+    pulumi.export(name, value)

@@ -1,0 +1,1 @@
+"""Layer 1: the AWS foundation, one ComponentResource per module."""

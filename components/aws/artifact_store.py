@@ -1,0 +1,138 @@
+"""ArtifactStore: the S3 bucket for models and pipeline artifacts, with its KMS key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws import iam
+from components.aws.kms import EncryptionKey, EncryptionKeyArgs
+
+
+@dataclass(frozen=True)
+class ArtifactStoreArgs:
+    bucket_name: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    region: str
+    force_destroy: bool = False
+    noncurrent_version_expiration_days: int = 30
+    abort_incomplete_multipart_days: int = 7
+    protect: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class ArtifactStore(pulumi.ComponentResource):
+    bucket: aws.s3.Bucket
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:artifact_store:ArtifactStore", name, None, opts)
+        if args.force_destroy and args.protect:
+            raise ValueError("ArtifactStoreArgs.force_destroy contradicts protect")
+        if args.noncurrent_version_expiration_days < 1 or args.abort_incomplete_multipart_days < 1:
+            raise ValueError("ArtifactStoreArgs lifecycle days must be at least 1")
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        key = EncryptionKey(
+            f"{name}-kms",
+            EncryptionKeyArgs(
+                description="Artifact store: models, datasets and pipeline artifacts",
+                alias=f"{name}-artifacts",
+                policy=pulumi.Output.from_input(args.account_id).apply(
+                    lambda account: iam.kms_key_policy(account, region=args.region)
+                ),
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.key_arn = key.arn
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=args.bucket_name,
+            force_destroy=args.force_destroy,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        bucket_id = self.bucket.id
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-sse",
+            bucket=bucket_id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
+                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket_id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=child,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket_id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket_id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=bucket_id,
+            policy=self.bucket.arn.apply(iam.tls_only_bucket_policy),
+            # S3 rejects a bucket policy while the public-access block is being set.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket_id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-noncurrent-versions",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(  # noqa: E501
+                        noncurrent_days=args.noncurrent_version_expiration_days
+                    ),
+                ),
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="abort-incomplete-multipart-uploads",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(  # noqa: E501
+                        days_after_initiation=args.abort_incomplete_multipart_days
+                    ),
+                ),
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        self.bucket_name = self.bucket.bucket
+        self.bucket_arn = self.bucket.arn
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "key_arn": self.key_arn,
+            }
+        )

@@ -1,0 +1,244 @@
+"""Cluster: EKS (pulumi-eks) with encrypted secrets, full control-plane logs and managed add-ons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+
+from components.aws import iam
+from components.aws.irsa_role import IrsaRole, IrsaRoleArgs
+
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+NODE_MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+    # Session Manager instead of SSH: no port 22, no key pairs (CIS EKS 3.x).
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+)
+# The CNI policy goes on the vpc-cni add-on's own IRSA role, not on the nodes
+# (EKS best practices: least privilege for the node role).
+VPC_CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+ACCESS_POLICY_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
+
+
+@dataclass(frozen=True)
+class AccessEntrySpec:
+    principal_arn: str
+    policy: str  # an EKS access policy name, e.g. AmazonEKSClusterAdminPolicy
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    cluster_name: str
+    kubernetes_version: str
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    public_access_cidrs: Sequence[str]
+    log_retention_days: int
+    logs_key_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+    access_entries: Sequence[AccessEntrySpec] = ()
+    deletion_protection: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Cluster(pulumi.ComponentResource):
+    eks_cluster: eks.Cluster
+    node_role: aws.iam.Role
+    kubeconfig_json: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_provider_url: pulumi.Output[str]
+    node_security_group_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:cluster:Cluster", name, None, opts)
+        if any(c in ("0.0.0.0/0", "::/0") for c in args.public_access_cidrs):
+            raise ValueError("ClusterArgs.public_access_cidrs must not open the API to the world")
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+
+        # Created before the cluster so EKS writes into it instead of creating an
+        # unencrypted log group that never expires.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        self.node_role = aws.iam.Role(
+            f"{name}-node-role",
+            assume_role_policy=iam.service_trust_policy("ec2.amazonaws.com"),
+            description=f"Nodes of EKS cluster {args.cluster_name}",
+            tags=tags,
+            opts=child,
+        )
+        for i, arn in enumerate(NODE_MANAGED_POLICIES):
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-policy-{i}", role=self.node_role.name, policy_arn=arn, opts=child
+            )
+
+        self.eks_cluster = eks.Cluster(
+            f"{name}-eks",
+            name=args.cluster_name,
+            version=args.kubernetes_version,
+            vpc_id=args.vpc_id,
+            private_subnet_ids=list(args.private_subnet_ids),
+            node_associate_public_ip_address=False,
+            endpoint_private_access=True,
+            endpoint_public_access=bool(args.public_access_cidrs),
+            public_access_cidrs=list(args.public_access_cidrs) or None,
+            authentication_mode=eks.AuthenticationMode.API,
+            access_entries={
+                f"entry-{i}": eks.AccessEntryArgs(
+                    principal_arn=entry.principal_arn,
+                    access_policies={
+                        entry.policy: eks.AccessPolicyAssociationArgs(
+                            policy_arn=f"{ACCESS_POLICY_PREFIX}{entry.policy}",
+                            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                                type="cluster"
+                            ),
+                        )
+                    },
+                )
+                for i, entry in enumerate(args.access_entries)
+            },
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            encryption_config_key_arn=args.secrets_key_arn,
+            create_oidc_provider=True,
+            skip_default_node_group=True,
+            instance_roles=[self.node_role],
+            deletion_protection=args.deletion_protection,
+            # Add-ons are managed below as explicit aws.eks.Addon resources, so
+            # their versions, IRSA roles and settings are visible and tested.
+            use_default_vpc_cni=True,
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
+            tags=tags,
+            cluster_tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+        self.kubeconfig_json = self.eks_cluster.kubeconfig_json
+        self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn
+        self.oidc_provider_url = self.eks_cluster.oidc_provider_url
+        self.node_security_group_id = self.eks_cluster.node_security_group_id
+
+        cni_role = IrsaRole(
+            f"{name}-vpc-cni",
+            IrsaRoleArgs(
+                oidc_provider_arn=self.oidc_provider_arn,
+                oidc_provider_url=self.oidc_provider_url,
+                namespace="kube-system",
+                service_account="aws-node",
+                managed_policy_arns=[VPC_CNI_POLICY],
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.addons = {
+            addon: _addon(
+                f"{name}-{addon}",
+                args.cluster_name,
+                addon,
+                tags,
+                self,
+                settings,
+                [self.eks_cluster],
+            )
+            for addon, settings in {
+                # Network policy enforcement in the VPC CNI: the tenancy baseline's
+                # NetworkPolicies are only words without it.
+                "vpc-cni": {
+                    "service_account_role_arn": cni_role.arn,
+                    "configuration_values": '{"enableNetworkPolicy":"true"}',
+                },
+                "kube-proxy": {},
+            }.items()
+        }
+        self.register_outputs(
+            {
+                "kubeconfig_json": pulumi.Output.secret(self.kubeconfig_json),
+                "oidc_provider_arn": self.oidc_provider_arn,
+            }
+        )
+
+
+def _addon(
+    resource_name: str,
+    cluster_name: str,
+    addon: str,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    settings: Mapping[str, object],
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> aws.eks.Addon:
+    return aws.eks.Addon(
+        resource_name,
+        cluster_name=cluster_name,
+        addon_name=addon,
+        resolve_conflicts_on_create="OVERWRITE",
+        resolve_conflicts_on_update="PRESERVE",
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+        **settings,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class WorkloadAddonsArgs:
+    cluster_name: str
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_provider_url: pulumi.Input[str]
+    volume_key_arn: pulumi.Input[str]
+    ebs_csi_service_account: tuple[str, str]  # (namespace, name)
+    # Add-ons that run pods report ACTIVE only once nodes exist: wait for them,
+    # or the add-on times out in DEGRADED on the first `pulumi up`.
+    node_groups: Sequence[pulumi.Resource] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class WorkloadAddons(pulumi.ComponentResource):
+    """coredns and the EBS CSI driver (with its own IRSA role), created after the nodes."""
+
+    def __init__(
+        self, name: str, args: WorkloadAddonsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:cluster:WorkloadAddons", name, None, opts)
+        tags = dict(args.tags)
+        ebs_namespace, ebs_account = args.ebs_csi_service_account
+        self.ebs_csi_role = IrsaRole(
+            f"{name}-ebs-csi",
+            IrsaRoleArgs(
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_provider_url=args.oidc_provider_url,
+                namespace=ebs_namespace,
+                service_account=ebs_account,
+                managed_policy_arns=[EBS_CSI_POLICY],
+                policy=pulumi.Output.from_input(args.volume_key_arn).apply(iam.ebs_csi_kms_policy),
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.addons = {
+            "coredns": _addon(
+                f"{name}-coredns", args.cluster_name, "coredns", tags, self, {}, args.node_groups
+            ),
+            "aws-ebs-csi-driver": _addon(
+                f"{name}-aws-ebs-csi-driver",
+                args.cluster_name,
+                "aws-ebs-csi-driver",
+                tags,
+                self,
+                {"service_account_role_arn": self.ebs_csi_role.arn},
+                args.node_groups,
+            ),
+        }
+        self.register_outputs({"ebs_csi_role_arn": self.ebs_csi_role.arn})

@@ -1,0 +1,160 @@
+"""Database: an RDS instance for one service, private, encrypted, TLS-only, IAM auth."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+ENGINE_PORTS = {"postgres": 5432, "mysql": 3306}
+MASTER_USERNAME = "dbadmin"
+
+
+def parameter_family(engine: str, engine_version: str) -> str:
+    """RDS parameter-group family: postgres17 for 17.6, mysql8.4 for 8.4.6."""
+    parts = engine_version.split(".")
+    if engine == "postgres":
+        return f"postgres{parts[0]}"
+    if engine == "mysql":
+        return f"mysql{parts[0]}.{parts[1]}"
+    raise ValueError(f"DatabaseArgs.engine must be postgres or mysql, got {engine!r}")
+
+
+def tls_parameters(engine: str) -> dict[str, str]:
+    """The parameter that refuses unencrypted connections, per engine."""
+    return {"postgres": {"rds.force_ssl": "1"}, "mysql": {"require_secure_transport": "ON"}}[engine]
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    identifier: str
+    engine: Literal["postgres", "mysql"]
+    engine_version: str
+    instance_class: str
+    db_name: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    vpc_id: pulumi.Input[str]
+    # Only these security groups (the cluster's nodes) reach the engine port.
+    client_security_group_ids: Sequence[pulumi.Input[str]]
+    kms_key_arn: pulumi.Input[str]
+    allocated_storage_gib: int = 20
+    max_allocated_storage_gib: int = 100
+    multi_az: bool = False
+    backup_retention_days: int = 7
+    deletion_protection: bool = False
+    performance_insights: bool = True
+    protect: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Database(pulumi.ComponentResource):
+    instance: aws.rds.Instance
+    address: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    port: int
+    master_secret_arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:database:Database", name, None, opts)
+        if args.engine not in ENGINE_PORTS:
+            raise ValueError(f"DatabaseArgs.engine must be one of {sorted(ENGINE_PORTS)}")
+        if args.backup_retention_days < 7:
+            raise ValueError("DatabaseArgs.backup_retention_days must be at least 7")
+        if not args.client_security_group_ids:
+            raise ValueError("DatabaseArgs.client_security_group_ids must name who may connect")
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        self.port = ENGINE_PORTS[args.engine]
+
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            subnet_ids=list(args.subnet_ids),
+            description=f"Private subnets of {args.identifier}",
+            tags=tags,
+            opts=child,
+        )
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description=f"{args.engine} {args.identifier}: the cluster's nodes only",
+            tags=tags,
+            opts=child,
+        )
+        for i, client in enumerate(args.client_security_group_ids):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-from-nodes-{i}",
+                security_group_id=security_group.id,
+                referenced_security_group_id=client,
+                ip_protocol="tcp",
+                from_port=self.port,
+                to_port=self.port,
+                description=f"{args.engine} from the cluster's nodes",
+                opts=child,
+            )
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=parameter_family(args.engine, args.engine_version),
+            description=f"{args.identifier}: TLS required",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(
+                    name=key, value=value, apply_method="pending-reboot"
+                )
+                for key, value in tls_parameters(args.engine).items()
+            ],
+            tags=tags,
+            opts=child,
+        )
+        self.instance = aws.rds.Instance(
+            f"{name}-instance",
+            identifier=args.identifier,
+            engine=args.engine,
+            engine_version=args.engine_version,
+            instance_class=args.instance_class,
+            db_name=args.db_name,
+            port=self.port,
+            username=MASTER_USERNAME,
+            # RDS generates and rotates the password in Secrets Manager: it never
+            # passes through config, state or a manifest (DESIGN.md decision 5).
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.kms_key_arn,
+            iam_database_authentication_enabled=True,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[security_group.id],
+            parameter_group_name=parameters.name,
+            publicly_accessible=False,
+            storage_type="gp3",
+            allocated_storage=args.allocated_storage_gib,
+            max_allocated_storage=args.max_allocated_storage_gib,
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            multi_az=args.multi_az,
+            backup_retention_period=args.backup_retention_days,
+            backup_window="02:00-03:00",
+            maintenance_window="sun:03:30-sun:04:30",
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.protect,
+            final_snapshot_identifier=f"{args.identifier}-final" if args.protect else None,
+            performance_insights_enabled=args.performance_insights,
+            performance_insights_kms_key_id=args.kms_key_arn if args.performance_insights else None,
+            performance_insights_retention_period=7 if args.performance_insights else None,
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        self.address = self.instance.address
+        self.endpoint = self.instance.endpoint
+        self.security_group_id = security_group.id
+        self.master_secret_arn = self.instance.master_user_secrets.apply(
+            lambda secrets: secrets[0].secret_arn if secrets else ""
+        )
+        self.register_outputs(
+            {"endpoint": self.endpoint, "master_secret_arn": self.master_secret_arn}
+        )

@@ -1,0 +1,252 @@
+"""Pulumi's mocks with a recording monitor: the engine, offline.
+
+One `PlatformMocks` (what each resource type returns as outputs) and one
+`RecordingMonitor` (a `MockMonitor` that keeps every registration in wire
+format, with its parent and dependencies) serve the unit tests and the
+offline plan alike. `set_mocks` is process-global, so `install()` sets them
+once per process and later calls reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+
+ACCOUNT_ID = "123456789012"
+MOCK_REGION = "eu-west-1"
+# Pulumi's wire signatures: a Struct carrying this key is a special value.
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SIG_SECRET = "1b47061264138c4ac30d75fd1eb44270"
+SIG_RESOURCE_REF = "5cf8f73096256a8f31e491e813e4eb8e"
+REDACTED = "[secret]"
+
+# A syntactically valid kubeconfig for the mocked cluster; no credentials in it.
+MOCK_KUBECONFIG: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [
+        {
+            "name": "mock",
+            "cluster": {
+                "server": "https://MOCK.gr7.eu-west-1.eks.amazonaws.com",
+                "certificate-authority-data": "",
+            },
+        }
+    ],
+    "contexts": [{"name": "mock", "context": {"cluster": "mock", "user": "mock"}}],
+    "current-context": "mock",
+    "users": [{"name": "mock", "user": {}}],
+}
+
+
+def _arn(service: str, resource: str, *, region: str = MOCK_REGION) -> str:
+    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The outputs a provider would return, for the types whose outputs we read."""
+    # Echo plain inputs as outputs (as most providers do), but never resource
+    # references: rehydrating them would run on another event loop.
+    out = {k: v for k, v in inputs.items() if not _holds_resource(v)}
+    rid = f"{name}-id"
+    if typ == "eks:index:Cluster":
+        issuer = f"oidc.eks.{MOCK_REGION}.amazonaws.com/id/MOCKOIDC{abs(hash(name)) % 10**8}"
+        out |= {
+            "kubeconfigJson": json.dumps(MOCK_KUBECONFIG),
+            "kubeconfig": MOCK_KUBECONFIG,
+            "oidcProviderArn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
+            "oidcProviderUrl": f"https://{issuer}",
+            "oidcIssuer": issuer,
+            "clusterSecurityGroupId": f"sg-{name}-cluster",
+            "nodeSecurityGroupId": f"sg-{name}-node",
+        }
+    elif typ == "eks:index:ManagedNodeGroup":
+        out |= {"nodeGroup": None}
+    elif typ.startswith("aws:"):
+        service = typ.split(":")[1].split("/")[0]
+        kind = typ.rsplit(":", 1)[1]
+        out.setdefault("arn", _arn(service, f"{kind.lower()}/{name}"))
+        out.setdefault("name", inputs.get("name", name))
+        if typ == "aws:iam/role:Role":
+            out["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{out['name']}"
+        elif typ == "aws:kms/key:Key":
+            rid = f"key-{name}"
+            out |= {"keyId": rid, "arn": _arn("kms", f"key/{rid}")}
+        elif typ == "aws:s3/bucket:Bucket":
+            rid = inputs.get("bucket", name)
+            out |= {"bucket": rid, "arn": f"arn:aws:s3:::{rid}"}
+        elif typ == "aws:rds/instance:Instance":
+            port = int(inputs.get("port", 5432))
+            host = f"{name}.mock.{MOCK_REGION}.rds.amazonaws.com"
+            out |= {
+                "address": host,
+                "endpoint": f"{host}:{port}",
+                "masterUserSecrets": [
+                    {
+                        "secretArn": _arn("secretsmanager", f"secret:rds!{name}-AbCdEf"),
+                        "secretStatus": "active",
+                        "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+                    }
+                ],
+            }
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            out |= {"latestVersion": 1, "defaultVersion": 1}
+        elif typ == "aws:ec2/vpc:Vpc":
+            rid = f"vpc-{name}"
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            out["arn"] = _arn("logs", f"log-group:{inputs.get('name', name)}")
+    return rid, out
+
+
+def _holds_resource(value: Any) -> bool:
+    if isinstance(value, pulumi.Resource):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_resource(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_resource(v) for v in value)
+    return False
+
+
+def _mock_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        names = [f"{MOCK_REGION}{s}" for s in "abc"]
+        return {"names": names, "zoneIds": [f"euw1-az{i}" for i in (1, 2, 3)], "id": MOCK_REGION}
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock", "id": "x"}
+    if token in ("aws:index/getRegion:getRegion", "aws:index/getRegion:getRegion"):
+        return {"name": MOCK_REGION, "region": MOCK_REGION, "id": MOCK_REGION}
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+    # An invoke we do not model returns nothing: the program must not rely on it
+    # (IAM documents are pure functions for that reason, DESIGN.md decision 12).
+    return {}
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        return _mock_outputs(args.typ, args.name, args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        return _mock_call(args.token, args.args)
+
+
+@dataclass
+class Registration:
+    """One registered resource as the engine sees it (DESIGN.md section 6)."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    provider: str = ""
+    protect: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("extra")
+        return data
+
+
+def redact_secrets(value: Any) -> Any:
+    """Replace every secret's value by a marker: state, plans and logs never hold one."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SIG_SECRET:
+            return {SIG_KEY: SIG_SECRET, "value": REDACTED}
+        return {k: redact_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_secrets(v) for v in value]
+    return value
+
+
+def references_to_urns(value: Any) -> Any:
+    """Replace each resource reference by its URN (or id), as the engine does for analyzers."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SIG_RESOURCE_REF:
+            return value.get("id") or value.get("urn", "")
+        return {k: references_to_urns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [references_to_urns(v) for v in value]
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A MockMonitor that keeps each registration in wire format."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        inputs = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        # The base class would rehydrate resource references into Resource objects
+        # on its own event loop, which deadlocks `wait_for_rpcs`; the mocks only
+        # need their URN, as the engine's analyzers do.
+        flattened = type(request)()
+        flattened.CopyFrom(request)
+        flattened.object.Clear()
+        flattened.object.update(references_to_urns(inputs))
+        response = super().RegisterResource(flattened)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registration = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent,
+            custom=bool(request.custom),
+            inputs=redact_secrets(inputs),
+            dependencies=list(request.dependencies),
+            property_dependencies={
+                key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+            },
+            provider=request.provider,
+            protect=bool(request.protect),
+        )
+        with self._lock:
+            self.registrations.append(registration)
+        return response
+
+    def reset(self) -> None:
+        with self._lock:
+            self.registrations.clear()
+            self.resources.clear()
+
+    def by_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == typ]
+
+    def one(self, typ: str, name: str) -> Registration:
+        found = [r for r in self.registrations if r.type == typ and r.name == name]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} registrations of {typ} named {name!r}")
+        return found[0]
+
+
+_INSTALLED: RecordingMonitor | None = None
+
+
+def install(project: str = "mlops-platform", stack: str = "dev") -> RecordingMonitor:
+    """Set Pulumi's mocks once per process and return the recording monitor.
+
+    `preview=False`: values the mocks return are known, so `apply` callbacks run
+    and their results (IAM documents, manifests) are recorded like any input.
+    """
+    global _INSTALLED  # noqa: PLW0603 - set_mocks itself is process-global
+    if _INSTALLED is None:
+        _INSTALLED = RecordingMonitor(PlatformMocks())
+        pulumi.runtime.set_mocks(
+            _INSTALLED.mocks, project=project, stack=stack, preview=False, monitor=_INSTALLED
+        )
+    return _INSTALLED

@@ -1,0 +1,1 @@
+"""Typed stack settings: config is read once, here, into frozen validated models."""

@@ -1,0 +1,233 @@
+"""Read Pulumi config once into `StackSettings`.
+
+Two sources, one path through `settings_from_config`:
+- `load_from_pulumi()`: inside `pulumi up`/`preview`, from `pulumi.Config`;
+- `load_from_stack_file()`: the offline plan and tests, from `Pulumi.<stack>.yaml`.
+
+Every key is declared in `CONFIG_KEYS` (name -> where it lands in the model,
+its Pulumi.yaml type and description); a test keeps Pulumi.yaml in step.
+A bad value raises `SettingsError`, whose message is one line naming the key,
+the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from stacks.defaults import defaults_for
+from stacks.settings import StackSettings
+
+PROJECT = "mlops-platform"
+REGION_KEY = "aws:region"
+
+ConfigType = Literal["string", "integer", "boolean", "array", "object"]
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    path: tuple[str, ...]  # alias path into StackSettings
+    type: ConfigType
+    description: str
+
+
+CONFIG_KEYS: dict[str, ConfigKey] = {
+    "environment": ConfigKey(
+        ("environment",), "string", "Environment class: dev, staging or prod; picks defaults."
+    ),
+    "tags": ConfigKey(("tags",), "object", "Extra tags on every taggable AWS resource."),
+    "vpcCidr": ConfigKey(("network", "vpcCidr"), "string", "VPC CIDR, private, /16 to /20."),
+    "availabilityZones": ConfigKey(
+        ("network", "availabilityZones"), "integer", "How many AZs to spread subnets over (2-3)."
+    ),
+    "natGateways": ConfigKey(
+        ("network", "natGateways"), "string", "NAT gateways: 'single' or 'per_az' (prod)."
+    ),
+    "interfaceEndpoints": ConfigKey(
+        ("network", "interfaceEndpoints"),
+        "boolean",
+        "Create interface endpoints for STS, ECR, Secrets Manager and CloudWatch Logs.",
+    ),
+    "flowLogRetentionDays": ConfigKey(
+        ("network", "flowLogRetentionDays"), "integer", "Retention of the VPC flow log group."
+    ),
+    "clusterMode": ConfigKey(
+        ("cluster", "mode"),
+        "string",
+        "'managed' creates the EKS cluster; 'existing' deploys the platform onto "
+        "the cluster described by existingCluster.",
+    ),
+    "kubernetesVersion": ConfigKey(
+        ("cluster", "kubernetesVersion"), "string", "EKS Kubernetes minor version."
+    ),
+    "clusterPublicAccessCidrs": ConfigKey(
+        ("cluster", "publicAccessCidrs"),
+        "array",
+        "CIDRs allowed to reach the public API endpoint; empty keeps the endpoint private.",
+    ),
+    "clusterLogRetentionDays": ConfigKey(
+        ("cluster", "logRetentionDays"), "integer", "Retention of the control-plane log group."
+    ),
+    "clusterAccessEntries": ConfigKey(
+        ("cluster", "accessEntries"),
+        "array",
+        "IAM principals granted cluster access: [{principalArn, policy}].",
+    ),
+    "existingCluster": ConfigKey(
+        ("cluster", "existing"),
+        "object",
+        "clusterMode existing: {name, kubeconfigPath, vpcId, vpcCidr, privateSubnetIds, "
+        "nodeSecurityGroupId, oidcProviderArn, oidcProviderUrl, kubernetesVersion}.",
+    ),
+    "nodeGroups": ConfigKey(
+        ("nodeGroups",),
+        "object",
+        "Managed node groups by name, merged over the environment's defaults; null removes one.",
+    ),
+    "databases": ConfigKey(
+        ("databases",), "object", "RDS instances by name (mlflow: postgres, pipelines: mysql)."
+    ),
+    "artifactForceDestroy": ConfigKey(
+        ("artifactStore", "forceDestroy"),
+        "boolean",
+        "Let `pulumi destroy` empty the artifact bucket (ephemeral stacks only).",
+    ),
+    "artifactNoncurrentVersionDays": ConfigKey(
+        ("artifactStore", "noncurrentVersionExpirationDays"),
+        "integer",
+        "Days before noncurrent object versions expire.",
+    ),
+    "hostedZoneId": ConfigKey(
+        ("dns", "hostedZoneId"), "string", "Route 53 hosted zone for external-dns and ACME."
+    ),
+    "domain": ConfigKey(("dns", "domain"), "string", "Domain of the hosted zone."),
+    "acmeEmail": ConfigKey(("dns", "acmeEmail"), "string", "Contact e-mail for ACME."),
+    "services": ConfigKey(
+        ("services",), "object", "Platform service switches, e.g. {externalDns: true}."
+    ),
+    "gpuQuota": ConfigKey(
+        ("gpuQuota",), "integer", "requests.nvidia.com/gpu cap per GPU namespace."
+    ),
+}
+
+STRUCTURED_KEYS = tuple(k for k, v in CONFIG_KEYS.items() if v.type == "object")
+_MERGED_MAPS = ("nodeGroups", "databases")
+
+
+class SettingsError(ValueError):
+    """A config value is invalid; the message is one line naming the key."""
+
+
+def settings_from_config(raw: dict[str, Any], *, stack: str, region: str | None) -> StackSettings:
+    """Validate raw config (keys without the project prefix) over the defaults."""
+    unknown = sorted(set(raw) - set(CONFIG_KEYS))
+    if unknown:
+        raise SettingsError(
+            f"{PROJECT}:{unknown[0]}: unknown config key; known keys: {', '.join(CONFIG_KEYS)}"
+        )
+    if region is None:
+        raise SettingsError(f"{REGION_KEY}: required; set it with `pulumi config set aws:region`")
+    environment = raw.get("environment")
+    if environment not in ("dev", "staging", "prod"):
+        raise SettingsError(
+            f"{PROJECT}:environment = {environment!r}: must be one of dev, staging, prod"
+        )
+    data: dict[str, Any] = defaults_for(environment)
+    for key, value in raw.items():
+        _place(data, CONFIG_KEYS[key].path, value)
+    data["stack"] = stack
+    data["region"] = region
+    try:
+        return StackSettings.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+
+
+def load_from_stack_file(stack: str, root: Path | None = None) -> StackSettings:
+    """Read `Pulumi.<stack>.yaml` (the offline plan and the tests)."""
+    path = (root or Path(__file__).resolve().parent.parent) / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise SettingsError(f"--stack {stack}: no {path.name}; stacks have a Pulumi.<stack>.yaml")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path.name}: not valid YAML ({exc.__class__.__name__})") from None
+    config = document.get("config") or {}
+    raw: dict[str, Any] = {}
+    for key, value in config.items():
+        namespace, _, name = key.partition(":")
+        if namespace == PROJECT:
+            raw[name] = value
+        elif namespace != "aws":
+            raise SettingsError(f"{key}: unknown namespace; use {PROJECT}:<key> or aws:region")
+    return settings_from_config(raw, stack=stack, region=config.get(REGION_KEY))
+
+
+def load_from_pulumi() -> StackSettings:
+    """Read the current stack's config through the Pulumi SDK (pulumi up / preview)."""
+    import pulumi  # noqa: PLC0415 - the offline paths must not need the engine
+
+    config = pulumi.Config(PROJECT)
+    raw: dict[str, Any] = {}
+    for key, spec in CONFIG_KEYS.items():
+        try:
+            value = config.get_object(key) if spec.type in ("array", "object") else config.get(key)
+        except Exception as exc:  # the SDK raises its own ConfigTypeError on bad JSON
+            raise SettingsError(f"{PROJECT}:{key}: not valid {spec.type} ({exc})") from None
+        if value is not None:
+            raw[key] = value
+    region = pulumi.Config("aws").get("region")
+    return settings_from_config(raw, stack=pulumi.get_stack(), region=region)
+
+
+def _place(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """Put a config value at its path; the node-group and database maps merge per entry."""
+    *parents, leaf = path
+    target = data
+    for part in parents:
+        target = target.setdefault(part, {})
+    if leaf in _MERGED_MAPS and isinstance(value, dict):
+        merged = target.setdefault(leaf, {})
+        for name, entry in value.items():
+            if entry is None:
+                merged.pop(name, None)
+            elif isinstance(entry, dict) and isinstance(merged.get(name), dict):
+                merged[name] = {**merged[name], **copy.deepcopy(entry)}
+            else:
+                merged[name] = copy.deepcopy(entry)
+    elif isinstance(value, dict) and isinstance(target.get(leaf), dict):
+        target[leaf] = {**target[leaf], **copy.deepcopy(value)}
+    else:
+        target[leaf] = copy.deepcopy(value)
+
+
+def _config_key_for(loc: tuple[int | str, ...]) -> str:
+    """Map a pydantic error location back to the config key the user writes."""
+    parts = [str(p) for p in loc]
+    best = None
+    for key, spec in CONFIG_KEYS.items():
+        n = len(spec.path)
+        if tuple(parts[:n]) == spec.path and (best is None or n > len(CONFIG_KEYS[best].path)):
+            best = key
+    if best is None:
+        return ".".join(parts) or "config"
+    rest = parts[len(CONFIG_KEYS[best].path) :]
+    return ".".join([best, *rest])
+
+
+def _one_line(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    loc = tuple(error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    key = _config_key_for(loc)
+    if not loc:
+        return f"{PROJECT}: {message}"
+    shown = error.get("input")
+    if isinstance(shown, dict | list):
+        return f"{PROJECT}:{key}: {message}"
+    return f"{PROJECT}:{key} = {shown!r}: {message}".replace("\n", " ")

@@ -1,0 +1,360 @@
+"""Stack settings: frozen pydantic models, validated before any resource exists.
+
+Field names are snake_case in Python and camelCase in Pulumi config (aliases),
+so a validation error names the key the user wrote.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from stacks.catalog import (
+    EC2_INSTANCE_TYPES,
+    ENGINE_PORTS,
+    LOG_RETENTION_DAYS,
+    PERFORMANCE_INSIGHTS_UNSUPPORTED,
+    RDS_INSTANCE_CLASSES,
+    SUPPORTED_KUBERNETES_VERSIONS,
+    AmiType,
+    CapacityType,
+    DatabaseEngine,
+    TaintEffect,
+    architecture,
+    gpu_count,
+)
+from stacks.contract import Contract, load_contract
+
+Environment = Literal["dev", "staging", "prod"]
+WORLD = {ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+
+def _check_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be one of CloudWatch's retention periods {LOG_RETENTION_DAYS}")
+    return value
+
+
+class Taint(Model):
+    key: str = Field(min_length=1)
+    value: str = ""
+    effect: TaintEffect
+
+
+class NodeGroupSpec(Model):
+    """One managed node group; the map key in `nodeGroups` is its name."""
+
+    instance_types: tuple[str, ...] = Field(min_length=1)
+    capacity_type: CapacityType
+    ami_type: AmiType
+    min_size: int = Field(ge=0)
+    desired_size: int = Field(ge=0)
+    max_size: int = Field(ge=1)
+    disk_size_gib: int = Field(default=50, ge=20, le=16384)
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+
+    @field_validator("instance_types")
+    @classmethod
+    def _known_instance_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [t for t in value if t not in EC2_INSTANCE_TYPES]
+        if unknown:
+            raise ValueError(
+                f"unknown instance type(s) {unknown}; known: {sorted(EC2_INSTANCE_TYPES)}"
+            )
+        if len({architecture(t) for t in value}) > 1:
+            raise ValueError("mixes architectures; one group runs one AMI")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes_and_ami(self) -> Self:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"sizes must satisfy minSize <= desiredSize <= maxSize, got "
+                f"{self.min_size} <= {self.desired_size} <= {self.max_size}"
+            )
+        has_gpu = any(gpu_count(t) for t in self.instance_types)
+        if has_gpu != (self.ami_type == "AL2023_x86_64_NVIDIA"):
+            raise ValueError(
+                "amiType must be AL2023_x86_64_NVIDIA exactly when the instance types have GPUs"
+            )
+        if (self.ami_type == "AL2023_ARM_64_STANDARD") != (
+            architecture(self.instance_types[0]) == "arm64"
+        ):
+            raise ValueError("amiType architecture does not match the instance types")
+        return self
+
+    @property
+    def has_gpu(self) -> bool:
+        return any(gpu_count(t) for t in self.instance_types)
+
+
+class NetworkSettings(Model):
+    vpc_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.40.0.0/16")
+    availability_zones: int = Field(default=3, ge=2, le=3)
+    nat_gateways: Literal["single", "per_az"] = "single"
+    interface_endpoints: bool = False
+    flow_log_retention_days: int = 30
+
+    _retention = field_validator("flow_log_retention_days")(_check_retention)
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr_size(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if not value.is_private:
+            raise ValueError("must be a private (RFC 1918) range")
+        if not 16 <= value.prefixlen <= 20:
+            raise ValueError("prefix length must be between /16 and /20 to fit 6 subnets")
+        return value
+
+
+class AccessEntry(Model):
+    principal_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")
+    policy: Literal[
+        "AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy", "AmazonEKSViewPolicy"
+    ] = "AmazonEKSViewPolicy"
+
+
+class ExistingCluster(Model):
+    """What the platform layers need from a cluster this program does not create."""
+
+    name: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9_-]{0,99}$")
+    # A path, never the kubeconfig itself: credentials stay out of config and state.
+    kubeconfig_path: str = Field(min_length=1)
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    vpc_cidr: ipaddress.IPv4Network
+    private_subnet_ids: tuple[str, ...] = Field(min_length=2)
+    # Security group of the cluster's nodes: the databases admit it.
+    node_security_group_id: str = Field(pattern=r"^sg-[0-9a-f]{8,17}$")
+    oidc_provider_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/.+$")
+    oidc_provider_url: str = Field(pattern=r"^https://.+$")
+    kubernetes_version: str = "1.33"
+
+    @field_validator("private_subnet_ids")
+    @classmethod
+    def _subnet_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [s for s in value if not s.startswith("subnet-")]
+        if bad:
+            raise ValueError(f"not subnet ids: {bad}")
+        return value
+
+
+class ClusterSettings(Model):
+    mode: Literal["managed", "existing"] = "managed"
+    kubernetes_version: str = "1.33"
+    # Public endpoint reachable only from these CIDRs; empty means private only.
+    public_access_cidrs: tuple[IPvAnyNetwork, ...] = ()
+    log_retention_days: int = 90
+    access_entries: tuple[AccessEntry, ...] = ()
+    # cluster.mode=existing: the cluster to deploy the platform layers onto.
+    existing: ExistingCluster | None = None
+
+    _retention = field_validator("log_retention_days")(_check_retention)
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if value not in SUPPORTED_KUBERNETES_VERSIONS:
+            raise ValueError(f"must be one of {SUPPORTED_KUBERNETES_VERSIONS}")
+        return value
+
+    @model_validator(mode="after")
+    def _mode(self) -> Self:
+        if self.mode == "existing" and self.existing is None:
+            raise ValueError("clusterMode 'existing' needs existingCluster")
+        if self.mode == "managed" and self.existing is not None:
+            raise ValueError("existingCluster is only read with clusterMode 'existing'")
+        return self
+
+    @property
+    def minor_version(self) -> str:
+        """The Kubernetes minor the manifests are validated against."""
+        return self.existing.kubernetes_version if self.existing else self.kubernetes_version
+
+
+class DatabaseSpec(Model):
+    """One RDS instance; the map key in `databases` is its name."""
+
+    engine: DatabaseEngine
+    engine_version: str
+    instance_class: str = "db.t4g.medium"
+    db_name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    allocated_storage_gib: int = Field(default=20, ge=20, le=65536)
+    max_allocated_storage_gib: int = Field(default=100, ge=20, le=65536)
+    multi_az: bool = False
+    backup_retention_days: int = Field(default=7, ge=7, le=35)
+    deletion_protection: bool = False
+
+    @field_validator("instance_class")
+    @classmethod
+    def _known_class(cls, value: str) -> str:
+        if value not in RDS_INSTANCE_CLASSES:
+            raise ValueError(f"must be one of {RDS_INSTANCE_CLASSES}")
+        return value
+
+    @model_validator(mode="after")
+    def _storage(self) -> Self:
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            raise ValueError("maxAllocatedStorageGib must be >= allocatedStorageGib")
+        return self
+
+    @property
+    def port(self) -> int:
+        return ENGINE_PORTS[self.engine]
+
+    @property
+    def performance_insights(self) -> bool:
+        return self.instance_class not in PERFORMANCE_INSIGHTS_UNSUPPORTED
+
+
+class ArtifactStoreSettings(Model):
+    force_destroy: bool = False
+    noncurrent_version_expiration_days: int = Field(default=30, ge=1)
+    abort_incomplete_multipart_days: int = Field(default=7, ge=1)
+
+
+class DnsSettings(Model):
+    hosted_zone_id: str | None = Field(default=None, pattern=r"^Z[A-Z0-9]{1,32}$")
+    domain: str | None = Field(default=None, pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")
+    acme_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+
+    @model_validator(mode="after")
+    def _zone_with_domain(self) -> Self:
+        if bool(self.hosted_zone_id) != bool(self.domain):
+            raise ValueError("hostedZoneId and domain are set together or not at all")
+        return self
+
+
+class ServiceSwitches(Model):
+    """Platform services a stack runs; switching one off is a config change."""
+
+    istio: bool = True
+    cert_manager: bool = True
+    external_dns: bool = False
+    monitoring: bool = True
+    external_secrets: bool = True
+    nvidia_device_plugin: bool = True
+    cluster_autoscaler: bool = True
+    mlflow: bool = True
+    kubeflow_pipelines: bool = True
+    kserve: bool = True
+    argocd: bool = True
+
+
+class StackSettings(Model):
+    project: str = "mlops-platform"
+    stack: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
+    environment: Environment
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    tags: dict[str, str] = Field(default_factory=dict)
+    network: NetworkSettings = NetworkSettings()
+    cluster: ClusterSettings = ClusterSettings()
+    node_groups: dict[str, NodeGroupSpec]
+    databases: dict[str, DatabaseSpec]
+    artifact_store: ArtifactStoreSettings = ArtifactStoreSettings()
+    dns: DnsSettings = DnsSettings()
+    services: ServiceSwitches = ServiceSwitches()
+    gpu_quota: int = Field(default=4, ge=0, le=256)
+
+    @field_validator("node_groups")
+    @classmethod
+    def _groups(cls, value: dict[str, NodeGroupSpec]) -> dict[str, NodeGroupSpec]:
+        contract = load_contract()
+        for name in value:
+            if not name.replace("-", "").isalnum() or not name.islower():
+                raise ValueError(f"group name {name!r} must be lower-case letters, digits, '-'")
+        general = contract.pools["general"]
+        if general not in value:
+            raise ValueError(f"a '{general}' group is required: every platform pod runs on it")
+        if value[general].min_size < 1:
+            raise ValueError(f"the '{general}' group needs minSize >= 1")
+        for name, spec in value.items():
+            if spec.has_gpu and not any(_is_gpu_taint(t, contract) for t in spec.taints):
+                raise ValueError(
+                    f"GPU group {name!r} must carry the taint "
+                    f"{contract.gpu.taint_key}={contract.gpu.taint_value}:"
+                    f"{contract.gpu.taint_effect_eks}"
+                )
+        return value
+
+    @field_validator("databases")
+    @classmethod
+    def _databases(cls, value: dict[str, DatabaseSpec]) -> dict[str, DatabaseSpec]:
+        required = {"mlflow": "postgres", "pipelines": "mysql"}
+        for name, engine in required.items():
+            if name not in value:
+                raise ValueError(f"database {name!r} is required")
+            if value[name].engine != engine:
+                raise ValueError(f"database {name!r} must use engine {engine!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _environment_rules(self) -> Self:
+        if self.cluster.public_access_cidrs and WORLD & set(self.cluster.public_access_cidrs):
+            raise ValueError(
+                "clusterPublicAccessCidrs must not contain 0.0.0.0/0 or ::/0; list the "
+                "CIDRs that need the API or leave it empty for a private endpoint"
+            )
+        if self.environment != "prod":
+            return self
+        for name, db in self.databases.items():
+            if not (db.multi_az and db.deletion_protection):
+                raise ValueError(
+                    f"databases.{name}: prod needs multiAz: true and deletionProtection: true"
+                )
+        if self.network.nat_gateways != "per_az":
+            raise ValueError("natGateways: prod needs 'per_az' (one NAT gateway per AZ)")
+        if self.artifact_store.force_destroy:
+            raise ValueError("artifactForceDestroy: prod must not force-destroy the bucket")
+        return self
+
+    @property
+    def contract(self) -> Contract:
+        return load_contract()
+
+    @property
+    def protect(self) -> bool:
+        """Stateful resources carry `protect` and deletion protection in prod."""
+        return self.environment == "prod"
+
+    @property
+    def cluster_name(self) -> str:
+        return f"{self.project}-{self.stack}"
+
+    def resource_tags(self) -> dict[str, str]:
+        """Tags every taggable resource carries; the stack's own tags win on conflict."""
+        return {
+            "project": self.project,
+            "environment": self.environment,
+            "stack": self.stack,
+            "managed-by": "pulumi",
+            **self.tags,
+        }
+
+
+def _is_gpu_taint(taint: Taint, contract: Contract) -> bool:
+    return (
+        taint.key == contract.gpu.taint_key
+        and taint.value == contract.gpu.taint_value
+        and taint.effect == contract.gpu.taint_effect_eks
+    )
