@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415 - each command imports only what it needs (compile never loads mlflow).
 """Command line: ``python -m pipelines compile --out PATH`` and ``python -m pipelines run --local``.
 
 Exit status: 0 done, 1 the run failed or the gate held registration back,
@@ -14,7 +15,9 @@ from pipelines import __version__
 def _parser() -> argparse.ArgumentParser:
     from pipelines.training_pipeline import DEFAULT_THRESHOLD
 
-    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -22,11 +25,26 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--out", type=Path, required=True, help="where to write the YAML")
 
     run = commands.add_parser("run", help="run the training pipeline")
-    run.add_argument("--local", action="store_true", required=True, help="run with kfp.local (the only mode here)")
-    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: SQLite store under out/local/)")
-    run.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="minimum accuracy to register")
-    run.add_argument("--data", help="a CSV file or s3:// URI (default: iris, shipped in scikit-learn)")
-    run.add_argument("--pipeline-root", type=Path, help="kfp.local output root (default: out/local/pipeline_root)")
+    run.add_argument(
+        "--local",
+        action="store_true",
+        required=True,
+        help="run with kfp.local (the only mode here)",
+    )
+    run.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: SQLite store under out/local/)"
+    )
+    run.add_argument(
+        "--threshold", type=float, default=DEFAULT_THRESHOLD, help="minimum accuracy to register"
+    )
+    run.add_argument(
+        "--data", help="a CSV file or s3:// URI (default: iris, shipped in scikit-learn)"
+    )
+    run.add_argument(
+        "--pipeline-root",
+        type=Path,
+        help="kfp.local output root (default: out/local/pipeline_root)",
+    )
     run.add_argument("--n-estimators", type=int, default=100)
     run.add_argument("--max-depth", type=int, default=0, help="0 = unlimited")
     run.add_argument("--seed", type=int, default=42)
@@ -43,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {compile_pipeline(args.out)}")
         return 0
 
-    from pipelines.local import PipelineFailed, run_local
+    from pipelines.local import PipelineRunError, run_local
 
     try:
         result = run_local(
@@ -60,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except PipelineFailed as exc:
+    except PipelineRunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     aliases = ", ".join(result.aliases) or "none"

@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415 - a KFP component is hermetic: its imports live in its body.
 """The six steps of the training pipeline as typed, hermetic KFP v2 components.
 
 Every import a step needs is inside its body: KFP ships the function's source
@@ -53,14 +54,18 @@ def data_ingestion(source: str, source_version: str, raw_data: Output[Dataset]) 
     elif source.startswith("s3://"):
         bucket, _, key = source[len("s3://") :].partition("/")
         if not bucket or not key:
-            raise ValueError(f"[data-ingestion] source {source!r} has no bucket or key; allowed: {allowed}.")
+            raise ValueError(
+                f"[data-ingestion] source {source!r} has no bucket or key; allowed: {allowed}."
+            )
         import boto3
 
         boto3.client("s3").download_file(bucket, key, raw_data.path)
     else:
         path = source[len("file://") :] if source.startswith("file://") else source
         if not path or not os.path.isfile(path):
-            raise ValueError(f"[data-ingestion] source {source!r} is not a readable file; allowed: {allowed}.")
+            raise ValueError(
+                f"[data-ingestion] source {source!r} is not a readable file; allowed: {allowed}."
+            )
         shutil.copyfile(path, raw_data.path)
 
     with open(raw_data.path, "rb") as fh:
@@ -70,7 +75,9 @@ def data_ingestion(source: str, source_version: str, raw_data: Output[Dataset]) 
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
-def data_validation(raw_data: Input[Dataset], min_rows: int, validated_data: Output[Dataset]) -> None:
+def data_validation(  # noqa: PLR0915 - the checks read best in one place
+    raw_data: Input[Dataset], min_rows: int, validated_data: Output[Dataset]
+) -> None:
     """Check schema and quality; stop the run with one line listing every problem."""
     import pandas as pd
 
@@ -81,20 +88,31 @@ def data_validation(raw_data: Input[Dataset], min_rows: int, validated_data: Out
     min_per_class = 5
 
     def fail(problems: list[str]) -> None:
-        raise ValueError(f"[data-validation] {len(problems)} problem(s): " + "; ".join(problems) + ".")
+        raise ValueError(
+            f"[data-validation] {len(problems)} problem(s): " + "; ".join(problems) + "."
+        )
 
     try:
         frame = pd.read_csv(raw_data.path, dtype=str, keep_default_na=False)
-    except Exception as exc:  # noqa: BLE001 - any parse error is the same answer
+    except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        fail([f"the dataset is not a readable CSV ({first}); expected a header and the columns {features + [target]}"])
+        fail(
+            [
+                f"the dataset is not a readable CSV ({first}); "
+                f"expected a header and the columns {[*features, target]}"
+            ]
+        )
 
-    expected = features + [target]
+    expected = [*features, target]
     problems: list[str] = []
     missing = [c for c in expected if c not in frame.columns]
     unexpected = [c for c in frame.columns if c not in expected]
-    problems += [f"column '{c}' is missing; expected columns: {', '.join(expected)}" for c in missing]
-    problems += [f"column '{c}' is not allowed; expected columns: {', '.join(expected)}" for c in unexpected]
+    problems += [
+        f"column '{c}' is missing; expected columns: {', '.join(expected)}" for c in missing
+    ]
+    problems += [
+        f"column '{c}' is not allowed; expected columns: {', '.join(expected)}" for c in unexpected
+    ]
     if missing or unexpected:
         fail(problems)
 
@@ -106,20 +124,23 @@ def data_validation(raw_data: Input[Dataset], min_rows: int, validated_data: Out
         bad = values.isna() & ~empty
         if empty.any():
             problems.append(
-                f"column '{column}' has {int(empty.sum())} missing value(s) (first at row {int(empty.idxmax()) + 2}); "
+                f"column '{column}' has {int(empty.sum())} missing value(s) "
+                f"(first at row {int(empty.idxmax()) + 2}); "
                 "allowed: a number in every row"
             )
         if bad.any():
             row = int(bad.idxmax())
             problems.append(
-                f"column '{column}' has {int(bad.sum())} non-numeric value(s) (row {row + 2}: {frame[column][row]!r}); "
+                f"column '{column}' has {int(bad.sum())} non-numeric value(s) "
+                f"(row {row + 2}: {frame[column][row]!r}); "
                 f"allowed: numbers in ({low:g}, {high:g}]"
             )
         out_of_range = values.notna() & ((values <= low) | (values > high))
         if out_of_range.any():
             row = int(out_of_range.idxmax())
             problems.append(
-                f"column '{column}' has {int(out_of_range.sum())} value(s) outside ({low:g}, {high:g}] "
+                f"column '{column}' has {int(out_of_range.sum())} value(s) "
+                f"outside ({low:g}, {high:g}] "
                 f"(row {row + 2}: {values[row]:g})"
             )
         clean[column] = values
@@ -129,10 +150,13 @@ def data_validation(raw_data: Input[Dataset], min_rows: int, validated_data: Out
     if bad_label.any():
         row = int(bad_label.idxmax())
         problems.append(
-            f"column '{target}' has {int(bad_label.sum())} value(s) not in {classes} (row {row + 2}: {frame[target][row]!r})"
+            f"column '{target}' has {int(bad_label.sum())} value(s) not in {classes} "
+            f"(row {row + 2}: {frame[target][row]!r})"
         )
     if len(frame) < min_rows:
-        problems.append(f"the dataset has {len(frame)} rows; at least min_rows={min_rows} are required")
+        problems.append(
+            f"the dataset has {len(frame)} rows; at least min_rows={min_rows} are required"
+        )
     if not bad_label.any():
         counts = labels.astype(int).value_counts()
         for label in classes:
@@ -169,28 +193,35 @@ def feature_engineering(
     from sklearn.model_selection import train_test_split
 
     if not 0.05 <= test_size <= 0.5:
-        raise ValueError(f"[feature-engineering] test_size={test_size}; allowed: a fraction in [0.05, 0.5].")
+        raise ValueError(
+            f"[feature-engineering] test_size={test_size}; allowed: a fraction in [0.05, 0.5]."
+        )
     frame = pd.read_csv(validated_data.path)
     before = len(frame)
     frame = frame.drop_duplicates().reset_index(drop=True)
-    train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=frame["species"])
+    train, test = train_test_split(
+        frame, test_size=test_size, random_state=seed, stratify=frame["species"]
+    )
     train.to_csv(train_data.path, index=False)
     test.to_csv(test_data.path, index=False)
     features = [c for c in frame.columns if c != "species"]
     for artifact, part in ((train_data, train), (test_data, test)):
         artifact.metadata.update({"rows": len(part), "features": features, "target": "species"})
-    print(f"feature-engineering: {before - len(frame)} duplicates dropped, {len(train)} train / {len(test)} test rows")
+    print(
+        f"feature-engineering: {before - len(frame)} duplicates dropped, "
+        f"{len(train)} train / {len(test)} test rows"
+    )
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
-def model_training(
+def model_training(  # noqa: PLR0917 - KFP passes inputs by name
     train_data: Input[Dataset],
     n_estimators: int,
     max_depth: int,
     seed: int,
     pipeline_version: str,
     model: Output[Model],
-) -> NamedTuple("TrainingOutputs", [("run_key", str)]):  # noqa: UP014 - KFP reads this form
+) -> NamedTuple("TrainingOutputs", [("run_key", str)]):
     """Fit the classifier; return the run key (hash of training data, params and code version).
 
     On the cluster the pod gets a GPU on the GPU pool (set in the pipeline). The
@@ -210,8 +241,12 @@ def model_training(
     if n_estimators < 1:
         raise ValueError(f"[model-training] n_estimators={n_estimators}; allowed: an integer >= 1.")
     if max_depth < 0:
-        raise ValueError(f"[model-training] max_depth={max_depth}; allowed: 0 (unlimited) or an integer >= 1.")
-    gpus = os.environ.get("NVIDIA_VISIBLE_DEVICES") or os.environ.get("CUDA_VISIBLE_DEVICES") or "none"
+        raise ValueError(
+            f"[model-training] max_depth={max_depth}; allowed: 0 (unlimited) or an integer >= 1."
+        )
+    gpus = (
+        os.environ.get("NVIDIA_VISIBLE_DEVICES") or os.environ.get("CUDA_VISIBLE_DEVICES") or "none"
+    )
     print(f"model-training: visible GPUs: {gpus}; scikit-learn trains on CPU")
 
     train = pd.read_csv(train_data.path)
@@ -226,12 +261,17 @@ def model_training(
     estimator = RandomForestClassifier(
         n_estimators=n_estimators, max_depth=max_depth or None, random_state=seed, n_jobs=1
     )
-    estimator.fit(train[features], train["species"])
+    # Fit on a plain array: KServe's sklearn runtime predicts on arrays, without column names.
+    estimator.fit(train[features].to_numpy(), train["species"].to_numpy())
     joblib.dump(estimator, model.path)
 
     with open(train_data.path, "rb") as fh:
         data_sha = hashlib.sha256(fh.read()).hexdigest()
-    key_material = {"train_sha256": data_sha, "params": params, "pipeline_version": pipeline_version}
+    key_material = {
+        "train_sha256": data_sha,
+        "params": params,
+        "pipeline_version": pipeline_version,
+    }
     run_key = hashlib.sha256(json.dumps(key_material, sort_keys=True).encode()).hexdigest()
     model.metadata.update(
         {
@@ -270,12 +310,14 @@ def model_evaluation(
     estimator = joblib.load(model.path)
     test = pd.read_csv(test_data.path)
     features = [c for c in test.columns if c != "species"]
-    predicted = estimator.predict(test[features])
+    predicted = estimator.predict(test[features].to_numpy())
     truth = test["species"]
     scores = {
         "accuracy": float(accuracy_score(truth, predicted)),
         "f1_macro": float(f1_score(truth, predicted, average="macro")),
-        "precision_macro": float(precision_score(truth, predicted, average="macro", zero_division=0)),
+        "precision_macro": float(
+            precision_score(truth, predicted, average="macro", zero_division=0)
+        ),
         "recall_macro": float(recall_score(truth, predicted, average="macro", zero_division=0)),
         "test_rows": float(len(test)),
     }
@@ -290,7 +332,7 @@ def model_evaluation(
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
-def model_registration(
+def model_registration(  # noqa: PLR0915, PLR0917 - one step, its inputs are the pipeline's
     model: Input[Model],
     metrics: Input[Metrics],
     test_data: Input[Dataset],
@@ -301,7 +343,7 @@ def model_registration(
     champion_alias: str,
     challenger_alias: str,
     pipeline_version: str,
-) -> NamedTuple("RegistrationOutputs", [("version", str), ("alias", str)]):  # noqa: UP014
+) -> NamedTuple("RegistrationOutputs", [("version", str), ("alias", str)]):
     """Log params, metrics and the model to MLflow, register a version, set an alias.
 
     Idempotent: the MLflow run is tagged with ``run_key`` (training data, params
@@ -357,11 +399,25 @@ def model_registration(
     test = pd.read_csv(test_data.path)
     features = [c for c in test.columns if c != "species"]
     example = test[features].head(5)
-    signature = infer_signature(example, estimator.predict(example))
+    signature = infer_signature(example, estimator.predict(example.to_numpy()))
 
-    tags = {"run_key": run_key, "pipeline_version": pipeline_version, "train_sha256": meta.get("train_sha256", "")}
+    tags = {
+        "run_key": run_key,
+        "pipeline_version": pipeline_version,
+        "train_sha256": meta.get("train_sha256", ""),
+    }
     with mlflow.start_run(run_name=f"train-{run_key[:12]}", tags=tags) as run:
-        mlflow.log_params({k: (",".join(v) if isinstance(v, list) else v) for k, v in params.items()})
+        # Artifact metadata travels as a protobuf Struct: integers come back as floats.
+        mlflow.log_params(
+            {
+                k: ",".join(v)
+                if isinstance(v, list)
+                else int(v)
+                if isinstance(v, float) and v.is_integer()
+                else v
+                for k, v in params.items()
+            }
+        )
         mlflow.log_metrics(scores)
         info = mlflow.sklearn.log_model(
             estimator,
@@ -374,7 +430,9 @@ def model_registration(
         )
         version = str(info.registered_model_version)
         client.set_model_version_tag(registered_model_name, version, "run_key", run_key)
-        client.set_model_version_tag(registered_model_name, version, "accuracy", repr(scores["accuracy"]))
+        client.set_model_version_tag(
+            registered_model_name, version, "accuracy", repr(scores["accuracy"])
+        )
 
         try:
             champion = client.get_model_version_by_alias(registered_model_name, champion_alias)
@@ -384,11 +442,17 @@ def model_registration(
         if champion is not None:
             tagged = champion.tags.get("accuracy")
             champion_accuracy = (
-                float(tagged) if tagged is not None else client.get_run(champion.run_id).data.metrics.get("accuracy")
+                float(tagged)
+                if tagged is not None
+                else client.get_run(champion.run_id).data.metrics.get("accuracy")
             )
         if champion is None or champion_accuracy is None or scores["accuracy"] > champion_accuracy:
             alias = champion_alias
-            reason = "no champion yet" if champion is None else f"beats v{champion.version} ({champion_accuracy:.4f})"
+            reason = (
+                "no champion yet"
+                if champion is None
+                else f"beats v{champion.version} ({champion_accuracy:.4f})"
+            )
         else:
             alias = challenger_alias
             reason = f"does not beat champion v{champion.version} ({champion_accuracy:.4f})"

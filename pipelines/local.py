@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415 - kfp and mlflow load on demand: compiling must not import mlflow.
 """Run the training pipeline on one machine with ``kfp.local`` and an MLflow store.
 
 Each step runs in a subprocess of the current interpreter
@@ -7,7 +8,7 @@ cluster settings that the local runner ignores; training runs on CPU.
 
 Steps' output is streamed to the console as usual and also read line by line:
 to time the steps (``RunResult.step_seconds``) and, when a step fails, to lift
-its one-line ``[<step>] ...`` error into the ``PipelineFailed`` message.
+its one-line ``[<step>] ...`` error into the ``PipelineRunError`` message.
 """
 
 import contextlib
@@ -41,7 +42,7 @@ _TASK_START = re.compile(r"Executing task '?([\w-]+)'?")
 _TASK_END = re.compile(r"Task '?([\w-]+)'? (?:finished with status|cache hit)")
 
 
-class PipelineFailed(RuntimeError):
+class PipelineRunError(RuntimeError):
     """A step failed or the evaluation gate held registration back; nothing was promoted."""
 
 
@@ -62,12 +63,16 @@ def default_tracking_uri(out: Path = DEFAULT_OUT) -> str:
     return f"sqlite:///{(out / 'mlflow.db').resolve()}"
 
 
-def check_arguments(threshold: float, data: str | None, n_estimators: int, max_depth: int, test_size: float) -> None:
+def check_arguments(
+    threshold: float, data: str | None, n_estimators: int, max_depth: int, test_size: float
+) -> None:
     """Reject bad arguments before anything runs, one line naming the field."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold={threshold}; allowed: an accuracy in [0, 1].")
     if data is not None and not data.startswith("s3://") and not Path(data).is_file():
-        raise ValueError(f"data={data!r} is not a file; allowed: a CSV path or an s3://bucket/key URI.")
+        raise ValueError(
+            f"data={data!r} is not a file; allowed: a CSV path or an s3://bucket/key URI."
+        )
     if n_estimators < 1:
         raise ValueError(f"n_estimators={n_estimators}; allowed: an integer >= 1.")
     if max_depth < 0:
@@ -137,7 +142,7 @@ def run_local(
 ) -> RunResult:
     """Run all six steps locally; return the registered version and its aliases.
 
-    Raises ``ValueError`` for bad arguments and ``PipelineFailed`` when a step
+    Raises ``ValueError`` for bad arguments and ``PipelineRunError`` when a step
     fails or accuracy misses ``threshold`` (then no version is registered and
     no alias moves).
     """
@@ -182,21 +187,25 @@ def run_local(
             # Known and expected locally: the cluster image is not used, and the
             # GPU request (accelerator) is a cluster-only setting.
             warnings.filterwarnings("ignore", message=".*non-Python base image.*")
-            warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
+            warnings.filterwarnings(
+                "ignore", message=".*have no effect in the current local runner.*"
+            )
             task = training_pipeline(**arguments)
     except RuntimeError as exc:
         errors = [m for _, line in tap.lines if (m := _STEP_ERROR.search(line))]
         if errors:
-            raise PipelineFailed(f"{errors[-1].group(1)} failed: {errors[-1].group(2)}") from exc
-        failed = re.search(r"Task '?([\w-]+)'? finished|Inner task failed: '?([\w-]+)", _ANSI.sub("", str(exc)))
+            raise PipelineRunError(f"{errors[-1].group(1)} failed: {errors[-1].group(2)}") from exc
+        failed = re.search(
+            r"Task '?([\w-]+)'? finished|Inner task failed: '?([\w-]+)", _ANSI.sub("", str(exc))
+        )
         step = next((g for g in failed.groups() if g), "a step") if failed else "a step"
-        raise PipelineFailed(f"{step} failed; see its log above.") from exc
+        raise PipelineRunError(f"{step} failed; see its log above.") from exc
     total = round(time.monotonic() - started, 3)
 
     accuracy = float(task.outputs["accuracy"])
     run_key = str(task.outputs["run_key"])
     if accuracy < threshold:
-        raise PipelineFailed(
+        raise PipelineRunError(
             f"model-evaluation: accuracy {accuracy:.4f} is below the threshold {threshold:.4f}; "
             "model-registration skipped: no model version registered, no alias moved."
         )
@@ -208,7 +217,9 @@ def run_local(
     versions = client.search_model_versions(f"name = '{name}'")
     mine = [v for v in versions if v.tags.get("run_key") == run_key]
     if not mine:
-        raise PipelineFailed(f"model-registration: no version of {name} carries run_key {run_key[:12]}.")
+        raise PipelineRunError(
+            f"model-registration: no version of {name} carries run_key {run_key[:12]}."
+        )
     version = client.get_model_version(name, mine[0].version)
     seconds = _step_seconds(tap.lines)
     return RunResult(

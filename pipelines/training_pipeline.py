@@ -57,7 +57,7 @@ def _on_gpu_pool(task: dsl.PipelineTask) -> dsl.PipelineTask:
     name=PIPELINE_NAME,
     description=f"Train, evaluate and register the iris classifier (pipelines {__version__}).",
 )
-def training_pipeline(
+def training_pipeline(  # noqa: PLR0917 - the pipeline's parameters are its interface
     data_source: str = PACKAGED_SOURCE,
     data_version: str = "",
     min_rows: int = 30,
@@ -70,11 +70,13 @@ def training_pipeline(
     experiment_name: str = EXPERIMENT_NAME,
     registered_model_name: str = _C.registered_model_name,
     pipeline_version: str = __version__,
-) -> NamedTuple("Outputs", [("accuracy", float), ("run_key", str)]):  # noqa: UP014 - KFP reads this form
-    ingest = data_ingestion(source=data_source, source_version=data_version).set_display_name("data-ingestion")
-    validate = data_validation(raw_data=ingest.outputs["raw_data"], min_rows=min_rows).set_display_name(
-        "data-validation"
+) -> NamedTuple("Outputs", [("accuracy", float), ("run_key", str)]):
+    ingest = data_ingestion(source=data_source, source_version=data_version).set_display_name(
+        "data-ingestion"
     )
+    validate = data_validation(
+        raw_data=ingest.outputs["raw_data"], min_rows=min_rows
+    ).set_display_name("data-validation")
     features = feature_engineering(
         validated_data=validate.outputs["validated_data"], test_size=test_size, seed=seed
     ).set_display_name("feature-engineering")

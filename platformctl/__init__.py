@@ -1,0 +1,1 @@
+"""platformctl: the offline plan, and the laptop lifecycle, of the MLOps platform."""

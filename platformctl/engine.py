@@ -25,6 +25,7 @@ SIG_KEY = "4dabf18193072939515e22adb298388d"
 SIG_SECRET = "1b47061264138c4ac30d75fd1eb44270"
 SIG_RESOURCE_REF = "5cf8f73096256a8f31e491e813e4eb8e"
 REDACTED = "[secret]"
+MOCK_OIDC_ID = "0123456789ABCDEF0123456789ABCDEF"
 
 # A syntactically valid kubeconfig for the mocked cluster; no credentials in it.
 MOCK_KUBECONFIG: dict[str, Any] = {
@@ -56,7 +57,7 @@ def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dic
     out = {k: v for k, v in inputs.items() if not _holds_resource(v)}
     rid = f"{name}-id"
     if typ == "eks:index:Cluster":
-        issuer = f"oidc.eks.{MOCK_REGION}.amazonaws.com/id/MOCKOIDC{abs(hash(name)) % 10**8}"
+        issuer = f"oidc.eks.{MOCK_REGION}.amazonaws.com/id/{MOCK_OIDC_ID}"
         out |= {
             "kubeconfigJson": json.dumps(MOCK_KUBECONFIG),
             "kubeconfig": MOCK_KUBECONFIG,

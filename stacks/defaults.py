@@ -80,12 +80,14 @@ ENVIRONMENT_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
         "nodeGroups": _node_groups(general=(2, 2, 4), training_max=2, gpu_max=1),
         "databases": _databases("db.t4g.small", multi_az=False, protect=False),
         "artifactStore": {"forceDestroy": True},
+        "platform": {"prometheusRetention": "7d", "prometheusStorageGib": 20},
     },
     "staging": {
         "network": {"natGateways": "single", "interfaceEndpoints": False},
         "nodeGroups": _node_groups(general=(2, 3, 6), training_max=4, gpu_max=2),
         "databases": _databases("db.t4g.medium", multi_az=False, protect=False),
         "artifactStore": {"forceDestroy": False},
+        "platform": {"prometheusRetention": "15d", "prometheusStorageGib": 50},
     },
     "prod": {
         "network": {
@@ -97,6 +99,11 @@ ENVIRONMENT_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
         "nodeGroups": _node_groups(general=(3, 3, 10), training_max=8, gpu_max=4),
         "databases": _databases("db.m7g.large", multi_az=True, protect=True),
         "artifactStore": {"forceDestroy": False, "noncurrentVersionExpirationDays": 90},
+        "platform": {
+            "prometheusRetention": "30d",
+            "prometheusStorageGib": 200,
+            "autoscalerScaleDownUnneededMinutes": 15,
+        },
     },
 }
 

@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from stacks.defaults import defaults_for
-from stacks.settings import StackSettings
+from stacks.settings import RuleViolation, StackSettings
 
 PROJECT = "mlops-platform"
 REGION_KEY = "aws:region"
@@ -34,6 +34,12 @@ class ConfigKey:
     path: tuple[str, ...]  # alias path into StackSettings
     type: ConfigType
     description: str
+    items: ConfigType = "string"  # the element type of an array
+
+    @property
+    def structured(self) -> bool:
+        """Not declarable in Pulumi.yaml: an object, or an array of objects."""
+        return self.type == "object" or (self.type == "array" and self.items == "object")
 
 
 CONFIG_KEYS: dict[str, ConfigKey] = {
@@ -77,6 +83,7 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         ("cluster", "accessEntries"),
         "array",
         "IAM principals granted cluster access: [{principalArn, policy}].",
+        items="object",
     ),
     "existingCluster": ConfigKey(
         ("cluster", "existing"),
@@ -113,9 +120,49 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
     "gpuQuota": ConfigKey(
         ("gpuQuota",), "integer", "requests.nvidia.com/gpu cap per GPU namespace."
     ),
+    "prometheusRetention": ConfigKey(
+        ("platform", "prometheusRetention"),
+        "string",
+        "How long Prometheus keeps samples, e.g. 10d.",
+    ),
+    "prometheusStorageGib": ConfigKey(
+        ("platform", "prometheusStorageGib"),
+        "integer",
+        "Size of Prometheus's persistent volume (GiB, gp3 encrypted).",
+    ),
+    "alertReceiverSecret": ConfigKey(
+        ("platform", "alertReceiverSecret"),
+        "string",
+        "Secrets Manager secret <cluster>/<name> holding the Alertmanager webhook URL.",
+    ),
+    "gpuTimeSlicingReplicas": ConfigKey(
+        ("platform", "gpuTimeSlicingReplicas"),
+        "integer",
+        "NVIDIA time-slicing replicas per GPU (1 = no sharing; inference pods only).",
+    ),
+    "autoscalerExpander": ConfigKey(
+        ("platform", "autoscalerExpander"),
+        "string",
+        "cluster-autoscaler expander: least-waste, random, most-pods, priority or price.",
+    ),
+    "autoscalerScaleDownUnneededMinutes": ConfigKey(
+        ("platform", "autoscalerScaleDownUnneededMinutes"),
+        "integer",
+        "Minutes a node must be unneeded before cluster-autoscaler removes it.",
+    ),
+    "autoscalerScaleDownUtilizationPercent": ConfigKey(
+        ("platform", "autoscalerScaleDownUtilizationPercent"),
+        "integer",
+        "Requested-resources utilisation (percent) below which a node may be removed.",
+    ),
+    "autoscalerBalanceSimilarNodeGroups": ConfigKey(
+        ("platform", "autoscalerBalanceSimilarNodeGroups"),
+        "boolean",
+        "Let cluster-autoscaler balance similar node groups across AZs.",
+    ),
 }
 
-STRUCTURED_KEYS = tuple(k for k, v in CONFIG_KEYS.items() if v.type == "object")
+STRUCTURED_KEYS = tuple(k for k, v in CONFIG_KEYS.items() if v.structured)
 _MERGED_MAPS = ("nodeGroups", "databases")
 
 
@@ -222,12 +269,12 @@ def _config_key_for(loc: tuple[int | str, ...]) -> str:
 
 def _one_line(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
-    loc = tuple(error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
-    key = _config_key_for(loc)
-    if not loc:
-        return f"{PROJECT}: {message}"
-    shown = error.get("input")
-    if isinstance(shown, dict | list):
-        return f"{PROJECT}:{key}: {message}"
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, RuleViolation):
+        key, shown = cause.key, cause.value
+    else:
+        key, shown = _config_key_for(tuple(error["loc"])), error.get("input")
+    if isinstance(shown, dict) and not isinstance(cause, RuleViolation):
+        return f"{PROJECT}:{key}: {message}".replace("\n", " ")
     return f"{PROJECT}:{key} = {shown!r}: {message}".replace("\n", " ")

@@ -49,6 +49,15 @@ class Model(BaseModel):
     )
 
 
+class RuleViolation(ValueError):
+    """A rule spanning several fields, naming the config key and value it blames."""
+
+    def __init__(self, key: str, value: object, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
+
+
 def _check_retention(value: int) -> int:
     if value not in LOG_RETENTION_DAYS:
         raise ValueError(f"must be one of CloudWatch's retention periods {LOG_RETENTION_DAYS}")
@@ -261,6 +270,28 @@ class ServiceSwitches(Model):
     argocd: bool = True
 
 
+class PlatformSettings(Model):
+    """Tunables of the platform services (layer 2); the switches live in `services`."""
+
+    # kube-prometheus-stack: how long and how much Prometheus keeps.
+    prometheus_retention: str = Field(default="10d", pattern=r"^[1-9][0-9]{0,3}[hdwy]$")
+    prometheus_storage_gib: int = Field(default=20, ge=5, le=16384)
+    # Secrets Manager secret `<cluster>/<name>` holding the Alertmanager receiver's
+    # webhook URL; ExternalSecrets copies it into the monitoring namespace.
+    alert_receiver_secret: str = Field(
+        default="alertmanager-receiver", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    )
+    # NVIDIA device plugin time-slicing: replicas per physical GPU (1 = no sharing).
+    gpu_time_slicing_replicas: int = Field(default=1, ge=1, le=48)
+    # cluster-autoscaler.
+    autoscaler_expander: Literal["least-waste", "random", "most-pods", "priority", "price"] = (
+        "least-waste"
+    )
+    autoscaler_scale_down_unneeded_minutes: int = Field(default=10, ge=1, le=1440)
+    autoscaler_scale_down_utilization_percent: int = Field(default=50, ge=1, le=100)
+    autoscaler_balance_similar_node_groups: bool = True
+
+
 class StackSettings(Model):
     project: str = "mlops-platform"
     stack: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
@@ -275,6 +306,7 @@ class StackSettings(Model):
     dns: DnsSettings = DnsSettings()
     services: ServiceSwitches = ServiceSwitches()
     gpu_quota: int = Field(default=4, ge=0, le=256)
+    platform: PlatformSettings = PlatformSettings()
 
     @field_validator("node_groups")
     @classmethod
@@ -290,8 +322,10 @@ class StackSettings(Model):
             raise ValueError(f"the '{general}' group needs minSize >= 1")
         for name, spec in value.items():
             if spec.has_gpu and not any(_is_gpu_taint(t, contract) for t in spec.taints):
-                raise ValueError(
-                    f"GPU group {name!r} must carry the taint "
+                raise RuleViolation(
+                    f"nodeGroups.{name}.taints",
+                    [t.model_dump(by_alias=True) for t in spec.taints],
+                    "a GPU group must carry the taint "
                     f"{contract.gpu.taint_key}={contract.gpu.taint_value}:"
                     f"{contract.gpu.taint_effect_eks}"
                 )
@@ -310,22 +344,46 @@ class StackSettings(Model):
 
     @model_validator(mode="after")
     def _environment_rules(self) -> Self:
-        if self.cluster.public_access_cidrs and WORLD & set(self.cluster.public_access_cidrs):
-            raise ValueError(
-                "clusterPublicAccessCidrs must not contain 0.0.0.0/0 or ::/0; list the "
-                "CIDRs that need the API or leave it empty for a private endpoint"
+        cidrs = [str(c) for c in self.cluster.public_access_cidrs]
+        if WORLD & set(self.cluster.public_access_cidrs):
+            raise RuleViolation(
+                "clusterPublicAccessCidrs",
+                cidrs,
+                "must not contain 0.0.0.0/0 or ::/0; list the CIDRs that need the API "
+                "or leave it empty for a private endpoint",
             )
         if self.environment != "prod":
             return self
         for name, db in self.databases.items():
             if not (db.multi_az and db.deletion_protection):
-                raise ValueError(
-                    f"databases.{name}: prod needs multiAz: true and deletionProtection: true"
+                raise RuleViolation(
+                    f"databases.{name}",
+                    {"multiAz": db.multi_az, "deletionProtection": db.deletion_protection},
+                    "prod needs multiAz: true and deletionProtection: true",
                 )
         if self.network.nat_gateways != "per_az":
-            raise ValueError("natGateways: prod needs 'per_az' (one NAT gateway per AZ)")
+            raise RuleViolation(
+                "natGateways", self.network.nat_gateways, "prod needs 'per_az' (one per AZ)"
+            )
         if self.artifact_store.force_destroy:
-            raise ValueError("artifactForceDestroy: prod must not force-destroy the bucket")
+            raise RuleViolation("artifactForceDestroy", True, "prod must not force-destroy the bucket")
+        return self
+
+    @model_validator(mode="after")
+    def _service_prerequisites(self) -> Self:
+        """A service switched on without what it needs stops here, naming both settings."""
+        services = self.services
+        if services.external_dns and not self.dns.hosted_zone_id:
+            raise ValueError("services.externalDns = True: needs hostedZoneId")
+        if services.monitoring and not services.external_secrets:
+            # Grafana's admin credentials and the alert receiver come through External Secrets.
+            raise ValueError("services.monitoring = True: needs services.externalSecrets = True")
+        if services.nvidia_device_plugin and not any(
+            spec.has_gpu for spec in self.node_groups.values()
+        ):
+            raise ValueError(
+                "services.nvidiaDevicePlugin = True: needs a GPU group in nodeGroups"
+            )
         return self
 
     @property

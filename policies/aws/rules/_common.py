@@ -1,14 +1,14 @@
 """Shared plumbing for the rules of this pack: policy constructors and value helpers.
 
 The engine loads each pack directory on its own, so this module imports only the
-standard library and ``pulumi_policy``. The Kubernetes pack carries its own copy of
-the constructor part (``policies/kubernetes/rules/_common.py``).
+standard library and ``pulumi_policy``. Both packs carry an identical copy of this
+file (``policies/{aws,kubernetes}/rules/_common.py``; a test keeps them identical).
 
 Every rule is built by :func:`resource_policy` or :func:`stack_policy`, which
 
 * check the metadata the README and the tests rely on (a name like
-  ``aws-<service>-<subject>-<property>``, a one-sentence description, a severity,
-  at least one benchmark id, the resource types the rule targets);
+  ``aws-<subject>-<property>`` or ``k8s-<subject>-<property>``, a one-sentence
+  description, a severity, at least one benchmark id, the resource types targeted);
 * encode the benchmark ids and target types in the policy's ``tags`` so that they
   travel over ``GetAnalyzerInfo`` (``benchmark:<id>`` and ``type:<token>``);
 * report "not applicable" (the analyzer protocol's ``not_applicable``) for a resource
@@ -46,7 +46,11 @@ NAME_RE = re.compile(r"^(aws|k8s)(-[a-z0-9]+){2,}$")
 # Benchmark id prefixes -> (framework name, version, specification URL).
 FRAMEWORKS: dict[str, tuple[str, str, str]] = {
     "CKV": ("Checkov", "3", "https://www.checkov.io/5.Policy%20Index/all.html"),
-    "CIS-EKS": ("CIS Amazon EKS Benchmark", "1.7.0", "https://www.cisecurity.org/benchmark/kubernetes"),
+    "CIS-EKS": (
+        "CIS Amazon EKS Benchmark",
+        "1.7.0",
+        "https://www.cisecurity.org/benchmark/kubernetes",
+    ),
     "CIS-AWS": (
         "CIS AWS Foundations Benchmark",
         "3.0.0",
@@ -67,7 +71,9 @@ StackCheck = Callable[[StackValidationArgs, ReportViolation, Config], None]
 
 def framework_of(benchmark: str) -> PolicyComplianceFramework:
     """The compliance framework a benchmark id such as ``CKV_AWS_17`` belongs to."""
-    prefix = "CKV" if benchmark.startswith("CKV") else benchmark.rsplit("-", 1)[0]
+    prefix = next((p for p in FRAMEWORKS if benchmark.startswith(p)), None)
+    if prefix is None:
+        raise KeyError(f"no framework is known for the benchmark id {benchmark!r}")
     name, version, spec = FRAMEWORKS[prefix]
     return PolicyComplianceFramework(
         name=name, version=version, reference=benchmark, specification=spec

@@ -136,8 +136,8 @@ def _secrets_key(props: Mapping[str, Any]) -> str | None:
     key = props.get("encryptionConfigKeyArn")
     if isinstance(key, str) and key:
         return key
-    for cfg in as_list(props.get("encryptionConfig")) or [as_map(props.get("encryptionConfig"))]:
-        cfg = as_map(cfg)
+    configs = as_list(props.get("encryptionConfig")) or [props.get("encryptionConfig")]
+    for cfg in map(as_map, configs):
         arn = as_map(cfg.get("provider")).get("keyArn")
         if "secrets" in str_list(cfg.get("resources")) and isinstance(arn, str) and arn:
             return arn
@@ -219,7 +219,7 @@ def validate_access_entries(
 
 eks_access_entries = resource_policy(
     name="aws-eks-cluster-access-entries",
-    description="EKS clusters must grant access through access entries, not the aws-auth ConfigMap.",
+    description="EKS clusters must grant access through access entries, not the aws-auth map.",
     validate=validate_access_entries,
     types=CLUSTERS,
     level=MANDATORY,
@@ -250,7 +250,7 @@ def validate_no_default_node_group(
 
 eks_no_default_node_group = resource_policy(
     name="aws-eks-cluster-no-default-node-group",
-    description="The pulumi-eks cluster must skip its default node group in favour of managed ones.",
+    description="The pulumi-eks cluster must skip its default, unhardened node group.",
     validate=validate_no_default_node_group,
     types=(EKS_CLUSTER,),
     level=MANDATORY,
@@ -299,7 +299,9 @@ HOP_CONFIG = {
 }
 
 
-def validate_lt_imdsv2(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
+def validate_lt_imdsv2(
+    args: ResourceValidationArgs, report: ReportViolation, config: Config
+) -> None:
     problem = imds_problem(args.props, int(config["maxHopLimit"]))
     if problem:
         report(f"The launch template '{args.name}' must require IMDSv2: {problem}.", None)
@@ -337,7 +339,9 @@ lt_volumes = resource_policy(
 def validate_lt_public_ip(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
     for nic in as_list(args.props.get("networkInterfaces")):
         if truthy(as_map(nic).get("associatePublicIpAddress")):
-            report(f"The launch template '{args.name}' must not associate public IP addresses.", None)
+            report(
+                f"The launch template '{args.name}' must not associate public IP addresses.", None
+            )
             return
 
 
@@ -389,7 +393,9 @@ def validate_node_group_hardened(
             )
             continue
         problems = [
-            p for p in (imds_problem(lt.props, int(config["maxHopLimit"])), volume_problem(lt.props)) if p
+            p
+            for p in (imds_problem(lt.props, int(config["maxHopLimit"])), volume_problem(lt.props))
+            if p
         ]
         if problems:
             report(
@@ -401,7 +407,7 @@ def validate_node_group_hardened(
 
 node_group_hardened = stack_policy(
     name="aws-eks-node-group-launch-template-hardened",
-    description="Every EKS node group must use a launch template with IMDSv2 and encrypted volumes.",
+    description="Every EKS node group must use a launch template with IMDSv2 and encrypted disks.",
     validate=validate_node_group_hardened,
     types=(*NODE_GROUPS, LAUNCH_TEMPLATE),
     level=MANDATORY,
@@ -466,8 +472,7 @@ def validate_gpu_tainted(
 ) -> None:
     if not _is_gpu_group(args.props, config):
         return
-    for taint in as_list(args.props.get("taints")):
-        taint = as_map(taint)
+    for taint in map(as_map, as_list(args.props.get("taints"))):
         if (
             taint.get("key") == config["taintKey"]
             and str(taint.get("value")) == config["taintValue"]
@@ -499,7 +504,9 @@ def validate_node_group_capacity(
     scaling = as_map(args.props.get("scalingConfig"))
     low, high = number(scaling.get("minSize")), number(scaling.get("maxSize"))
     if low is None or high is None:
-        report(f"The node group '{args.name}' should declare scalingConfig minSize and maxSize.", None)
+        report(
+            f"The node group '{args.name}' should declare scalingConfig minSize and maxSize.", None
+        )
 
 
 node_group_scaling = resource_policy(

@@ -191,7 +191,7 @@ iam_irsa_trust = resource_policy(
     types=(ROLE,),
     level=MANDATORY,
     severity=CRITICAL,
-    benchmarks=("CIS-EKS-5.1.? ".strip() and "CKV_AWS_60", "MLOPS-D6"),
+    benchmarks=("CKV_AWS_60", "MLOPS-D6"),
     config={
         "audience": {
             "type": "string",
@@ -221,7 +221,9 @@ iam_trust_no_wildcard = resource_policy(
 )
 
 
-def validate_no_admin(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
+def validate_no_admin(
+    args: ResourceValidationArgs, report: ReportViolation, config: Config
+) -> None:
     arns = str_list(args.props.get("policyArn")) + str_list(args.props.get("managedPolicyArns"))
     forbidden = set(config["forbiddenPolicyNames"])
     for arn in arns:

@@ -44,8 +44,7 @@ def _ingress_entries(
 ) -> Iterator[tuple[str, float, float, set[str]]]:
     """(protocol, from port, to port, CIDRs) of every ingress entry of a resource."""
     if resource_type == SECURITY_GROUP:
-        for rule in as_list(props.get("ingress")):
-            rule = as_map(rule)
+        for rule in map(as_map, as_list(props.get("ingress"))):
             cidrs = set(str_list(rule.get("cidrBlocks")) + str_list(rule.get("ipv6CidrBlocks")))
             yield (
                 str(rule.get("protocol", "")).lower(),
@@ -229,7 +228,9 @@ def validate_subnet_public_ip(
     args: ResourceValidationArgs, report: ReportViolation, _: Config
 ) -> None:
     if truthy(args.props.get("mapPublicIpOnLaunch")):
-        report(f"The subnet '{args.name}' assigns public IP addresses to instances at launch.", None)
+        report(
+            f"The subnet '{args.name}' assigns public IP addresses to instances at launch.", None
+        )
 
 
 subnet_no_public_ip = resource_policy(

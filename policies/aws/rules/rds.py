@@ -48,7 +48,9 @@ rds_not_public = resource_policy(
 )
 
 
-def validate_encrypted_cmk(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+def validate_encrypted_cmk(
+    args: ResourceValidationArgs, report: ReportViolation, _: Config
+) -> None:
     if not truthy(args.props.get("storageEncrypted")):
         report(f"The RDS database '{args.name}' must set storageEncrypted to true.", None)
     elif not args.props.get("kmsKeyId"):
@@ -122,7 +124,9 @@ rds_deletion_protection = resource_policy(
 )
 
 
-def validate_multi_az(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
+def validate_multi_az(
+    args: ResourceValidationArgs, report: ReportViolation, config: Config
+) -> None:
     if is_prod(args, config) and not truthy(args.props.get("multiAz")):
         report(f"The production RDS instance '{args.name}' must be deployed with multiAz.", None)
 
@@ -154,8 +158,10 @@ def _forces_ssl(group_props) -> bool:  # type: ignore[no-untyped-def]
 def validate_ssl_enforced(args: StackValidationArgs, report: ReportViolation, _: Config) -> None:
     groups = of_type(args.resources, PARAMETER_GROUP, CLUSTER_PARAMETER_GROUP)
     for db in of_type(args.resources, *DATABASES):
-        prop = "parameterGroupName" if db.resource_type == INSTANCE else (
-            "dbClusterParameterGroupName"
+        prop = (
+            "parameterGroupName"
+            if db.resource_type == INSTANCE
+            else ("dbClusterParameterGroupName")
         )
         value = db.props.get(prop)
         matched = [
@@ -181,7 +187,7 @@ def validate_ssl_enforced(args: StackValidationArgs, report: ReportViolation, _:
 
 rds_ssl_enforced = stack_policy(
     name="aws-rds-ssl-enforced",
-    description="Every RDS database must use a parameter group that refuses connections without TLS.",
+    description="Every RDS database must use a parameter group that refuses clients without TLS.",
     validate=validate_ssl_enforced,
     types=(*DATABASES, PARAMETER_GROUP, CLUSTER_PARAMETER_GROUP),
     level=MANDATORY,

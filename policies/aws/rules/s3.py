@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pulumi_policy import PolicyResource
+
 from ._common import (
+    ADVISORY,
     CRITICAL,
     HIGH,
     LOW,
     MANDATORY,
     MEDIUM,
-    ADVISORY,
     Config,
     ReportViolation,
     ResourceValidationArgs,
@@ -33,7 +35,6 @@ from ._common import (
     str_list,
     truthy,
 )
-from pulumi_policy import PolicyResource
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
@@ -80,7 +81,7 @@ def _sse_rules(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     # Inline (deprecated) configuration on the bucket itself.
     inline = as_map(props.get("serverSideEncryptionConfiguration"))
     if inline:
-        rules += [as_map(inline.get("rule"))] + as_list(inline.get("rules"))
+        rules += [as_map(inline.get("rule")), *as_list(inline.get("rules"))]
     return [as_map(r) for r in rules]
 
 
@@ -189,7 +190,14 @@ s3_bucket_public_access_block = stack_policy(
     types=(*BUCKETS, PAB),
     level=MANDATORY,
     severity=CRITICAL,
-    benchmarks=("CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56", "CIS-AWS-2.1.4"),
+    benchmarks=(
+        "CKV2_AWS_6",
+        "CKV_AWS_53",
+        "CKV_AWS_54",
+        "CKV_AWS_55",
+        "CKV_AWS_56",
+        "CIS-AWS-2.1.4",
+    ),
 )
 
 
@@ -244,7 +252,9 @@ def validate_bucket_no_public_acl(
     grants += as_list(args.props.get("grants"))
     for grant in grants:
         uri = as_map(as_map(grant).get("grantee")).get("uri") or as_map(grant).get("uri")
-        if isinstance(uri, str) and uri.endswith(("/global/AllUsers", "/global/AuthenticatedUsers")):
+        if isinstance(uri, str) and uri.endswith(
+            ("/global/AllUsers", "/global/AuthenticatedUsers")
+        ):
             report(f"The S3 bucket ACL of '{args.name}' grants access to {uri}.", None)
 
 

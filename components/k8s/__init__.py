@@ -1,0 +1,1 @@
+"""Kubernetes components: the tenancy baseline and the platform services (layer 2)."""

@@ -1,0 +1,71 @@
+"""Least-privilege namespace roles (no wildcards, no escalation verbs), pure data.
+
+Two Kubernetes groups, which EKS access entries map IAM principals to:
+viewers read a namespace (never Secrets); ML engineers also run workloads in
+the namespaces where they train and serve (workloads, kubeflow).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+VIEWERS_GROUP: Final = "mlops-platform:viewers"
+ML_ENGINEERS_GROUP: Final = "mlops-platform:ml-engineers"
+READ: Final = ("get", "list", "watch")
+
+Rule = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    group: str
+    rules: tuple[Rule, ...]
+
+
+def _rule(groups: tuple[str, ...], resources: tuple[str, ...], verbs: tuple[str, ...]) -> Rule:
+    return {"apiGroups": list(groups), "resources": list(resources), "verbs": list(verbs)}
+
+
+VIEWER_RULES: Final = (
+    _rule(
+        ("",),
+        (
+            "pods",
+            "pods/log",
+            "services",
+            "endpoints",
+            "configmaps",
+            "events",
+            "persistentvolumeclaims",
+            "serviceaccounts",
+        ),
+        READ,
+    ),
+    _rule(("apps",), ("deployments", "statefulsets", "daemonsets", "replicasets"), READ),
+    _rule(("batch",), ("jobs", "cronjobs"), READ),
+)
+
+EDITOR_RULES: Final = (
+    *VIEWER_RULES,
+    _rule(("",), ("pods",), ("delete",)),
+    _rule(("",), ("configmaps",), ("create", "update", "patch", "delete")),
+    _rule(("batch",), ("jobs",), ("create", "delete")),
+    _rule(
+        ("serving.kserve.io",),
+        ("inferenceservices",),
+        (*READ, "create", "update", "patch", "delete"),
+    ),
+    _rule(("argoproj.io",), ("workflows",), (*READ, "delete")),
+)
+
+# Namespace keys (contract.namespaces) where ML engineers run workloads.
+EDITOR_NAMESPACES: Final = ("workloads", "kubeflow")
+
+
+def roles_for(key: str) -> list[RoleSpec]:
+    roles = [RoleSpec("tenant-viewer", VIEWERS_GROUP, VIEWER_RULES)]
+    if key in EDITOR_NAMESPACES:
+        roles.append(RoleSpec("tenant-editor", ML_ENGINEERS_GROUP, EDITOR_RULES))
+    return roles

@@ -1,0 +1,161 @@
+"""Network: subnets, NAT, routes, endpoints, flow logs, default SG; the subnet math."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from components.aws.network import INTERFACE_ENDPOINT_SERVICES, Network, NetworkArgs, subnet_layout
+from tests.conftest import Plan, policy_json, run_pulumi
+
+SUBNET = "aws:ec2/subnet:Subnet"
+
+
+@pytest.mark.parametrize(
+    ("cidr", "azs", "public", "private"),
+    [
+        (
+            "10.40.0.0/16",
+            3,
+            ("10.40.224.0/22", "10.40.228.0/22", "10.40.232.0/22"),
+            ("10.40.0.0/19", "10.40.32.0/19", "10.40.64.0/19"),
+        ),
+        ("10.0.0.0/20", 2, ("10.0.14.0/26", "10.0.14.64/26"), ("10.0.0.0/23", "10.0.2.0/23")),
+    ],
+)
+def test_subnet_layout_table(cidr: str, azs: int, public: tuple, private: tuple) -> None:
+    layout = subnet_layout(cidr, azs)
+    assert (layout.public, layout.private) == (public, private)
+
+
+@given(
+    base=st.integers(min_value=0, max_value=255),
+    prefix=st.integers(min_value=16, max_value=20),
+    azs=st.integers(min_value=1, max_value=7),
+)
+def test_subnets_lie_in_the_vpc_and_never_overlap(base: int, prefix: int, azs: int) -> None:
+    vpc = ipaddress.IPv4Network(f"10.{base}.0.0/{prefix}", strict=False)
+    layout = subnet_layout(str(vpc), azs)
+    nets = [ipaddress.IPv4Network(c) for c in layout.public + layout.private]
+    assert len(layout.public) == len(layout.private) == azs
+    assert all(n.subnet_of(vpc) for n in nets)
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
+    # Private subnets are the big ones: pods take VPC addresses.
+    assert all(
+        ipaddress.IPv4Network(p).num_addresses > ipaddress.IPv4Network(q).num_addresses
+        for p, q in zip(layout.private, layout.public, strict=True)
+    )
+
+
+def test_subnet_layout_rejects_too_many_azs() -> None:
+    with pytest.raises(ValueError, match="az_count"):
+        subnet_layout("10.0.0.0/16", 8)
+
+
+def test_dev_network(dev: Plan) -> None:
+    network = dev.one("mlops:network:Network", "network")
+    children = dev.children(network)
+    assert all(c.parent == network.urn for c in children)
+    vpc = dev.one("aws:ec2/vpc:Vpc", "network-vpc").inputs
+    assert vpc["cidrBlock"] == "10.40.0.0/16"
+    assert vpc["enableDnsHostnames"] is True and vpc["enableDnsSupport"] is True
+    assert vpc["tags"]["environment"] == "dev" and vpc["tags"]["Name"] == "network-vpc"
+
+    subnets = {r.name: r.inputs for r in dev.by_type(SUBNET)}
+    assert sorted(subnets) == [f"network-{k}-{i}" for k in ("private", "public") for i in range(3)]
+    for name, inputs in subnets.items():
+        assert inputs["mapPublicIpOnLaunch"] is False, name
+        assert inputs["tags"]["kubernetes.io/cluster/mlops-platform-dev"] == "shared"
+        role = "kubernetes.io/role/elb" if "public" in name else "kubernetes.io/role/internal-elb"
+        assert inputs["tags"][role] == "1"
+    assert [subnets[f"network-private-{i}"]["availabilityZone"] for i in range(3)] == [
+        "eu-west-1a",
+        "eu-west-1b",
+        "eu-west-1c",
+    ]
+    # dev: one NAT gateway, every private route table uses it.
+    assert len(dev.by_type("aws:ec2/natGateway:NatGateway")) == 1
+    private_routes = [
+        r.inputs for r in dev.by_type("aws:ec2/route:Route") if "private" in r.name
+    ]
+    assert len(private_routes) == 3
+    assert {r["natGatewayId"] for r in private_routes} == {"network-nat-0-id"}
+    assert all(r["destinationCidrBlock"] == "0.0.0.0/0" for r in private_routes)
+    # No interface endpoints in dev; the S3 gateway endpoint is always there.
+    endpoints = [r.inputs for r in dev.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")]
+    assert [(e["serviceName"], e["vpcEndpointType"]) for e in endpoints] == [
+        ("com.amazonaws.eu-west-1.s3", "Gateway")
+    ]
+    assert len(endpoints[0]["routeTableIds"]) == 3
+
+
+def test_default_security_group_has_no_rules(dev: Plan) -> None:
+    sg = dev.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "network-default-sg")
+    assert sg.inputs["ingress"] == [] and sg.inputs["egress"] == []
+
+
+def test_flow_logs(dev: Plan) -> None:
+    group = dev.one("aws:cloudwatch/logGroup:LogGroup", "network-flow-logs").inputs
+    assert group["retentionInDays"] == 30.0
+    assert group["kmsKeyId"] == "arn:aws:kms:eu-west-1:123456789012:key/key-logs-kms-key"
+    flow = dev.one("aws:ec2/flowLog:FlowLog", "network-flow-log").inputs
+    assert flow["trafficType"] == "ALL"
+    assert flow["logDestinationType"] == "cloud-watch-logs"
+    assert flow["vpcId"] == "vpc-network-vpc"
+    trust = policy_json(dev.one("aws:iam/role:Role", "network-flow-logs-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    delivery = policy_json(
+        dev.one("aws:iam/rolePolicy:RolePolicy", "network-flow-logs-delivery").inputs["policy"]
+    )
+    assert delivery["Statement"][0]["Resource"] == [
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/network/flow-logs",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/network/flow-logs:*",
+    ]
+
+
+def test_prod_network(prod: Plan) -> None:
+    nats = prod.by_type("aws:ec2/natGateway:NatGateway")
+    assert len(nats) == 3
+    assert len(prod.by_type("aws:ec2/eip:Eip")) == 3
+    private_routes = [
+        r.inputs["natGatewayId"] for r in prod.by_type("aws:ec2/route:Route") if "private" in r.name
+    ]
+    assert private_routes == [f"network-nat-{i}-id" for i in range(3)]
+    interface = [
+        r.inputs
+        for r in prod.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if r.inputs["vpcEndpointType"] == "Interface"
+    ]
+    assert sorted(e["serviceName"].rsplit(".", 1)[-1] for e in interface) == sorted(
+        s.rsplit(".", 1)[-1] for s in INTERFACE_ENDPOINT_SERVICES
+    )
+    assert all(e["privateDnsEnabled"] is True and len(e["subnetIds"]) == 3 for e in interface)
+    rule = prod.one(
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "network-endpoints-https"
+    ).inputs
+    assert (rule["cidrIpv4"], rule["fromPort"], rule["toPort"]) == ("10.42.0.0/16", 443.0, 443.0)
+    flow = prod.one("aws:cloudwatch/logGroup:LogGroup", "network-flow-logs").inputs
+    assert flow["retentionInDays"] == 365.0
+
+
+def test_network_args_validation(monitor) -> None:
+    def program() -> None:
+        Network(
+            "bad",
+            NetworkArgs(
+                cidr="10.0.0.0/16",
+                availability_zones=["a"],
+                cluster_name="c",
+                nat_gateways="single",
+                interface_endpoints=False,
+                flow_log_retention_days=30,
+                logs_key_arn="k",
+                region="eu-west-1",
+            ),
+        )
+
+    with pytest.raises(ValueError, match=r"NetworkArgs.availability_zones needs at least 2"):
+        run_pulumi(program)

@@ -1,0 +1,99 @@
+"""build(): the stack as a whole — outputs, parents, providers, tags, bring-your-own cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from platformctl.plan import capture
+from stacks.loader import load_from_stack_file, settings_from_config
+from tests.conftest import Plan, build_stack
+from tests.stacks.test_settings import EXISTING
+
+# AWS types that take no tags (companions, attachments, rules, routes).
+UNTAGGABLE = {
+    "aws:kms/alias:Alias",
+    "aws:ec2/route:Route",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+}
+REQUIRED_TAGS = {"project", "environment", "stack", "managed-by"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_stack_builds_with_tags_parents_and_providers(stack: str, request) -> None:
+    plan: Plan = request.getfixturevalue(stack)
+    aws = [r for r in plan.registrations if r.type.startswith(("aws:", "eks:"))]
+    assert len(aws) > 80
+    for r in aws:
+        if r.type not in UNTAGGABLE:
+            assert REQUIRED_TAGS <= set(r.inputs.get("tags", {})), r.urn
+            assert r.inputs["tags"]["environment"] == stack
+        # Every AWS resource is created through the one explicit provider.
+        if r.custom:
+            assert "pulumi:providers:aws::aws::" in r.provider, r.urn
+    components = {r.urn for r in plan.registrations if not r.custom}
+    top_level = [r for r in plan.registrations if r.parent.split("::")[2] == "pulumi:pulumi:Stack"]
+    # Only components and the providers sit at the top; everything else has a component parent.
+    for r in top_level:
+        assert (not r.custom) or r.type.startswith("pulumi:providers:"), r.urn
+    top_urns = {r.urn for r in top_level}
+    for r in plan.registrations:
+        if r.urn not in top_urns:
+            assert r.parent in components, r.urn
+
+
+def test_stack_outputs_hide_the_kubeconfig() -> None:
+    resources, outputs = capture(load_from_stack_file("dev"))
+    assert outputs["kubeconfig"] == "[secret]"
+    assert outputs["clusterName"] == "mlops-platform-dev"
+    assert outputs["vpcId"] == "vpc-network-vpc"
+    assert len(outputs["privateSubnetIds"]) == len(outputs["publicSubnetIds"]) == 3
+    assert outputs["oidcProviderArn"].startswith("arn:aws:iam::123456789012:oidc-provider/")
+    assert outputs["bucketName"] == "mlops-platform-dev-artifacts-123456789012-eu-west-1"
+    assert set(outputs["databases"]) == {"mlflow", "pipelines"}
+    assert outputs["databases"]["mlflow"]["masterSecretArn"].startswith(
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!"
+    )
+    assert {"mlflow", "pipeline_runner", "model_reader"} <= set(outputs["roleArns"])
+    for key in ("logsKmsKeyArn", "dataKmsKeyArn", "secretsKmsKeyArn", "artifactKmsKeyArn"):
+        assert outputs[key].startswith("arn:aws:kms:eu-west-1:123456789012:key/"), key
+    assert len(resources) > 80
+
+
+def test_existing_cluster_mode_skips_the_cluster_layer() -> None:
+    plan = build_stack("dev", clusterMode="existing", existingCluster=EXISTING)
+    types = {r.type for r in plan.registrations}
+    for absent in (
+        "mlops:network:Network",
+        "eks:index:Cluster",
+        "eks:index:ManagedNodeGroup",
+        "aws:ec2/vpc:Vpc",
+        "aws:eks/addon:Addon",
+    ):
+        assert absent not in types
+    db = plan.one("aws:rds/subnetGroup:SubnetGroup", "db-mlflow-subnets").inputs
+    assert db["subnetIds"] == EXISTING["privateSubnetIds"]
+    rule = plan.one(
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "db-mlflow-from-nodes-0"
+    ).inputs
+    assert rule["referencedSecurityGroupId"] == EXISTING["nodeSecurityGroupId"]
+    assert plan.one("aws:rds/instance:Instance", "db-mlflow-instance").inputs["identifier"] == (
+        "shared-cluster-mlflow"
+    )
+    provider = plan.one("pulumi:providers:kubernetes", "k8s").inputs
+    assert provider["kubeconfig"] == EXISTING["kubeconfigPath"]
+
+
+def test_settings_error_builds_nothing(monitor) -> None:
+    with pytest.raises(ValueError, match="vpcCidr"):
+        settings_from_config({"environment": "dev", "vpcCidr": "1.2.3.4/8"}, stack="dev", region="eu-west-1")
+    assert monitor.registrations == []
