@@ -19,7 +19,12 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     )
 
     try:
-        result = run_plan(args.stack, Path(args.out), policies=not args.no_policy)
+        result = run_plan(
+            args.stack,
+            Path(args.out),
+            root=Path(args.config_dir) if args.config_dir else None,
+            policies=not args.no_policy,
+        )
     except SettingsError as exc:
         console.print(f"[bold red]bad config[/]: {exc}", highlight=False, soft_wrap=True)
         return EXIT_BAD_CONFIG
@@ -38,8 +43,7 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         mandatory = result.policy.get("mandatory_violations", 0)
         style = "red" if mandatory else "green"
         console.print(
-            f"policy: [{style}]{mandatory} mandatory[/], "
-            f"{len(violations) - mandatory} advisory",
+            f"policy: [{style}]{mandatory} mandatory[/], {len(violations) - mandatory} advisory",
             highlight=False,
         )
     if result.cost:
@@ -59,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--stack", default="dev", help="reads Pulumi.<stack>.yaml (default dev)")
     plan.add_argument("--out", required=True, help="directory to write the plan into")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy packs")
+    plan.add_argument(
+        "--config-dir", help="directory holding Pulumi.<stack>.yaml (default: the project root)"
+    )
     args = parser.parse_args(argv)
     console = Console(stderr=False)
     if args.command == "plan":

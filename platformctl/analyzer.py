@@ -6,7 +6,8 @@ Each pack directory is started as the engine starts a Python analyzer plugin,
 prints the port of its gRPC server on its first stdout line. We then call, over gRPC
 with the stubs in ``pulumi.runtime.proto``: ``GetAnalyzerInfo``, ``ConfigureStack``,
 ``Configure`` (every policy's schema defaults overlaid with the caller's config, as the
-CLI sends them), ``Analyze`` once per resource and ``AnalyzeStack`` once, then stop it.
+CLI sends them), ``Analyze`` once per resource of a type the pack targets (see
+``_run_pack``) and ``AnalyzeStack`` once with every resource, then stop it.
 
 The engine address: the Python policy host (``pulumi/policy/__main__.py``) only parses
 it and never dials it, so a placeholder is passed; nothing listens there.
@@ -44,6 +45,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_PACK_DIRS = (ROOT / "policies" / "aws", ROOT / "policies" / "kubernetes")
 ENGINE_ADDRESS = "127.0.0.1:1"  # never dialled by a Python policy pack (see above)
 START_TIMEOUT_S = 30.0
+
+PROVIDERS_READ = frozenset({"pulumi:providers:aws"})
 
 SIG = "4dabf18193072939515e22adb298388d"
 RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
@@ -120,7 +123,10 @@ class _Prepared:
         provider = None
         ref = record.get("provider") or ""
         prov = providers.get(ref.rsplit("::", 1)[0]) if ref else None
-        if prov is not None:
+        # The engine sends every resource's provider; pulumi_policy deserializes it once
+        # per policy. Only the AWS provider's inputs are read by a rule (defaultTags), so
+        # the others (a kubeconfig...) are not sent: ~15 % of the packs' time.
+        if prov is not None and prov["type"] in PROVIDERS_READ:
             provider = analyzer_pb2.AnalyzerProviderResource(
                 type=prov["type"],
                 properties=_struct(replace_references(prov.get("inputs") or {})),
@@ -252,9 +258,10 @@ class PackProcess:
         self.stub.Configure(request)
 
     def analyze_all(self, prepared: list[_Prepared]) -> list[analyzer_pb2.AnalyzeResponse]:
+        """One ``Analyze`` per resource, in order (the pack's server runs policies under the
+        GIL: concurrent calls only add contention)."""
         assert self.stub is not None
-        futures = [self.stub.Analyze.future(p.request) for p in prepared]
-        return [f.result() for f in futures]
+        return [self.stub.Analyze(p.request) for p in prepared]
 
     def analyze_stack(self, prepared: list[_Prepared]) -> analyzer_pb2.AnalyzeResponse:
         assert self.stub is not None
@@ -319,13 +326,18 @@ def _run_pack(
             }
         )
         ready = time.perf_counter()
-        responses = pack.analyze_all(prepared)
+        # Every rule declines a resource outside its target types before reading it, so a
+        # resource no rule of this pack targets would only collect "not applicable" from
+        # each: it is not sent (same diagnostics and counts, a fraction of the time).
+        targeted = {t for r in rules if r["kind"] == "resource" for t in r["resource_types"]}
+        sent = [p for p in prepared if p.type in targeted]
+        responses = pack.analyze_all(sent)
         stack_response = pack.analyze_stack(prepared)
         done = time.perf_counter()
 
     declined: Counter[str] = Counter()
     violations: list[dict[str, Any]] = []
-    for p, response in zip(prepared, responses, strict=True):
+    for p, response in zip(sent, responses, strict=True):
         declined.update(n.policy_name for n in response.not_applicable)
         violations += [diagnostic_json(d, p.urn) for d in response.diagnostics]
     violations += [diagnostic_json(d, "") for d in stack_response.diagnostics]
@@ -337,7 +349,7 @@ def _run_pack(
         if rule["level"] == "disabled":
             rule["evaluated"] = 0
         elif rule["kind"] == "resource":
-            rule["evaluated"] = len(prepared) - declined[rule["policy"]]
+            rule["evaluated"] = len(sent) - declined[rule["policy"]]
         else:
             rule["evaluated"] = (
                 0
@@ -350,6 +362,7 @@ def _run_pack(
             "version": info.version,
             "dir": str(pack_dir),
             "policies": len(rules),
+            "analyzed": len(sent),
             "seconds": {"start": round(ready - started, 3), "analyze": round(done - ready, 3)},
         },
         "rules": rules,

@@ -22,7 +22,7 @@ ACCOUNT_ID = "123456789012"
 MOCK_REGION = "eu-west-1"
 # Pulumi's wire signatures: a Struct carrying this key is a special value.
 SIG_KEY = "4dabf18193072939515e22adb298388d"
-SIG_SECRET = "1b47061264138c4ac30d75fd1eb44270"
+SIG_SECRET = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - a wire signature
 SIG_RESOURCE_REF = "5cf8f73096256a8f31e491e813e4eb8e"
 REDACTED = "[secret]"
 MOCK_OIDC_ID = "0123456789ABCDEF0123456789ABCDEF"
@@ -70,7 +70,7 @@ def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dic
     elif typ == "eks:index:ManagedNodeGroup":
         out |= {"nodeGroup": None}
     elif typ.startswith("aws:"):
-        service = typ.split(":")[1].split("/")[0]
+        service = typ.split(":")[1].split("/", maxsplit=1)[0]
         kind = typ.rsplit(":", 1)[1]
         out.setdefault("arn", _arn(service, f"{kind.lower()}/{name}"))
         out.setdefault("name", inputs.get("name", name))
@@ -116,14 +116,15 @@ def _holds_resource(value: Any) -> bool:
 
 
 def _mock_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
-    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+    # "token" is an invoke token (package:module:function), not a credential.
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":  # noqa: S105
         names = [f"{MOCK_REGION}{s}" for s in "abc"]
         return {"names": names, "zoneIds": [f"euw1-az{i}" for i in (1, 2, 3)], "id": MOCK_REGION}
-    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":  # noqa: S105
         return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock", "id": "x"}
-    if token in ("aws:index/getRegion:getRegion", "aws:index/getRegion:getRegion"):
+    if token == "aws:index/getRegion:getRegion":  # noqa: S105
         return {"name": MOCK_REGION, "region": MOCK_REGION, "id": MOCK_REGION}
-    if token == "aws:index/getPartition:getPartition":
+    if token == "aws:index/getPartition:getPartition":  # noqa: S105
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
     # An invoke we do not model returns nothing: the program must not rely on it
     # (IAM documents are pure functions for that reason, DESIGN.md decision 12).
@@ -134,8 +135,10 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         return _mock_outputs(args.typ, args.name, args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        return _mock_call(args.token, args.args)
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return _mock_call(args.token, args.args), []
 
 
 @dataclass

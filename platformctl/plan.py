@@ -69,7 +69,7 @@ def capture(settings: StackSettings) -> tuple[list[dict[str, Any]], dict[str, An
     # Shown the way `pulumi stack output` shows them: secrets stay hidden.
     outputs = {}
     for name, output in resolved.items():
-        data = output._data.result()  # noqa: SLF001 - resolved: `test` awaited every output
+        data = output._data.result()
         outputs[name] = "[secret]" if data.is_secret else data.value
     resources = [r.as_json() for r in monitor.registrations]
     return resources, redact_secrets(outputs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -39,11 +39,11 @@ def critical_path(resources: list[dict[str, Any]]) -> tuple[float, list[dict[str
             return 0.0
         return CREATE_MINUTES.get(r["type"], DEFAULT_MINUTES)
 
-    @lru_cache(maxsize=None)
+    @cache
     def longest(urn: str) -> tuple[float, tuple[str, ...]]:
         resource = by_urn[urn]
         best: tuple[float, tuple[str, ...]] = (0.0, ())
-        for dep in set(resource["dependencies"]):
+        for dep in sorted(set(resource["dependencies"])):  # sorted: ties break the same way
             if dep in by_urn and dep != urn:
                 candidate = longest(dep)
                 if candidate[0] > best[0]:
@@ -52,7 +52,7 @@ def critical_path(resources: list[dict[str, Any]]) -> tuple[float, list[dict[str
 
     if not resources:
         return 0.0, []
-    total, chain = max((longest(u) for u in by_urn), key=lambda t: t[0])
+    total, chain = max((longest(u) for u in sorted(by_urn)), key=lambda t: t[0])
     return total, [by_urn[u] for u in chain]
 
 
@@ -96,14 +96,16 @@ def render(result: PlanResult) -> str:
         "## Resources by type",
         "",
     ]
-    counts = Counter(r["type"] for r in resources)
-    lines += _table(("type", "count"), sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    counts: list[tuple[str, int]] = sorted(
+        Counter(r["type"] for r in resources).items(), key=lambda kv: (-kv[1], kv[0])
+    )
+    lines += _table(("type", "count"), counts)
     lines += ["", "## Component tree", "", *component_tree(resources), ""]
 
     if result.policy:
         lines += _policy_section(result.policy)
     if result.cost:
-        c = result.cost
+        c: dict[str, Any] = result.cost
         lines += [
             "## Cost",
             "",
@@ -117,8 +119,12 @@ def render(result: PlanResult) -> str:
         lines += _table(
             ("resource", "idle $/mo", "max $/mo", "basis"),
             (
-                (f"`{r['name']}`", f"{r['monthly_usd_idle']:.2f}", f"{r['monthly_usd_max']:.2f}",
-                 r["basis"])
+                (
+                    f"`{r['name']}`",
+                    f"{r['monthly_usd_idle']:.2f}",
+                    f"{r['monthly_usd_max']:.2f}",
+                    r["basis"],
+                )
                 for r in top
             ),
         )

@@ -97,7 +97,6 @@ def build(settings: StackSettings) -> dict[str, Any]:
 
 def build_foundation(settings: StackSettings) -> Foundation:
     tags = settings.resource_tags()
-    contract = settings.contract
     aws_provider = aws.Provider("aws", region=settings.region)
     on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
     invoke = pulumi.InvokeOutputOptions(provider=aws_provider)
@@ -130,16 +129,19 @@ def build_foundation(settings: StackSettings) -> Foundation:
     if settings.cluster.mode == "managed":
         managed = _managed_cluster(settings, aws_provider, logs_key, data_key, outputs)
         cluster_name = settings.cluster_name
-        vpc_id, vpc_cidr, private_subnets, node_sg, oidc_arn, oidc_url, kubeconfig = managed
+        vpc_id, vpc_cidr, private_subnets, node_sg, oidc_arn, oidc_url, kubeconfig_json = managed
+        # A secret: never in plaintext in state, outputs or the offline plan.
+        kubeconfig: pulumi.Output[str] = pulumi.Output.secret(kubeconfig_json)
     else:
         existing = settings.cluster.existing
-        assert existing is not None  # the settings validate this  # noqa: S101
+        assert existing is not None  # the settings validate this
         cluster_name = existing.name
         vpc_id, vpc_cidr = existing.vpc_id, str(existing.vpc_cidr)
         private_subnets = list(existing.private_subnet_ids)
         node_sg = existing.node_security_group_id
         oidc_arn, oidc_url = existing.oidc_provider_arn, existing.oidc_provider_url
-        # k8s.Provider reads a kubeconfig path as well as its content.
+        # k8s.Provider reads a kubeconfig path as well as its content; a path is
+        # no secret, and the credentials it leads to never enter config or state.
         kubeconfig = pulumi.Output.from_input(existing.kubeconfig_path)
 
     k8s_provider = k8s.Provider(
@@ -216,7 +218,7 @@ def build_foundation(settings: StackSettings) -> Foundation:
         "clusterName": cluster_name,
         "vpcId": vpc_id,
         "privateSubnetIds": private_subnets,
-        "kubeconfig": pulumi.Output.secret(kubeconfig),
+        "kubeconfig": kubeconfig,
         "oidcProviderArn": oidc_arn,
         "bucketName": artifact_store.bucket_name,
         "artifactKmsKeyArn": artifact_store.key_arn,
@@ -247,7 +249,7 @@ def _managed_cluster(
         "network",
         NetworkArgs(
             cidr=str(settings.network.vpc_cidr),
-            availability_zones=[zones.apply(lambda names, i=i: names[i]) for i in range(count)],
+            availability_zones=[_nth(zones, i) for i in range(count)],
             cluster_name=settings.cluster_name,
             nat_gateways=settings.network.nat_gateways,
             interface_endpoints=settings.network.interface_endpoints,
@@ -364,9 +366,23 @@ def _ml_roles(foundation: Foundation) -> None:
         "model_reader": ("model_reader", ("mlflow/",), False),
     }
     for key, (account, prefixes, write) in accounts.items():
-        policy = pulumi.Output.all(store.bucket_arn, store.key_arn).apply(
-            lambda v, prefixes=prefixes, write=write: iam.document(
-                iam.s3_access_statements(v[0], prefixes, write=write, kms_key_arn=v[1])
-            )
-        )
+        policy = _s3_policy(store.bucket_arn, store.key_arn, prefixes, write=write)
         foundation.irsa(key, contract.service_accounts[account], policy=policy)
+
+
+def _s3_policy(
+    bucket_arn: pulumi.Output[str],
+    key_arn: pulumi.Output[str],
+    prefixes: tuple[str, ...],
+    *,
+    write: bool,
+) -> pulumi.Output[str]:
+    return pulumi.Output.all(bucket_arn, key_arn).apply(
+        lambda arns: iam.document(
+            iam.s3_access_statements(arns[0], prefixes, write=write, kms_key_arn=arns[1])
+        )
+    )
+
+
+def _nth(names: pulumi.Output[list[str]], index: int) -> pulumi.Output[str]:
+    return names.apply(lambda values: values[index])

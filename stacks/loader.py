@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from stacks.defaults import defaults_for
-from stacks.settings import RuleViolation, StackSettings
+from stacks.settings import RuleViolationError, StackSettings
 
 PROJECT = "mlops-platform"
 REGION_KEY = "aws:region"
@@ -271,10 +271,10 @@ def _one_line(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
     message = str(error["msg"]).removeprefix("Value error, ")
     cause = (error.get("ctx") or {}).get("error")
-    if isinstance(cause, RuleViolation):
+    if isinstance(cause, RuleViolationError):
         key, shown = cause.key, cause.value
     else:
         key, shown = _config_key_for(tuple(error["loc"])), error.get("input")
-    if isinstance(shown, dict) and not isinstance(cause, RuleViolation):
+    if isinstance(shown, dict) and not isinstance(cause, RuleViolationError):
         return f"{PROJECT}:{key}: {message}".replace("\n", " ")
     return f"{PROJECT}:{key} = {shown!r}: {message}".replace("\n", " ")

@@ -193,7 +193,10 @@ class _Builder:
             if key in self.namespace_names:
                 manifest = istio.peer_authentication(ctx.ns(key))
                 self.custom(
-                    parent, f"peer-authentication-{ctx.ns(key)}", manifest, [base, self.ns_resource(key)]
+                    parent,
+                    f"peer-authentication-{ctx.ns(key)}",
+                    manifest,
+                    [base, self.ns_resource(key)],
                 )
         parent.done()
 
@@ -201,7 +204,11 @@ class _Builder:
         parent = PlatformService("cert_manager", "CertManager", "cert-manager")
         ctx = self.ctx
         zone = self.settings.dns.hosted_zone_id
-        role = self.irsa("cert_manager", iam_policies.cert_manager_dns01_policy(zone)) if zone else None
+        role = (
+            self.irsa("cert_manager", iam_policies.cert_manager_dns01_policy(zone))
+            if zone
+            else None
+        )
         controller, *others = cert_manager.service_accounts(ctx)
         accounts = [self.service_account(parent, "cert_manager", controller, role)]
         accounts += [self.service_account(parent, "cert_manager", n) for n in others]
@@ -215,7 +222,7 @@ class _Builder:
     def external_dns(self) -> None:
         parent = PlatformService("external_dns", "ExternalDns", "external-dns")
         zone = self.settings.dns.hosted_zone_id
-        assert zone is not None  # the settings refuse externalDns without a zone  # noqa: S101
+        assert zone is not None  # the settings refuse externalDns without a zone
         role = self.irsa("external_dns", iam_policies.external_dns_policy(zone))
         account = self.service_account(
             parent, "external_dns", self.ctx.account("external_dns").name, role
@@ -409,12 +416,13 @@ def build_platform_layer(foundation: Foundation) -> PlatformLayer:
     if services.external_dns:
         builder.external_dns()
     if services.monitoring:
-        assert store is not None  # the settings demand externalSecrets  # noqa: S101
+        assert store is not None  # the settings demand externalSecrets
         builder.monitoring(store)
     if services.nvidia_device_plugin:
         builder.nvidia()
     if services.cluster_autoscaler:
         builder.cluster_autoscaler()
+    foundation.outputs["roleArns"] = {name: role.arn for name, role in foundation.roles.items()}
     foundation.outputs["platformNamespaces"] = sorted(n.name for n in layer.namespaces.values())
     foundation.outputs["helmReleases"] = {
         key: f"{CHARTS[key].chart}@{CHARTS[key].version}" for key in sorted(layer.releases)

@@ -49,7 +49,7 @@ class Model(BaseModel):
     )
 
 
-class RuleViolation(ValueError):
+class RuleViolationError(ValueError):
     """A rule spanning several fields, naming the config key and value it blames."""
 
     def __init__(self, key: str, value: object, message: str) -> None:
@@ -322,12 +322,12 @@ class StackSettings(Model):
             raise ValueError(f"the '{general}' group needs minSize >= 1")
         for name, spec in value.items():
             if spec.has_gpu and not any(_is_gpu_taint(t, contract) for t in spec.taints):
-                raise RuleViolation(
+                raise RuleViolationError(
                     f"nodeGroups.{name}.taints",
                     [t.model_dump(by_alias=True) for t in spec.taints],
                     "a GPU group must carry the taint "
                     f"{contract.gpu.taint_key}={contract.gpu.taint_value}:"
-                    f"{contract.gpu.taint_effect_eks}"
+                    f"{contract.gpu.taint_effect_eks}",
                 )
         return value
 
@@ -346,7 +346,7 @@ class StackSettings(Model):
     def _environment_rules(self) -> Self:
         cidrs = [str(c) for c in self.cluster.public_access_cidrs]
         if WORLD & set(self.cluster.public_access_cidrs):
-            raise RuleViolation(
+            raise RuleViolationError(
                 "clusterPublicAccessCidrs",
                 cidrs,
                 "must not contain 0.0.0.0/0 or ::/0; list the CIDRs that need the API "
@@ -356,17 +356,19 @@ class StackSettings(Model):
             return self
         for name, db in self.databases.items():
             if not (db.multi_az and db.deletion_protection):
-                raise RuleViolation(
+                raise RuleViolationError(
                     f"databases.{name}",
                     {"multiAz": db.multi_az, "deletionProtection": db.deletion_protection},
                     "prod needs multiAz: true and deletionProtection: true",
                 )
         if self.network.nat_gateways != "per_az":
-            raise RuleViolation(
+            raise RuleViolationError(
                 "natGateways", self.network.nat_gateways, "prod needs 'per_az' (one per AZ)"
             )
         if self.artifact_store.force_destroy:
-            raise RuleViolation("artifactForceDestroy", True, "prod must not force-destroy the bucket")
+            raise RuleViolationError(
+                "artifactForceDestroy", True, "prod must not force-destroy the bucket"
+            )
         return self
 
     @model_validator(mode="after")
@@ -374,15 +376,17 @@ class StackSettings(Model):
         """A service switched on without what it needs stops here, naming both settings."""
         services = self.services
         if services.external_dns and not self.dns.hosted_zone_id:
-            raise ValueError("services.externalDns = True: needs hostedZoneId")
+            raise RuleViolationError("services.externalDns", True, "needs hostedZoneId")
         if services.monitoring and not services.external_secrets:
             # Grafana's admin credentials and the alert receiver come through External Secrets.
-            raise ValueError("services.monitoring = True: needs services.externalSecrets = True")
+            raise RuleViolationError(
+                "services.monitoring", True, "needs services.externalSecrets = True"
+            )
         if services.nvidia_device_plugin and not any(
             spec.has_gpu for spec in self.node_groups.values()
         ):
-            raise ValueError(
-                "services.nvidiaDevicePlugin = True: needs a GPU group in nodeGroups"
+            raise RuleViolationError(
+                "services.nvidiaDevicePlugin", True, "needs a GPU group in nodeGroups"
             )
         return self
 
@@ -400,13 +404,13 @@ class StackSettings(Model):
         return f"{self.project}-{self.stack}"
 
     def resource_tags(self) -> dict[str, str]:
-        """Tags every taggable resource carries; the stack's own tags win on conflict."""
+        """Tags every taggable resource carries; the platform's own keys cannot be overridden."""
         return {
+            **self.tags,
             "project": self.project,
             "environment": self.environment,
             "stack": self.stack,
             "managed-by": "pulumi",
-            **self.tags,
         }
 
 

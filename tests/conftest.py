@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pytest
 
-from platformctl.engine import Registration, RecordingMonitor, install
+from platformctl.engine import RecordingMonitor, Registration, install
 
 MONITOR: RecordingMonitor = install(project="mlops-platform", stack="test")
 
@@ -21,10 +21,10 @@ def run_pulumi(fn: Callable[[], Any]) -> None:
 
 
 @pytest.fixture
-def monitor() -> Iterator[RecordingMonitor]:
+def monitor() -> RecordingMonitor:
     """The recording monitor, emptied before each test."""
     MONITOR.reset()
-    yield MONITOR
+    return MONITOR
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,11 @@ def build_stack(stack: str, **overrides: Any) -> Plan:
     from stacks.loader import load_from_stack_file, settings_from_config
 
     if overrides:
-        from stacks.loader import PROJECT, REGION_KEY
-        import yaml
         from pathlib import Path
+
+        import yaml
+
+        from stacks.loader import PROJECT, REGION_KEY
 
         doc = yaml.safe_load((Path(__file__).parent.parent / f"Pulumi.{stack}.yaml").read_text())
         raw = {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith(PROJECT)}

@@ -143,25 +143,23 @@ class Cluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        after_cluster = [self.eks_cluster]
         self.addons = {
-            addon: _addon(
-                f"{name}-{addon}",
+            # Network policy enforcement in the VPC CNI: the tenancy baseline's
+            # NetworkPolicies are only words without it.
+            "vpc-cni": _addon(
+                f"{name}-vpc-cni",
                 args.cluster_name,
-                addon,
+                "vpc-cni",
                 tags,
                 self,
-                settings,
-                [self.eks_cluster],
-            )
-            for addon, settings in {
-                # Network policy enforcement in the VPC CNI: the tenancy baseline's
-                # NetworkPolicies are only words without it.
-                "vpc-cni": {
-                    "service_account_role_arn": cni_role.arn,
-                    "configuration_values": '{"enableNetworkPolicy":"true"}',
-                },
-                "kube-proxy": {},
-            }.items()
+                after_cluster,
+                role_arn=cni_role.arn,
+                configuration='{"enableNetworkPolicy":"true"}',
+            ),
+            "kube-proxy": _addon(
+                f"{name}-kube-proxy", args.cluster_name, "kube-proxy", tags, self, after_cluster
+            ),
         }
         self.register_outputs(
             {
@@ -177,18 +175,21 @@ def _addon(
     addon: str,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
-    settings: Mapping[str, object],
-    depends_on: Sequence[pulumi.Resource] = (),
+    depends_on: Sequence[pulumi.Resource],
+    *,
+    role_arn: pulumi.Input[str] | None = None,
+    configuration: str | None = None,
 ) -> aws.eks.Addon:
     return aws.eks.Addon(
         resource_name,
         cluster_name=cluster_name,
         addon_name=addon,
+        service_account_role_arn=role_arn,
+        configuration_values=configuration,
         resolve_conflicts_on_create="OVERWRITE",
         resolve_conflicts_on_update="PRESERVE",
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
-        **settings,  # type: ignore[arg-type]
     )
 
 
@@ -229,7 +230,7 @@ class WorkloadAddons(pulumi.ComponentResource):
         )
         self.addons = {
             "coredns": _addon(
-                f"{name}-coredns", args.cluster_name, "coredns", tags, self, {}, args.node_groups
+                f"{name}-coredns", args.cluster_name, "coredns", tags, self, args.node_groups
             ),
             "aws-ebs-csi-driver": _addon(
                 f"{name}-aws-ebs-csi-driver",
@@ -237,8 +238,8 @@ class WorkloadAddons(pulumi.ComponentResource):
                 "aws-ebs-csi-driver",
                 tags,
                 self,
-                {"service_account_role_arn": self.ebs_csi_role.arn},
                 args.node_groups,
+                role_arn=self.ebs_csi_role.arn,
             ),
         }
         self.register_outputs({"ebs_csi_role_arn": self.ebs_csi_role.arn})

@@ -153,7 +153,7 @@ class Database(pulumi.ComponentResource):
         self.endpoint = self.instance.endpoint
         self.security_group_id = security_group.id
         self.master_secret_arn = self.instance.master_user_secrets.apply(
-            lambda secrets: secrets[0].secret_arn if secrets else ""
+            lambda secrets: (secrets[0].secret_arn or "") if secrets else ""
         )
         self.register_outputs(
             {"endpoint": self.endpoint, "master_secret_arn": self.master_secret_arn}

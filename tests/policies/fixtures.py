@@ -29,9 +29,7 @@ def irsa_trust(sub: str = "system:serviceaccount:mlflow:mlflow-server") -> str:
             "Effect": "Allow",
             "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC}"},
             "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {
-                "StringEquals": {f"{OIDC}:sub": sub, f"{OIDC}:aud": "sts.amazonaws.com"}
-            },
+            "Condition": {"StringEquals": {f"{OIDC}:sub": sub, f"{OIDC}:aud": "sts.amazonaws.com"}},
         }
     )
 
@@ -55,7 +53,7 @@ def launch_template_inputs() -> dict[str, Any]:
     }
 
 
-def aws_baseline() -> list[dict[str, Any]]:  # noqa: PLR0915 - one record per type, in order
+def aws_baseline() -> list[dict[str, Any]]:
     r: list[dict[str, Any]] = []
     add = r.append
     vpc = rec("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.40.0.0/16", "tags": TAGS})
@@ -314,9 +312,7 @@ def aws_baseline() -> list[dict[str, Any]]:  # noqa: PLR0915 - one record per ty
             },
         )
     )
-    bucket = rec(
-        "aws:s3/bucket:Bucket", "artifacts", {"bucket": BUCKET_NAME, "tags": TAGS}
-    )
+    bucket = rec("aws:s3/bucket:Bucket", "artifacts", {"bucket": BUCKET_NAME, "tags": TAGS})
     add(bucket)
     on_bucket = {"bucket": [bucket["urn"]]}
     add(
@@ -393,7 +389,11 @@ def aws_baseline() -> list[dict[str, Any]]:  # noqa: PLR0915 - one record per ty
 
 # --- Kubernetes -------------------------------------------------------------------------------
 
-RESTRICTED_POD_SC = {"runAsNonRoot": True, "runAsUser": 1000.0, "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED_POD_SC = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000.0,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 RESTRICTED_CONTAINER_SC = {
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
@@ -589,7 +589,11 @@ def k8s_baseline() -> list[dict[str, Any]]:
                 "kind": "Role",
                 "metadata": meta("pipeline-runner", "mlops"),
                 "rules": [
-                    {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]},
+                    {
+                        "apiGroups": [""],
+                        "resources": ["pods", "pods/log"],
+                        "verbs": ["get", "list"],
+                    },
                     {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete"]},
                 ],
             },

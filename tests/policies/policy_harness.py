@@ -122,8 +122,10 @@ def evaluate(
             for r in records:
                 found: list[Finding] = []
 
-                def report(message: str, _urn: str | None = None, r=r, found=found) -> None:  # type: ignore[no-untyped-def]
-                    found.append((policy.name, r["urn"], message))
+                def report(  # type: ignore[no-untyped-def]
+                    message: str, _urn: str | None = None, r=r, found=found, name=policy.name
+                ) -> None:
+                    found.append((name, r["urn"], message))
 
                 args = ResourceValidationArgs(
                     r["type"], _props(r), r["urn"], r["name"], _OPTS, _provider(r, by_urn), cfg
@@ -143,7 +145,9 @@ def evaluate(
     for r in records:
         resource = stack_resources[r["urn"]]
         resource.parent = stack_resources.get(r.get("parent") or "")
-        resource.dependencies = [stack_resources[u] for u in r["dependencies"] if u in stack_resources]
+        resource.dependencies = [
+            stack_resources[u] for u in r["dependencies"] if u in stack_resources
+        ]
         resource.property_dependencies = {
             k: [stack_resources[u] for u in v if u in stack_resources]
             for k, v in r["property_dependencies"].items()

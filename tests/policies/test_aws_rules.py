@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from .fixtures import KEY_ARN, PROD_TAGS, aws_baseline, doc, irsa_trust
 from .policy_harness import AWS_POLICIES, evaluate, find, inputs, violated
 
@@ -82,20 +83,35 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
         setv(SSE, "rules.0.applyServerSideEncryptionByDefault.kmsMasterKeyId", None),
         "aws-s3-bucket-sse-kms",
     ),
-    ("no-versioning", drop(f"{S3}bucketVersioning:BucketVersioning"), "aws-s3-bucket-versioning-enabled"),
     (
-        "versioning-suspended",
-        setv(f"{S3}bucketVersioning:BucketVersioning", "versioningConfiguration.status", "Suspended"),
+        "no-versioning",
+        drop(f"{S3}bucketVersioning:BucketVersioning"),
         "aws-s3-bucket-versioning-enabled",
     ),
-    ("no-pab", drop(f"{S3}bucketPublicAccessBlock:BucketPublicAccessBlock"), "aws-s3-bucket-public-access-blocked"),
+    (
+        "versioning-suspended",
+        setv(
+            f"{S3}bucketVersioning:BucketVersioning", "versioningConfiguration.status", "Suspended"
+        ),
+        "aws-s3-bucket-versioning-enabled",
+    ),
+    (
+        "no-pab",
+        drop(f"{S3}bucketPublicAccessBlock:BucketPublicAccessBlock"),
+        "aws-s3-bucket-public-access-blocked",
+    ),
     *[
         (
             f"pab-{flag}-off",
             setv(f"{S3}bucketPublicAccessBlock:BucketPublicAccessBlock", flag, False),
             "aws-s3-bucket-public-access-blocked",
         )
-        for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        for flag in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
     ],
     ("no-bucket-policy", drop(f"{S3}bucketPolicy:BucketPolicy"), "aws-s3-bucket-tls-only"),
     (
@@ -106,7 +122,11 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
         ),
         "aws-s3-bucket-tls-only",
     ),
-    ("bucket-public-acl", setv("aws:s3/bucket:Bucket", "acl", "public-read"), "aws-s3-bucket-no-public-acl"),
+    (
+        "bucket-public-acl",
+        setv("aws:s3/bucket:Bucket", "acl", "public-read"),
+        "aws-s3-bucket-no-public-acl",
+    ),
     (
         "bucket-policy-public",
         policy_doc(
@@ -118,27 +138,52 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
                 "Resource": "*",
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             },
-            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:GetObject",
+                "Resource": "*",
+            },
         ),
         "aws-s3-bucket-policy-not-public",
     ),
     (
         "ownership-preferred",
-        setv(f"{S3}bucketOwnershipControls:BucketOwnershipControls", "rule.objectOwnership", "ObjectWriter"),
+        setv(
+            f"{S3}bucketOwnershipControls:BucketOwnershipControls",
+            "rule.objectOwnership",
+            "ObjectWriter",
+        ),
         "aws-s3-bucket-ownership-enforced",
     ),
     # RDS
     ("rds-public", setv(RDS, "publiclyAccessible", True, "db"), "aws-rds-instance-not-public"),
-    ("rds-unencrypted", setv(RDS, "storageEncrypted", False, "db"), "aws-rds-storage-encrypted-cmk"),
+    (
+        "rds-unencrypted",
+        setv(RDS, "storageEncrypted", False, "db"),
+        "aws-rds-storage-encrypted-cmk",
+    ),
     ("rds-aws-key", setv(RDS, "kmsKeyId", None, "db"), "aws-rds-storage-encrypted-cmk"),
-    ("rds-backups-3", setv(RDS, "backupRetentionPeriod", 3.0, "db"), "aws-rds-backup-retention-period"),
-    ("rds-backups-unset", setv(RDS, "backupRetentionPeriod", None, "db"), "aws-rds-backup-retention-period"),
+    (
+        "rds-backups-3",
+        setv(RDS, "backupRetentionPeriod", 3.0, "db"),
+        "aws-rds-backup-retention-period",
+    ),
+    (
+        "rds-backups-unset",
+        setv(RDS, "backupRetentionPeriod", None, "db"),
+        "aws-rds-backup-retention-period",
+    ),
     (
         "rds-prod-no-deletion-protection",
         setv(RDS, "deletionProtection", False, "db-prod"),
         "aws-rds-deletion-protection-prod",
     ),
-    ("rds-prod-single-az", setv(RDS, "multiAz", False, "db-prod"), "aws-rds-instance-multi-az-prod"),
+    (
+        "rds-prod-single-az",
+        setv(RDS, "multiAz", False, "db-prod"),
+        "aws-rds-instance-multi-az-prod",
+    ),
     (
         "rds-dev-tagged-prod-single-az",
         in_prod(lambda r: inputs(r, RDS, "db").update(deletionProtection=True)),
@@ -157,7 +202,11 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
         ),
         "aws-rds-ssl-enforced",
     ),
-    ("rds-no-iam-auth", setv(RDS, "iamDatabaseAuthenticationEnabled", False, "db"), "aws-rds-iam-authentication-enabled"),
+    (
+        "rds-no-iam-auth",
+        setv(RDS, "iamDatabaseAuthenticationEnabled", False, "db"),
+        "aws-rds-iam-authentication-enabled",
+    ),
     (
         "rds-pi-default-key",
         setv(RDS, "performanceInsightsKmsKeyId", None, "db"),
@@ -167,47 +216,122 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
         "rds-password-in-program",
         lambda r: inputs(r, RDS, "db").update(
             manageMasterUserPassword=False,
-            password={"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "[secret]"},
+            password={
+                "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+                "value": "[secret]",
+            },
         ),
         "aws-rds-master-password-managed",
     ),
-    ("rds-password-unmanaged", setv(RDS, "manageMasterUserPassword", None, "db"), "aws-rds-master-password-managed"),
-    ("rds-no-log-exports", setv(RDS, "enabledCloudwatchLogsExports", [], "db"), "aws-rds-log-exports-enabled"),
-    ("rds-no-minor-upgrades", setv(RDS, "autoMinorVersionUpgrade", False, "db"), "aws-rds-instance-auto-minor-upgrade"),
+    (
+        "rds-password-unmanaged",
+        setv(RDS, "manageMasterUserPassword", None, "db"),
+        "aws-rds-master-password-managed",
+    ),
+    (
+        "rds-no-log-exports",
+        setv(RDS, "enabledCloudwatchLogsExports", [], "db"),
+        "aws-rds-log-exports-enabled",
+    ),
+    (
+        "rds-no-minor-upgrades",
+        setv(RDS, "autoMinorVersionUpgrade", False, "db"),
+        "aws-rds-instance-auto-minor-upgrade",
+    ),
     # EKS, both shapes
-    ("eks-public-open", setv(EKS, "publicAccessCidrs", ["0.0.0.0/0"]), "aws-eks-cluster-endpoint-not-public"),
-    ("eks-public-no-cidrs", setv(EKS, "publicAccessCidrs", None), "aws-eks-cluster-endpoint-not-public"),
+    (
+        "eks-public-open",
+        setv(EKS, "publicAccessCidrs", ["0.0.0.0/0"]),
+        "aws-eks-cluster-endpoint-not-public",
+    ),
+    (
+        "eks-public-no-cidrs",
+        setv(EKS, "publicAccessCidrs", None),
+        "aws-eks-cluster-endpoint-not-public",
+    ),
     (
         "aws-eks-public-default",
         setv(AWS_EKS, "vpcConfig.endpointPublicAccess", None),
         "aws-eks-cluster-endpoint-not-public",
     ),
-    ("eks-no-private", setv(EKS, "endpointPrivateAccess", False), "aws-eks-cluster-private-endpoint-enabled"),
+    (
+        "eks-no-private",
+        setv(EKS, "endpointPrivateAccess", False),
+        "aws-eks-cluster-private-endpoint-enabled",
+    ),
     (
         "aws-eks-no-private",
         setv(AWS_EKS, "vpcConfig.endpointPrivateAccess", False),
         "aws-eks-cluster-private-endpoint-enabled",
     ),
-    ("eks-no-audit-log", setv(EKS, "enabledClusterLogTypes", ["api"]), "aws-eks-cluster-control-plane-logging"),
-    ("aws-eks-no-logs", setv(AWS_EKS, "enabledClusterLogTypes", None), "aws-eks-cluster-control-plane-logging"),
-    ("eks-no-secrets-key", setv(EKS, "encryptionConfigKeyArn", None), "aws-eks-cluster-secrets-encrypted"),
+    (
+        "eks-no-audit-log",
+        setv(EKS, "enabledClusterLogTypes", ["api"]),
+        "aws-eks-cluster-control-plane-logging",
+    ),
+    (
+        "aws-eks-no-logs",
+        setv(AWS_EKS, "enabledClusterLogTypes", None),
+        "aws-eks-cluster-control-plane-logging",
+    ),
+    (
+        "eks-no-secrets-key",
+        setv(EKS, "encryptionConfigKeyArn", None),
+        "aws-eks-cluster-secrets-encrypted",
+    ),
     (
         "aws-eks-encrypts-nothing",
         setv(AWS_EKS, "encryptionConfig.resources", []),
         "aws-eks-cluster-secrets-encrypted",
     ),
     ("eks-old-version", setv(EKS, "version", "1.27"), "aws-eks-cluster-supported-version"),
-    ("aws-eks-unpinned-version", setv(AWS_EKS, "version", None), "aws-eks-cluster-supported-version"),
-    ("eks-config-map-auth", setv(EKS, "authenticationMode", "CONFIG_MAP"), "aws-eks-cluster-access-entries"),
+    (
+        "aws-eks-unpinned-version",
+        setv(AWS_EKS, "version", None),
+        "aws-eks-cluster-supported-version",
+    ),
+    (
+        "eks-config-map-auth",
+        setv(EKS, "authenticationMode", "CONFIG_MAP"),
+        "aws-eks-cluster-access-entries",
+    ),
     ("aws-eks-default-auth", setv(AWS_EKS, "accessConfig", None), "aws-eks-cluster-access-entries"),
-    ("eks-default-node-group", setv(EKS, "skipDefaultNodeGroup", None), "aws-eks-cluster-no-default-node-group"),
+    (
+        "eks-default-node-group",
+        setv(EKS, "skipDefaultNodeGroup", None),
+        "aws-eks-cluster-no-default-node-group",
+    ),
     # launch templates and node groups
-    ("lt-imdsv1", setv(LT, "metadataOptions.httpTokens", "optional", "gpu-lt"), ("aws-ec2-launch-template-imdsv2", HARDENED)),
-    ("lt-hop-2", setv(LT, "metadataOptions.httpPutResponseHopLimit", 2.0, "gpu-lt"), ("aws-ec2-launch-template-imdsv2", HARDENED)),
-    ("lt-unencrypted", setv(LT, "blockDeviceMappings.0.ebs.encrypted", "false", "gpu-lt"), ("aws-ec2-launch-template-ebs-encrypted", HARDENED)),
-    ("lt-no-volumes", setv(LT, "blockDeviceMappings", None, "gpu-lt"), ("aws-ec2-launch-template-ebs-encrypted", HARDENED)),
-    ("lt-public-ip", setv(LT, "networkInterfaces.0.associatePublicIpAddress", "true", "gpu-lt"), "aws-ec2-launch-template-no-public-ip"),
-    ("mng-no-launch-template", setv(MNG, "launchTemplate", None), "aws-eks-node-group-launch-template-hardened"),
+    (
+        "lt-imdsv1",
+        setv(LT, "metadataOptions.httpTokens", "optional", "gpu-lt"),
+        ("aws-ec2-launch-template-imdsv2", HARDENED),
+    ),
+    (
+        "lt-hop-2",
+        setv(LT, "metadataOptions.httpPutResponseHopLimit", 2.0, "gpu-lt"),
+        ("aws-ec2-launch-template-imdsv2", HARDENED),
+    ),
+    (
+        "lt-unencrypted",
+        setv(LT, "blockDeviceMappings.0.ebs.encrypted", "false", "gpu-lt"),
+        ("aws-ec2-launch-template-ebs-encrypted", HARDENED),
+    ),
+    (
+        "lt-no-volumes",
+        setv(LT, "blockDeviceMappings", None, "gpu-lt"),
+        ("aws-ec2-launch-template-ebs-encrypted", HARDENED),
+    ),
+    (
+        "lt-public-ip",
+        setv(LT, "networkInterfaces.0.associatePublicIpAddress", "true", "gpu-lt"),
+        "aws-ec2-launch-template-no-public-ip",
+    ),
+    (
+        "mng-no-launch-template",
+        setv(MNG, "launchTemplate", None),
+        "aws-eks-node-group-launch-template-hardened",
+    ),
     (
         "ng-foreign-launch-template",
         lambda r: (
@@ -216,24 +340,44 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
         ),
         "aws-eks-node-group-launch-template-hardened",
     ),
-    ("mng-remote-access", setv(MNG, "remoteAccess", {"ec2SshKey": "ops"}), "aws-eks-node-group-no-remote-access"),
+    (
+        "mng-remote-access",
+        setv(MNG, "remoteAccess", {"ec2SshKey": "ops"}),
+        "aws-eks-node-group-no-remote-access",
+    ),
     ("ng-gpu-untainted", setv(NG, "taints", []), "aws-eks-node-group-gpu-tainted"),
     (
         "mng-gpu-instance-untainted",
         setv(MNG, "instanceTypes", ["g5.xlarge"]),
         "aws-eks-node-group-gpu-tainted",
     ),
-    ("ng-gpu-wrong-effect", setv(NG, "taints.0.effect", "PREFER_NO_SCHEDULE"), "aws-eks-node-group-gpu-tainted"),
+    (
+        "ng-gpu-wrong-effect",
+        setv(NG, "taints.0.effect", "PREFER_NO_SCHEDULE"),
+        "aws-eks-node-group-gpu-tainted",
+    ),
     ("mng-unbounded", setv(MNG, "scalingConfig", None), "aws-eks-node-group-scaling-bounded"),
     # security groups, VPC
     (
         "sg-ssh-world",
-        setv(SG, "ingress.0", {"description": "ssh", "protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}),
+        setv(
+            SG,
+            "ingress.0",
+            {
+                "description": "ssh",
+                "protocol": "tcp",
+                "fromPort": 22.0,
+                "toPort": 22.0,
+                "cidrBlocks": ["0.0.0.0/0"],
+            },
+        ),
         "aws-ec2-security-group-no-public-admin-ports",
     ),
     (
         "sgr-rdp-world-v6",
-        lambda r: inputs(r, SGR).update(fromPort=3389.0, toPort=3389.0, cidrIpv4=None, cidrIpv6="::/0"),
+        lambda r: inputs(r, SGR).update(
+            fromPort=3389.0, toPort=3389.0, cidrIpv4=None, cidrIpv6="::/0"
+        ),
         "aws-ec2-security-group-no-public-admin-ports",
     ),
     (
@@ -243,19 +387,49 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
     ),
     (
         "sg-all-ports-world",
-        setv(SG, "ingress.0", {"description": "all", "protocol": "tcp", "fromPort": 0.0, "toPort": 65535.0, "cidrBlocks": ["0.0.0.0/0"]}),
+        setv(
+            SG,
+            "ingress.0",
+            {
+                "description": "all",
+                "protocol": "tcp",
+                "fromPort": 0.0,
+                "toPort": 65535.0,
+                "cidrBlocks": ["0.0.0.0/0"],
+            },
+        ),
         "aws-ec2-security-group-no-public-all-ports",
     ),
-    ("sg-default-description", setv(SG, "description", "Managed by Pulumi"), "aws-ec2-security-group-descriptions"),
-    ("sg-rule-no-description", setv(SG, "ingress.0.description", None), "aws-ec2-security-group-descriptions"),
+    (
+        "sg-default-description",
+        setv(SG, "description", "Managed by Pulumi"),
+        "aws-ec2-security-group-descriptions",
+    ),
+    (
+        "sg-rule-no-description",
+        setv(SG, "ingress.0.description", None),
+        "aws-ec2-security-group-descriptions",
+    ),
     (
         "default-sg-open",
-        setv("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "egress", [{"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": ["0.0.0.0/0"]}]),
+        setv(
+            "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+            "egress",
+            [{"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": ["0.0.0.0/0"]}],
+        ),
         "aws-ec2-default-security-group-closed",
     ),
     ("vpc-no-flow-log", drop("aws:ec2/flowLog:FlowLog"), "aws-vpc-flow-logs-enabled"),
-    ("flow-log-rejects-only", setv("aws:ec2/flowLog:FlowLog", "trafficType", "REJECT"), "aws-vpc-flow-log-all-traffic"),
-    ("subnet-public-ip", setv("aws:ec2/subnet:Subnet", "mapPublicIpOnLaunch", True), "aws-ec2-subnet-no-auto-public-ip"),
+    (
+        "flow-log-rejects-only",
+        setv("aws:ec2/flowLog:FlowLog", "trafficType", "REJECT"),
+        "aws-vpc-flow-log-all-traffic",
+    ),
+    (
+        "subnet-public-ip",
+        setv("aws:ec2/subnet:Subnet", "mapPublicIpOnLaunch", True),
+        "aws-ec2-subnet-no-auto-public-ip",
+    ),
     # IAM
     (
         "iam-star-action",
@@ -264,7 +438,18 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
     ),
     (
         "iam-inline-not-action",
-        setv(ROLE, "inlinePolicies", [{"name": "p", "policy": doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"})}]),
+        setv(
+            ROLE,
+            "inlinePolicies",
+            [
+                {
+                    "name": "p",
+                    "policy": doc(
+                        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"}
+                    ),
+                }
+            ],
+        ),
         "aws-iam-policy-no-wildcard-action",
     ),
     (
@@ -274,33 +459,53 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
     ),
     (
         "iam-autoscaler-without-condition",
-        policy_doc(ROLE_POLICY, {"Effect": "Allow", "Action": "autoscaling:SetDesiredCapacity", "Resource": "*"}),
+        policy_doc(
+            ROLE_POLICY,
+            {"Effect": "Allow", "Action": "autoscaling:SetDesiredCapacity", "Resource": "*"},
+        ),
         "aws-iam-policy-no-wildcard-resource-write",
     ),
     (
         "iam-irrelevant-condition",
         policy_doc(
             ROLE_POLICY,
-            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+            {
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+            },
         ),
         "aws-iam-policy-no-wildcard-resource-write",
     ),
-    ("irsa-any-sa", setv(ROLE, "assumeRolePolicy", irsa_trust("system:serviceaccount:mlflow:*")), "aws-iam-role-irsa-trust-scoped"),
+    (
+        "irsa-any-sa",
+        setv(ROLE, "assumeRolePolicy", irsa_trust("system:serviceaccount:mlflow:*")),
+        "aws-iam-role-irsa-trust-scoped",
+    ),
     (
         "irsa-no-aud",
         lambda r: inputs(r, ROLE).update(
-            assumeRolePolicy=irsa_trust().replace(', "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF:aud": "sts.amazonaws.com"', "")
+            assumeRolePolicy=irsa_trust().replace(
+                ', "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF:aud": "sts.amazonaws.com"', ""
+            )
         ),
         "aws-iam-role-irsa-trust-scoped",
     ),
     (
         "irsa-string-like",
-        lambda r: inputs(r, ROLE).update(assumeRolePolicy=irsa_trust().replace("StringEquals", "StringLike")),
+        lambda r: inputs(r, ROLE).update(
+            assumeRolePolicy=irsa_trust().replace("StringEquals", "StringLike")
+        ),
         "aws-iam-role-irsa-trust-scoped",
     ),
     (
         "trust-anyone",
-        setv(ROLE, "assumeRolePolicy", doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})),
+        setv(
+            ROLE,
+            "assumeRolePolicy",
+            doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+        ),
         "aws-iam-role-trust-no-wildcard-principal",
     ),
     (
@@ -308,19 +513,50 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
         setv("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "policyArn", ADMIN_ARN),
         "aws-iam-no-administrator-access",
     ),
-    ("role-managed-admin", setv(ROLE, "managedPolicyArns", [ADMIN_ARN]), "aws-iam-no-administrator-access"),
+    (
+        "role-managed-admin",
+        setv(ROLE, "managedPolicyArns", [ADMIN_ARN]),
+        "aws-iam-no-administrator-access",
+    ),
     # KMS, logs, tags
-    ("kms-no-rotation", setv("aws:kms/key:Key", "enableKeyRotation", False), "aws-kms-key-rotation-enabled"),
+    (
+        "kms-no-rotation",
+        setv("aws:kms/key:Key", "enableKeyRotation", False),
+        "aws-kms-key-rotation-enabled",
+    ),
     (
         "kms-public-policy",
-        policy_doc("aws:kms/key:Key", {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}),
+        policy_doc(
+            "aws:kms/key:Key",
+            {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"},
+        ),
         "aws-kms-key-no-wildcard-principal",
     ),
-    ("logs-forever", setv("aws:cloudwatch/logGroup:LogGroup", "retentionInDays", None), "aws-cloudwatch-log-group-retention"),
-    ("logs-1-day", setv("aws:cloudwatch/logGroup:LogGroup", "retentionInDays", 1.0), "aws-cloudwatch-log-group-retention"),
-    ("logs-unencrypted", setv("aws:cloudwatch/logGroup:LogGroup", "kmsKeyId", None), "aws-cloudwatch-log-group-kms"),
-    ("vpc-untagged", setv("aws:ec2/vpc:Vpc", "tags", {"Name": "vpc"}), "aws-resource-required-tags"),
-    ("mng-no-environment-tag", setv(MNG, "tags", {"project": "p", "managed-by": "pulumi"}), "aws-resource-required-tags"),
+    (
+        "logs-forever",
+        setv("aws:cloudwatch/logGroup:LogGroup", "retentionInDays", None),
+        "aws-cloudwatch-log-group-retention",
+    ),
+    (
+        "logs-1-day",
+        setv("aws:cloudwatch/logGroup:LogGroup", "retentionInDays", 1.0),
+        "aws-cloudwatch-log-group-retention",
+    ),
+    (
+        "logs-unencrypted",
+        setv("aws:cloudwatch/logGroup:LogGroup", "kmsKeyId", None),
+        "aws-cloudwatch-log-group-kms",
+    ),
+    (
+        "vpc-untagged",
+        setv("aws:ec2/vpc:Vpc", "tags", {"Name": "vpc"}),
+        "aws-resource-required-tags",
+    ),
+    (
+        "mng-no-environment-tag",
+        setv(MNG, "tags", {"project": "p", "managed-by": "pulumi"}),
+        "aws-resource-required-tags",
+    ),
 ]
 
 

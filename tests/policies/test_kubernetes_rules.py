@@ -57,7 +57,9 @@ def add_lb_service(annotations: dict[str, str]) -> Callable[[Records], None]:
 
 
 def rbac(fn: Callable[[dict[str, Any]], Any]) -> Callable[[Records], None]:
-    return lambda records: fn(inputs(records, "kubernetes:rbac.authorization.k8s.io/v1:Role")) and None
+    return lambda records: (
+        fn(inputs(records, "kubernetes:rbac.authorization.k8s.io/v1:Role")) and None
+    )
 
 
 def binding(fn: Callable[[dict[str, Any]], Any]) -> Callable[[Records], None]:
@@ -130,7 +132,9 @@ CASES: list[tuple[str, Callable[[Records], None], str]] = [
     ),
     (
         "unsafe-sysctl",
-        pod(lambda s: s["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "1"}])),
+        pod(
+            lambda s: s["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "1"}])
+        ),
         "k8s-pod-sysctls-safe",
     ),
     (
@@ -214,7 +218,9 @@ CASES: list[tuple[str, Callable[[Records], None], str]] = [
         "init-container-without-requests",
         pod(
             lambda s: s.update(
-                initContainers=[{**container("init"), "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]
+                initContainers=[
+                    {**container("init"), "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}
+                ]
             )
         ),
         "k8s-pod-resources-set",
@@ -228,9 +234,9 @@ CASES: list[tuple[str, Callable[[Records], None], str]] = [
     ),
     (
         "gpu-toleration-wrong-value",
-        lambda r: inputs(r, CRON)["spec"]["jobTemplate"]["spec"]["template"]["spec"][
-            "tolerations"
-        ][0].update(value="false"),
+        lambda r: inputs(r, CRON)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["tolerations"][
+            0
+        ].update(value="false"),
         "k8s-pod-gpu-requires-toleration",
     ),
     (
@@ -278,17 +284,33 @@ CASES: list[tuple[str, Callable[[Records], None], str]] = [
     ),
     (
         "rbac-impersonate",
-        rbac(lambda r: r["rules"].append({"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]})),
+        rbac(
+            lambda r: r["rules"].append(
+                {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]}
+            )
+        ),
         "k8s-rbac-no-escalation-verbs",
     ),
     (
         "rbac-bind",
-        rbac(lambda r: r["rules"].append({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["bind", "escalate"]})),
+        rbac(
+            lambda r: r["rules"].append(
+                {
+                    "apiGroups": ["rbac.authorization.k8s.io"],
+                    "resources": ["roles"],
+                    "verbs": ["bind", "escalate"],
+                }
+            )
+        ),
         "k8s-rbac-no-escalation-verbs",
     ),
     (
         "bind-default-sa",
-        binding(lambda b: b["subjects"].append({"kind": "ServiceAccount", "name": "default", "namespace": "mlops"})),
+        binding(
+            lambda b: b["subjects"].append(
+                {"kind": "ServiceAccount", "name": "default", "namespace": "mlops"}
+            )
+        ),
         "k8s-rbac-no-default-service-account-binding",
     ),
     (
@@ -333,9 +355,9 @@ CASES: list[tuple[str, Callable[[Records], None], str]] = [
     ),
     (
         "namespace-baseline",
-        lambda r: inputs(r, "kubernetes:core/v1:Namespace", "ns-mlflow")["metadata"]["labels"].update(
-            {"pod-security.kubernetes.io/enforce": "baseline"}
-        ),
+        lambda r: inputs(r, "kubernetes:core/v1:Namespace", "ns-mlflow")["metadata"][
+            "labels"
+        ].update({"pod-security.kubernetes.io/enforce": "baseline"}),
         "k8s-namespace-pod-security-restricted",
     ),
 ]

@@ -12,6 +12,7 @@ from tests.stacks.test_settings import EXISTING
 # AWS types that take no tags (companions, attachments, rules, routes).
 UNTAGGABLE = {
     "aws:kms/alias:Alias",
+    "aws:secretsmanager/secretVersion:SecretVersion",
     "aws:ec2/route:Route",
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:iam/rolePolicy:RolePolicy",
@@ -35,7 +36,7 @@ def test_every_stack_builds_with_tags_parents_and_providers(stack: str, request)
     assert len(aws) > 80
     for r in aws:
         if r.type not in UNTAGGABLE:
-            assert REQUIRED_TAGS <= set(r.inputs.get("tags", {})), r.urn
+            assert set(r.inputs.get("tags", {})) >= REQUIRED_TAGS, r.urn
             assert r.inputs["tags"]["environment"] == stack
         # Every AWS resource is created through the one explicit provider.
         if r.custom:
@@ -95,5 +96,7 @@ def test_existing_cluster_mode_skips_the_cluster_layer() -> None:
 
 def test_settings_error_builds_nothing(monitor) -> None:
     with pytest.raises(ValueError, match="vpcCidr"):
-        settings_from_config({"environment": "dev", "vpcCidr": "1.2.3.4/8"}, stack="dev", region="eu-west-1")
+        settings_from_config(
+            {"environment": "dev", "vpcCidr": "1.2.3.4/8"}, stack="dev", region="eu-west-1"
+        )
     assert monitor.registrations == []

@@ -15,7 +15,9 @@ EXISTING = {
     "vpcCidr": "10.60.0.0/16",
     "privateSubnetIds": ["subnet-0aaa1111", "subnet-0bbb2222"],
     "nodeSecurityGroupId": "sg-0123456789abcdef0",
-    "oidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/X",
+    "oidcProviderArn": (
+        "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/X"
+    ),
     "oidcProviderUrl": "https://oidc.eks.eu-west-1.amazonaws.com/id/X",
 }
 
@@ -31,7 +33,11 @@ BAD_VALUES = [
     ({"vpcCidr": "8.8.0.0/16"}, "mlops-platform:vpcCidr = '8.8.0.0/16'", "private"),
     ({"vpcCidr": "10.0.0.0/24"}, "mlops-platform:vpcCidr", "between /16 and /20"),
     ({"vpcCidr": "not-a-cidr"}, "mlops-platform:vpcCidr = 'not-a-cidr'", "IPv4"),
-    ({"availabilityZones": 1}, "mlops-platform:availabilityZones = 1", "greater than or equal to 2"),
+    (
+        {"availabilityZones": 1},
+        "mlops-platform:availabilityZones = 1",
+        "greater than or equal to 2",
+    ),
     ({"availabilityZones": "x"}, "mlops-platform:availabilityZones = 'x'", "valid integer"),
     ({"natGateways": "two"}, "mlops-platform:natGateways = 'two'", "'single' or 'per_az'"),
     ({"flowLogRetentionDays": 10}, "mlops-platform:flowLogRetentionDays = 10", "retention"),
@@ -279,7 +285,12 @@ def test_existing_cluster_mode() -> None:
 
 
 def test_tags_carry_the_stack_and_user_tags() -> None:
-    s = settings(tags={"team": "ml", "environment": "ignored?"})
+    s = settings(tags={"team": "ml", "environment": "prod"})
     tags = s.resource_tags()
-    assert tags["project"] == "mlops-platform" and tags["managed-by"] == "pulumi"
-    assert tags["team"] == "ml"
+    assert tags == {
+        "team": "ml",
+        "project": "mlops-platform",
+        "environment": "dev",  # the required keys are the platform's, not overridable
+        "stack": "dev",
+        "managed-by": "pulumi",
+    }

@@ -283,7 +283,7 @@ def validate_quota_gpu_key(
 
 quota_gpu_key = resource_policy(
     name="k8s-resource-quota-gpu-requests-prefix",
-    description="A ResourceQuota must cap GPUs under the requests. prefix that Kubernetes charges.",
+    description="A ResourceQuota must cap GPUs under requests.nvidia.com/gpu, the key charged.",
     validate=validate_quota_gpu_key,
     types=(RESOURCE_QUOTA,),
     level=MANDATORY,

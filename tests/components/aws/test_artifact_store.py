@@ -19,7 +19,9 @@ def test_bucket_and_companions(dev: Plan) -> None:
         assert inputs["bucket"] == bucket_id
         return inputs
 
-    sse = companion("bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "sse")
+    sse = companion(
+        "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "sse"
+    )
     (rule,) = sse["rules"]
     assert rule["bucketKeyEnabled"] is True
     assert rule["applyServerSideEncryptionByDefault"] == {
@@ -32,7 +34,12 @@ def test_bucket_and_companions(dev: Plan) -> None:
     block = companion("bucketPublicAccessBlock:BucketPublicAccessBlock", "public-access")
     assert all(
         block[k] is True
-        for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        for k in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
     )
     assert companion("bucketOwnershipControls:BucketOwnershipControls", "ownership")["rule"] == {
         "objectOwnership": "BucketOwnerEnforced"

@@ -85,8 +85,10 @@ def test_addons(dev: Plan) -> None:
     assert sorted(addons) == ["aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni"]
     assert addons["vpc-cni"].inputs["configurationValues"] == '{"enableNetworkPolicy":"true"}'
     assert addons["vpc-cni"].inputs["serviceAccountRoleArn"].endswith("role/cluster-vpc-cni-role")
-    assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"].endswith(
-        "role/addons-ebs-csi-role"
+    assert (
+        addons["aws-ebs-csi-driver"]
+        .inputs["serviceAccountRoleArn"]
+        .endswith("role/addons-ebs-csi-role")
     )
     # Add-ons that run pods wait for the node groups (ACTIVE needs nodes).
     node_groups = {r.urn for r in dev.by_type("eks:index:ManagedNodeGroup")}
@@ -99,7 +101,11 @@ def test_addons(dev: Plan) -> None:
 @pytest.mark.parametrize(
     ("role", "subject", "policies"),
     [
-        ("cluster-vpc-cni-role", "system:serviceaccount:kube-system:aws-node", ["AmazonEKS_CNI_Policy"]),
+        (
+            "cluster-vpc-cni-role",
+            "system:serviceaccount:kube-system:aws-node",
+            ["AmazonEKS_CNI_Policy"],
+        ),
         (
             "addons-ebs-csi-role",
             "system:serviceaccount:kube-system:ebs-csi-controller-sa",
@@ -124,7 +130,9 @@ def test_addon_roles_trust_one_service_account(
 
 
 def test_ebs_csi_may_use_the_volume_key_only(dev: Plan) -> None:
-    policy = policy_json(dev.one("aws:iam/rolePolicy:RolePolicy", "addons-ebs-csi-policy").inputs["policy"])
+    policy = policy_json(
+        dev.one("aws:iam/rolePolicy:RolePolicy", "addons-ebs-csi-policy").inputs["policy"]
+    )
     resources = {s["Resource"] for s in policy["Statement"]}
     assert resources == {"arn:aws:kms:eu-west-1:123456789012:key/key-data-kms-key"}
 

@@ -12,7 +12,12 @@ RDS = "aws:rds/instance:Instance"
 
 @pytest.mark.parametrize(
     ("engine", "version", "family"),
-    [("postgres", "17.6", "postgres17"), ("postgres", "16.10", "postgres16"), ("mysql", "8.4.6", "mysql8.4"), ("mysql", "8.0.43", "mysql8.0")],
+    [
+        ("postgres", "17.6", "postgres17"),
+        ("postgres", "16.10", "postgres16"),
+        ("mysql", "8.4.6", "mysql8.4"),
+        ("mysql", "8.0.43", "mysql8.0"),
+    ],
 )
 def test_parameter_family(engine: str, version: str, family: str) -> None:
     assert parameter_family(engine, version) == family
@@ -76,7 +81,11 @@ def test_prod_databases_are_protected(prod: Plan) -> None:
     for name in ("mlflow", "pipelines"):
         db = prod.one(RDS, f"db-{name}-instance")
         i = db.inputs
-        assert (i["multiAz"], i["deletionProtection"], i["skipFinalSnapshot"]) == (True, True, False)
+        assert (i["multiAz"], i["deletionProtection"], i["skipFinalSnapshot"]) == (
+            True,
+            True,
+            False,
+        )
         assert i["finalSnapshotIdentifier"] == f"mlops-platform-prod-{name}-final"
         assert i["backupRetentionPeriod"] == 14.0
         assert i["performanceInsightsEnabled"] is True

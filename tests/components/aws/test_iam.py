@@ -15,7 +15,10 @@ k8s_name = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
 def test_irsa_trust_policy_exact() -> None:
     doc = json.loads(
         iam.irsa_trust_policy(
-            "arn:aws:iam::1:oidc-provider/oidc.example/id/A", "https://oidc.example/id/A", "ns", "sa"
+            "arn:aws:iam::1:oidc-provider/oidc.example/id/A",
+            "https://oidc.example/id/A",
+            "ns",
+            "sa",
         )
     )
     assert doc == {
@@ -48,10 +51,17 @@ def test_irsa_trust_never_uses_wildcards(namespace: str, name: str) -> None:
 def test_read_only_statements_grant_no_write() -> None:
     statements = iam.s3_access_statements("arn:aws:s3:::b", ["p/"], write=False, kms_key_arn=None)
     actions = {a for s in statements for a in s["Action"]}
-    assert actions == {"s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:GetObjectVersion"}
+    assert actions == {
+        "s3:ListBucket",
+        "s3:GetBucketLocation",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+    }
 
 
 def test_documents_are_stable() -> None:
-    assert iam.tls_only_bucket_policy("arn:aws:s3:::b") == iam.tls_only_bucket_policy("arn:aws:s3:::b")
+    assert iam.tls_only_bucket_policy("arn:aws:s3:::b") == iam.tls_only_bucket_policy(
+        "arn:aws:s3:::b"
+    )
     doc = json.loads(iam.kms_key_policy("123456789012", region="eu-west-1"))
     assert [s["Sid"] for s in doc["Statement"]] == ["AccountAdministersKeyThroughIam"]

@@ -21,7 +21,9 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/key-artifacts-kms-key"
     ],
 )
 def test_ml_roles(dev: Plan, role: str, subject: str, prefix: str, write: bool) -> None:
-    trust = policy_json(dev.one("aws:iam/role:Role", f"irsa-{role}-role").inputs["assumeRolePolicy"])
+    trust = policy_json(
+        dev.one("aws:iam/role:Role", f"irsa-{role}-role").inputs["assumeRolePolicy"]
+    )
     (statement,) = trust["Statement"]
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"] == {
@@ -30,7 +32,9 @@ def test_ml_roles(dev: Plan, role: str, subject: str, prefix: str, write: bool) 
     assert statement["Condition"] == {
         "StringEquals": {f"{ISSUER}:sub": subject, f"{ISSUER}:aud": "sts.amazonaws.com"}
     }
-    policy = policy_json(dev.one("aws:iam/rolePolicy:RolePolicy", f"irsa-{role}-policy").inputs["policy"])
+    policy = policy_json(
+        dev.one("aws:iam/rolePolicy:RolePolicy", f"irsa-{role}-policy").inputs["policy"]
+    )
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert by_sid["ListPrefixes"]["Resource"] == BUCKET
     assert by_sid["ListPrefixes"]["Condition"] == {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
@@ -48,8 +52,11 @@ def test_irsa_role_validates_names(monitor) -> None:
         IrsaRole(
             "bad",
             IrsaRoleArgs(
-                oidc_provider_arn="a", oidc_provider_url="u", namespace="Bad_NS",
-                service_account="sa", policy="{}",
+                oidc_provider_arn="a",
+                oidc_provider_url="u",
+                namespace="Bad_NS",
+                service_account="sa",
+                policy="{}",
             ),
         )
 
@@ -61,7 +68,9 @@ def test_irsa_role_needs_permissions(monitor) -> None:
     def program() -> None:
         IrsaRole(
             "empty",
-            IrsaRoleArgs(oidc_provider_arn="a", oidc_provider_url="u", namespace="ns", service_account="sa"),
+            IrsaRoleArgs(
+                oidc_provider_arn="a", oidc_provider_url="u", namespace="ns", service_account="sa"
+            ),
         )
 
     with pytest.raises(ValueError, match="IrsaRoleArgs needs a policy"):

@@ -78,9 +78,7 @@ def test_dev_network(dev: Plan) -> None:
     ]
     # dev: one NAT gateway, every private route table uses it.
     assert len(dev.by_type("aws:ec2/natGateway:NatGateway")) == 1
-    private_routes = [
-        r.inputs for r in dev.by_type("aws:ec2/route:Route") if "private" in r.name
-    ]
+    private_routes = [r.inputs for r in dev.by_type("aws:ec2/route:Route") if "private" in r.name]
     assert len(private_routes) == 3
     assert {r["natGatewayId"] for r in private_routes} == {"network-nat-0-id"}
     assert all(r["destinationCidrBlock"] == "0.0.0.0/0" for r in private_routes)
@@ -105,7 +103,9 @@ def test_flow_logs(dev: Plan) -> None:
     assert flow["trafficType"] == "ALL"
     assert flow["logDestinationType"] == "cloud-watch-logs"
     assert flow["vpcId"] == "vpc-network-vpc"
-    trust = policy_json(dev.one("aws:iam/role:Role", "network-flow-logs-role").inputs["assumeRolePolicy"])
+    trust = policy_json(
+        dev.one("aws:iam/role:Role", "network-flow-logs-role").inputs["assumeRolePolicy"]
+    )
     assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
     delivery = policy_json(
         dev.one("aws:iam/rolePolicy:RolePolicy", "network-flow-logs-delivery").inputs["policy"]

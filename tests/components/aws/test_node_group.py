@@ -117,4 +117,6 @@ def test_a_new_pool_is_a_config_change() -> None:
     )
     names = sorted(r.name for r in plan.by_type(MNG))
     assert names == ["general-mng", "gpu-mng", "inference-mng", "training-mng"]
-    assert plan.one(MNG, "inference-mng").inputs["labels"] == {"mlops-platform.io/pool": "inference"}
+    assert plan.one(MNG, "inference-mng").inputs["labels"] == {
+        "mlops-platform.io/pool": "inference"
+    }

@@ -1,0 +1,99 @@
+"""Benchmark (not a test): wall time of the offline plan per stack against the import floor.
+
+The floor is a bare interpreter importing exactly the `pulumi*` modules the
+program imports (FLOOR_MODULES; checked against what a plan really loads).
+Figures are medians of REPEATS runs, printed as ratios because the machine
+is noisy. Targets: plan <= 2x the floor.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPEATS = 3
+STACKS = ("dev", "staging", "prod")
+
+# The pulumi* modules the program imports (top level and the provider submodules
+# whose classes it instantiates).
+FLOOR_MODULES = (
+    "pulumi",
+    "pulumi_aws",
+    "pulumi_aws.cloudwatch",
+    "pulumi_aws.ec2",
+    "pulumi_aws.eks",
+    "pulumi_aws.iam",
+    "pulumi_aws.kms",
+    "pulumi_aws.rds",
+    "pulumi_aws.s3",
+    "pulumi_aws.vpc",
+    "pulumi_eks",
+    "pulumi_kubernetes",
+    "pulumi_kubernetes.apiextensions",
+    "pulumi_kubernetes.core.v1",
+    "pulumi_kubernetes.helm.v3",
+    "pulumi_kubernetes.networking.v1",
+    "pulumi_kubernetes.rbac.v1",
+    "pulumi_kubernetes.storage.v1",
+)
+
+_LOADED = """
+import sys, json, tempfile, pathlib
+from platformctl.plan import run_plan
+run_plan("dev", pathlib.Path(tempfile.mkdtemp()), policies=False)
+mods = sorted(m for m in sys.modules if m.split(".")[0].startswith("pulumi")
+              and m.split(".")[0] != "pulumi_policy")
+print(json.dumps(mods))
+"""
+
+
+def _time(argv: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def _median(argv: list[str]) -> float:
+    return statistics.median(_time(argv) for _ in range(REPEATS))
+
+
+def main() -> int:
+    python = sys.executable
+    loaded = set(
+        json.loads(
+            subprocess.run(
+                [python, "-c", _LOADED], cwd=ROOT, check=True, capture_output=True, text=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+    )
+    missing = [m for m in FLOOR_MODULES if m not in loaded]
+    if missing:
+        print(f"warning: the floor imports modules the plan does not load: {missing}")
+    floor = _median([python, "-c", "import " + ", ".join(FLOOR_MODULES)])
+    print(
+        f"import floor ({len(FLOOR_MODULES)} pulumi modules): {floor:.2f} s (median of {REPEATS})"
+    )
+    print(f"{'stack':8} {'plan s':>8} {'ratio':>6} {'no-policy s':>12} {'ratio':>6}")
+    worst = 0.0
+    for stack in STACKS:
+        with tempfile.TemporaryDirectory() as out:
+            base = [python, "-m", "platformctl", "plan", "--stack", stack, "--out", out]
+            full = _median(base)
+            bare = _median([*base, "--no-policy"])
+        worst = max(worst, full / floor)
+        print(f"{stack:8} {full:8.2f} {full / floor:6.2f} {bare:12.2f} {bare / floor:6.2f}")
+    verdict = "meets" if worst <= 2.0 else "misses"
+    print(f"worst plan/floor ratio {worst:.2f}: {verdict} the <= 2x target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

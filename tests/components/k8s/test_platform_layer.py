@@ -1,0 +1,264 @@
+"""Layer 2 as built under the mocks: objects, providers, names, releases, IRSA wiring."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.k8s.charts import CHARTS
+from stacks.loader import SettingsError, settings_from_config
+from tests.conftest import Plan, build_stack
+from tests.stacks.test_settings import EXISTING
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+SA = "kubernetes:core/v1:ServiceAccount"
+ROLE = "aws:iam/role:Role"
+ROLE_ARN = "eks.amazonaws.com/role-arn"
+GENERAL = {"mlops-platform.io/pool": "general"}
+
+
+@pytest.fixture(scope="module")
+def zone() -> Plan:
+    """dev on an existing cluster with a hosted zone: ACME issuer and external-dns on.
+
+    One build covers both variants (each build costs seconds).
+    """
+    return build_stack(
+        "dev",
+        clusterMode="existing",
+        existingCluster=EXISTING,
+        hostedZoneId="Z0123456789ABC",
+        domain="ml.example.com",
+        acmeEmail="ops@example.com",
+        services={"externalDns": True},
+    )
+
+
+def k8s_objects(plan: Plan) -> list:
+    return [
+        r
+        for r in plan.registrations
+        if r.type.startswith("kubernetes:") and r.custom and r.type != RELEASE
+    ]
+
+
+def test_counts_of_the_baseline(dev: Plan) -> None:
+    assert len(dev.by_type("kubernetes:core/v1:Namespace")) == 11
+    assert len(dev.by_type("kubernetes:core/v1:ResourceQuota")) == 11
+    assert len(dev.by_type("kubernetes:core/v1:LimitRange")) == 11
+    assert len(dev.by_type("kubernetes:core/v1:ServiceAccountPatch")) == 11
+    assert len(dev.by_type("kubernetes:rbac.authorization.k8s.io/v1:Role")) == 13
+    assert len(dev.by_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")) == 13
+    assert len(dev.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")) == 80
+    assert len(dev.by_type("kubernetes:security.istio.io/v1:PeerAuthentication")) == 3
+
+
+def test_every_kubernetes_object_has_the_provider_and_an_explicit_name(dev: Plan) -> None:
+    namespaced_cluster_kinds = {"Namespace", "StorageClass", "ClusterIssuer", "ClusterSecretStore"}
+    objects = k8s_objects(dev)
+    assert len(objects) > 150
+    for r in [*objects, *dev.by_type(RELEASE)]:
+        assert "pulumi:providers:kubernetes::k8s::" in r.provider, r.urn
+        assert r.parent.split("::")[-2].split("$")[-1].startswith("mlops:"), r.urn
+    for r in objects:
+        meta = r.inputs["metadata"]
+        assert meta["name"], r.urn
+        if r.inputs["kind"] not in namespaced_cluster_kinds:
+            assert meta["namespace"], r.urn
+
+
+def test_releases_match_the_pinned_table(dev: Plan) -> None:
+    releases = {r.inputs["name"]: r.inputs for r in dev.by_type(RELEASE)}
+    assert sorted(releases) == sorted(set(CHARTS) - {"external-dns"})
+    for name, inputs in releases.items():
+        pin = CHARTS[name]
+        assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]) == (
+            pin.chart,
+            pin.version,
+            {"repo": pin.repository},
+        )
+    assert {n: i["namespace"] for n, i in releases.items()} == {
+        "istio-base": "istio-system",
+        "istiod": "istio-system",
+        "istio-cni": "istio-system",
+        "istio-ingressgateway": "istio-system",
+        "cert-manager": "cert-manager",
+        "external-secrets": "external-secrets",
+        "kube-prometheus-stack": "monitoring",
+        "nvidia-device-plugin": "nvidia-device-plugin",
+        "dcgm-exporter": "nvidia-device-plugin",
+        "cluster-autoscaler": "cluster-autoscaler",
+    }
+
+
+def _node_selectors(values: object, path: str = "") -> dict[str, object]:
+    found = {}
+    if isinstance(values, dict):
+        for key, value in values.items():
+            here = f"{path}.{key}" if path else key
+            if key == "nodeSelector":
+                found[here] = value
+            else:
+                found |= _node_selectors(value, here)
+    return found
+
+
+def test_platform_pods_on_general_unless_gpu(dev: Plan) -> None:
+    node_agents = {"istio-cni", "istio-base"}  # a DaemonSet on every node; no pods
+    for r in dev.by_type(RELEASE):
+        name = r.inputs["name"]
+        selectors = _node_selectors(r.inputs["values"])
+        if name in node_agents:
+            assert selectors == {}, name
+            continue
+        expected = (
+            {"mlops-platform.io/pool": "gpu"}
+            if name in ("nvidia-device-plugin", "dcgm-exporter")
+            else GENERAL
+        )
+        assert selectors, name
+        assert all(v == expected for v in selectors.values()), (name, selectors)
+
+
+def test_service_accounts_with_roles_match_the_trust_subject(zone: Plan) -> None:
+    roles = {r.urn: r for r in zone.by_type(ROLE)}
+    annotated = [
+        r for r in zone.by_type(SA) if ROLE_ARN in (r.inputs["metadata"].get("annotations") or {})
+    ]
+    assert {
+        f"{r.inputs['metadata']['namespace']}/{r.inputs['metadata']['name']}" for r in annotated
+    } == {
+        "cert-manager/cert-manager",
+        "external-dns/external-dns",
+        "external-secrets/external-secrets",
+        "cluster-autoscaler/cluster-autoscaler",
+    }
+    by_arn = {}
+    for role in roles.values():
+        arn = f"arn:aws:iam::123456789012:role/{role.name}"
+        by_arn[arn] = role
+    for sa in annotated:
+        meta = sa.inputs["metadata"]
+        role = by_arn[meta["annotations"][ROLE_ARN]]
+        trust = json.loads(role.inputs["assumeRolePolicy"])
+        (statement,) = trust["Statement"]
+        subjects = [
+            v for k, v in statement["Condition"]["StringEquals"].items() if k.endswith(":sub")
+        ]
+        assert subjects == [f"system:serviceaccount:{meta['namespace']}:{meta['name']}"]
+
+
+def test_chart_service_accounts_are_typed(dev: Plan) -> None:
+    names = {
+        f"{r.inputs['metadata']['namespace']}/{r.inputs['metadata']['name']}"
+        for r in dev.by_type(SA)
+    }
+    assert names == {
+        "istio-system/istio-ingressgateway",
+        "cert-manager/cert-manager",
+        "cert-manager/cert-manager-webhook",
+        "cert-manager/cert-manager-cainjector",
+        "external-secrets/external-secrets",
+        "external-secrets/external-secrets-webhook",
+        "external-secrets/external-secrets-cert-controller",
+        "monitoring/kube-prometheus-stack-operator",
+        "monitoring/kube-prometheus-stack-prometheus",
+        "monitoring/kube-prometheus-stack-alertmanager",
+        "monitoring/kube-prometheus-stack-grafana",
+        "monitoring/kube-prometheus-stack-kube-state-metrics",
+        "monitoring/kube-prometheus-stack-prometheus-node-exporter",
+        "nvidia-device-plugin/dcgm-exporter",
+        "cluster-autoscaler/cluster-autoscaler",
+    }
+    for patch in dev.by_type("kubernetes:core/v1:ServiceAccountPatch"):
+        assert patch.inputs["metadata"]["name"] == "default"
+        assert patch.inputs["automountServiceAccountToken"] is False
+
+
+def test_storage_class_is_gp3_encrypted_with_the_data_key(dev: Plan) -> None:
+    (sc,) = dev.by_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert sc.inputs["metadata"]["annotations"] == {
+        "storageclass.kubernetes.io/is-default-class": "true"
+    }
+    assert sc.inputs["provisioner"] == "ebs.csi.aws.com"
+    params = sc.inputs["parameters"]
+    assert params["type"] == "gp3"
+    assert params["encrypted"] == "true"
+    assert params["kmsKeyId"] == "arn:aws:kms:eu-west-1:123456789012:key/key-data-kms-key"
+
+
+def test_issuer_without_zone_is_self_signed_and_with_zone_acme(dev: Plan, zone: Plan) -> None:
+    (issuer,) = dev.by_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
+    assert issuer.inputs["spec"] == {"selfSigned": {}}
+    (acme,) = zone.by_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
+    assert acme.inputs["metadata"]["name"] == "letsencrypt"
+    assert len(zone.by_type(RELEASE)) == len(CHARTS)
+
+
+def test_grafana_admin_and_receiver_come_from_secrets_manager(dev: Plan) -> None:
+    secrets = {r.inputs["name"] for r in dev.by_type("aws:secretsmanager/secret:Secret")}
+    assert secrets == {
+        "mlops-platform-dev/grafana-admin",
+        "mlops-platform-dev/alertmanager-receiver",
+    }
+    for version in dev.by_type("aws:secretsmanager/secretVersion:SecretVersion"):
+        assert "[secret]" in json.dumps(version.inputs["secretString"])
+    external = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in dev.by_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+    }
+    assert external["grafana-admin"]["data"] == [
+        {
+            "secretKey": "admin-password",
+            "remoteRef": {"key": "mlops-platform-dev/grafana-admin", "property": "password"},
+        },
+        {
+            "secretKey": "admin-user",
+            "remoteRef": {"key": "mlops-platform-dev/grafana-admin", "property": "username"},
+        },
+    ]
+    values = dev.one(RELEASE, "release-kube-prometheus-stack").inputs["values"]
+    assert values["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    assert "adminPassword" not in values["grafana"]
+
+
+def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
+    existing = zone
+    assert existing.by_type("eks:index:Cluster") == []
+    assert existing.by_type("eks:index:ManagedNodeGroup") == []
+    (provider,) = existing.by_type("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == "/etc/kube/shared.yaml"
+    assert len(existing.by_type("kubernetes:core/v1:Namespace")) == 12  # + external-dns
+    assert len(existing.by_type(RELEASE)) == 11
+    autoscaler = existing.one(RELEASE, "release-cluster-autoscaler").inputs["values"]
+    assert autoscaler["autoDiscovery"] == {"clusterName": "shared-cluster"}
+    egress = [
+        r.inputs["spec"]
+        for r in existing.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r.inputs["metadata"]["name"] == "allow-egress-postgres"
+    ]
+    assert egress[0]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.60.0.0/16"}}]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"services": {"externalDns": True}},
+            "mlops-platform:services.externalDns = True: needs hostedZoneId",
+        ),
+        (
+            {"services": {"externalSecrets": False}},
+            "mlops-platform:services.monitoring = True: needs services.externalSecrets = True",
+        ),
+        (
+            {"nodeGroups": {"gpu": None}},
+            "mlops-platform:services.nvidiaDevicePlugin = True: needs a GPU group in nodeGroups",
+        ),
+    ],
+)
+def test_missing_prerequisite_stops_with_one_line(raw: dict, message: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        settings_from_config({"environment": "dev", **raw}, stack="dev", region="eu-west-1")
+    assert str(error.value) == message

@@ -1,0 +1,156 @@
+"""Tenancy plan: which namespaces, PSA labels with reasons, quotas and limits (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.k8s import tenancy
+from components.k8s.rbac import ML_ENGINEERS_GROUP, VIEWERS_GROUP
+from stacks.loader import load_from_stack_file, settings_from_config
+
+DEV = load_from_stack_file("dev")
+PLANS = {p.key: p for p in tenancy.tenancy_plan(DEV, "10.40.0.0/16")}
+PRIVILEGED = {"istio", "monitoring", "nvidia"}
+
+
+def test_dev_namespaces() -> None:
+    assert {k: p.name for k, p in PLANS.items()} == {
+        "workloads": "mlops",
+        "mlflow": "mlflow",
+        "kubeflow": "kubeflow",
+        "kserve": "kserve",
+        "monitoring": "monitoring",
+        "istio": "istio-system",
+        "cert_manager": "cert-manager",
+        "external_secrets": "external-secrets",
+        "argocd": "argocd",
+        "nvidia": "nvidia-device-plugin",
+        "cluster_autoscaler": "cluster-autoscaler",
+    }  # external-dns is off in dev (no hosted zone)
+
+
+@pytest.mark.parametrize("key", sorted(PLANS))
+def test_psa_labels(key: str) -> None:
+    plan = PLANS[key]
+    level = "privileged" if key in PRIVILEGED else "restricted"
+    assert plan.pod_security == level
+    psa = {k: v for k, v in plan.labels.items() if k.startswith("pod-security.kubernetes.io/")}
+    assert psa == {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": "v1.33",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "v1.33",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "v1.33",
+    }
+    if key in PRIVILEGED:
+        assert plan.annotations == {tenancy.REASON_ANNOTATION: tenancy.PRIVILEGED[key]}
+        assert len(plan.reason) > 60
+    else:
+        assert plan.annotations == {}
+
+
+def test_privileged_reasons_name_the_node_agents() -> None:
+    assert "istio-cni" in tenancy.PRIVILEGED["istio"]
+    assert "node-exporter" in tenancy.PRIVILEGED["monitoring"]
+    assert "device plugin" in tenancy.PRIVILEGED["nvidia"]
+    assert "DCGM" in tenancy.PRIVILEGED["nvidia"]
+
+
+def test_istio_injection_only_where_users_reach() -> None:
+    injected = {k for k, p in PLANS.items() if p.labels.get("istio-injection") == "enabled"}
+    assert injected == {"workloads", "mlflow", "kubeflow"}
+    assert all("istio-injection" in p.labels for p in PLANS.values())
+
+
+@pytest.mark.parametrize("key", ["workloads", "kubeflow"])
+def test_gpu_namespaces_quota(key: str) -> None:
+    assert PLANS[key].quota.hard() == {
+        "requests.cpu": "32",
+        "requests.memory": "128Gi",
+        "limits.cpu": "64",
+        "limits.memory": "256Gi",
+        "pods": "300",
+        "requests.nvidia.com/gpu": "4",
+        "services.loadbalancers": "0",
+    }
+
+
+def test_other_namespaces_forbid_gpus_and_load_balancers() -> None:
+    for key, plan in PLANS.items():
+        hard = plan.quota.hard()
+        assert "nvidia.com/gpu" not in hard  # a bare key is never charged
+        if key not in tenancy.GPU_NAMESPACES:
+            assert hard["requests.nvidia.com/gpu"] == "0", key
+        assert hard["services.loadbalancers"] == ("1" if key == "istio" else "0"), key
+    assert PLANS["cert_manager"].quota.hard() == {
+        "requests.cpu": "4",
+        "requests.memory": "8Gi",
+        "limits.cpu": "8",
+        "limits.memory": "16Gi",
+        "pods": "50",
+        "requests.nvidia.com/gpu": "0",
+        "services.loadbalancers": "0",
+    }
+
+
+def test_gpu_quota_is_configurable() -> None:
+    settings = settings_from_config(
+        {"environment": "dev", "gpuQuota": 8}, stack="dev", region="eu-west-1"
+    )
+    plans = {p.key: p for p in tenancy.tenancy_plan(settings, "10.40.0.0/16")}
+    assert plans["workloads"].quota.gpus == 8
+    assert plans["kubeflow"].quota.gpus == 8
+    assert plans["mlflow"].quota.gpus == 0
+
+
+def test_limit_range_has_defaults_and_no_gpu() -> None:
+    assert tenancy.LIMIT_RANGE == {
+        "type": "Container",
+        "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+        "default": {"cpu": "500m", "memory": "512Mi"},
+    }
+    assert "max" not in tenancy.LIMIT_RANGE
+
+
+def test_roles_are_least_privilege() -> None:
+    for plan in PLANS.values():
+        names = [r.name for r in plan.roles]
+        expected = (
+            ["tenant-viewer", "tenant-editor"]
+            if plan.key in ("workloads", "kubeflow")
+            else ["tenant-viewer"]
+        )
+        assert names == expected, plan.key
+        for role in plan.roles:
+            assert role.group == (
+                ML_ENGINEERS_GROUP if role.name == "tenant-editor" else VIEWERS_GROUP
+            )
+            for rule in role.rules:
+                assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
+                assert not {"bind", "escalate", "impersonate"} & set(rule["verbs"])
+                assert "secrets" not in rule["resources"]
+    viewer = PLANS["mlflow"].roles[0]
+    assert viewer.rules[0]["verbs"] == ["get", "list", "watch"]
+    editor = PLANS["workloads"].roles[1]
+    assert {
+        "apiGroups": ["serving.kserve.io"],
+        "resources": ["inferenceservices"],
+        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+    } in editor.rules
+
+
+def test_switching_services_off_drops_their_namespaces() -> None:
+    settings = settings_from_config(
+        {
+            "environment": "dev",
+            "services": {"argocd": False, "kserve": False, "clusterAutoscaler": False},
+        },
+        stack="dev",
+        region="eu-west-1",
+    )
+    names = tenancy.enabled_namespaces(settings)
+    assert "argocd" not in names
+    assert "kserve" not in names
+    assert "cluster_autoscaler" not in names
+    assert names["workloads"] == "mlops"

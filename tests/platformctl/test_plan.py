@@ -1,0 +1,185 @@
+"""The offline plan: its files, its exit statuses, its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from platformctl import __main__ as cli
+from platformctl.cost import estimate
+from platformctl.plan import PlanResult, run_plan
+from platformctl.report import critical_path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESOURCE_FIELDS = {
+    "urn",
+    "type",
+    "name",
+    "parent",
+    "custom",
+    "inputs",
+    "dependencies",
+    "property_dependencies",
+    "provider",
+    "protect",
+}
+
+
+@pytest.fixture(scope="module")
+def dev_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[PlanResult, Path]:
+    out = tmp_path_factory.mktemp("plan-dev")
+    return run_plan("dev", out), out
+
+
+def test_plan_files(dev_plan: tuple[PlanResult, Path]) -> None:
+    result, out = dev_plan
+    names = {p.name for p in out.iterdir()}
+    assert {"resources.json", "outputs.json", "policy.json", "cost.json", "report.md"} <= names
+    assert (out / "manifests").is_dir()
+    resources = json.loads((out / "resources.json").read_text())
+    assert resources == result.resources
+    assert all(set(r) == RESOURCE_FIELDS for r in resources)
+    cluster = next(r for r in resources if r["type"] == "eks:index:Cluster")
+    assert cluster["custom"] is False
+    assert cluster["inputs"]["authenticationMode"] == "API"  # wire names, camelCase
+    assert cluster["parent"].endswith("mlops:cluster:Cluster::cluster")
+    node_group = next(r for r in resources if r["name"] == "gpu-mng")
+    assert node_group["property_dependencies"]["launchTemplate"] == [
+        next(r["urn"] for r in resources if r["name"] == "gpu-lt")
+    ]
+    assert json.loads((out / "outputs.json").read_text())["kubeconfig"] == "[secret]"
+
+
+def test_plan_holds_no_secret_value(dev_plan: tuple[PlanResult, Path]) -> None:
+    _, out = dev_plan
+    text = (out / "resources.json").read_text()
+    assert "certificate-authority-data" not in text  # the kubeconfig went in as a secret
+    for path in (out / "manifests").rglob("*.yaml"):
+        assert "password:" not in path.read_text().lower(), path.name
+
+
+def test_dev_plan_is_clean(dev_plan: tuple[PlanResult, Path]) -> None:
+    result, out = dev_plan
+    policy = json.loads((out / "policy.json").read_text())
+    assert policy["mandatory_violations"] == 0, [
+        v for v in policy["violations"] if v["level"] == "mandatory"
+    ]
+    assert result.exit_status == 0
+
+
+def test_report_sections(dev_plan: tuple[PlanResult, Path]) -> None:
+    _, out = dev_plan
+    report = (out / "report.md").read_text()
+    for heading in (
+        "# Offline plan: stack `dev`",
+        "## Resources by type",
+        "## Component tree",
+        "## Policy",
+        "## Cost",
+        "## Critical path",
+    ):
+        assert heading in report
+    assert "| eks:index:ManagedNodeGroup | 3 |" in report
+    assert "- `network` (mlops:network:Network): " in report
+
+
+def test_cost(dev_plan: tuple[PlanResult, Path]) -> None:
+    result, out = dev_plan
+    cost = json.loads((out / "cost.json").read_text())
+    assert cost["price_table"] == {"date": "2026-10-01", "region": "eu-west-1", "currency": "USD"}
+    lines = {line["name"]: line for line in cost["resources"]}
+    # EKS control plane: $0.10/h x 730 h.
+    assert lines["cluster-eks"]["monthly_usd_idle"] == 73.0
+    # general: 2..4 t3.large on demand ($0.0912/h) plus 50 GiB gp3 each ($0.088/GB-month).
+    assert lines["general-mng"]["monthly_usd_idle"] == round(2 * (0.0912 * 730 + 50 * 0.088), 2)
+    assert lines["general-mng"]["monthly_usd_max"] == round(4 * (0.0912 * 730 + 50 * 0.088), 2)
+    # Spot groups at zero cost nothing idle.
+    assert lines["gpu-mng"]["monthly_usd_idle"] == 0.0
+    assert cost["total_monthly_usd_idle"] < cost["total_monthly_usd_max"]
+    assert cost == estimate(result.resources)
+
+
+def test_prod_costs_more_than_dev(dev_plan: tuple[PlanResult, Path], prod) -> None:
+    prod_cost = estimate([r.as_json() for r in prod.registrations])
+    assert prod_cost["total_monthly_usd_idle"] > dev_plan[0].cost["total_monthly_usd_idle"]
+    nats = [r for r in prod_cost["resources"] if r["type"] == "aws:ec2/natGateway:NatGateway"]
+    assert len(nats) == 3
+
+
+def test_critical_path_runs_through_the_cluster(dev_plan: tuple[PlanResult, Path]) -> None:
+    minutes, chain = critical_path(dev_plan[0].resources)
+    names = [r["name"] for r in chain]
+    assert names.index("cluster-eks") < names.index("general-mng") < names.index("addons-coredns")
+    assert minutes >= 10 + 4 + 1  # the cluster, a node group, then the add-ons that need nodes
+    assert critical_path(dev_plan[0].resources) == (minutes, chain)  # deterministic
+    for earlier, later in zip(chain, chain[1:], strict=False):
+        assert earlier["urn"] in later["dependencies"]
+
+
+def test_critical_path_table() -> None:
+    a = {"urn": "a", "type": "aws:rds/instance:Instance", "custom": True, "dependencies": []}
+    b = {"urn": "b", "type": "x:y:Z", "custom": True, "dependencies": ["a"]}
+    c = {"urn": "c", "type": "eks:index:Cluster", "custom": False, "dependencies": []}
+    minutes, chain = critical_path([a, b, c])
+    assert (minutes, [r["urn"] for r in chain]) == (10.0, ["c"])
+    minutes, chain = critical_path([a, b])
+    assert (round(minutes, 2), [r["urn"] for r in chain]) == (8.05, ["a", "b"])
+    assert critical_path([]) == (0.0, [])
+
+
+def _write_stack(directory: Path, body: str) -> None:
+    (directory / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: eu-west-1\n  mlops-platform:environment: dev\n" + body
+    )
+
+
+def test_bad_config_exits_2_with_one_line_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monitor
+) -> None:
+    _write_stack(tmp_path, "  mlops-platform:vpcCidr: 8.8.0.0/16\n")
+    out = tmp_path / "out"
+    status = cli.main(["plan", "--stack", "dev", "--out", str(out), "--config-dir", str(tmp_path)])
+    printed = capsys.readouterr().out.strip()
+    assert status == 2
+    assert printed.splitlines() == [
+        "bad config: mlops-platform:vpcCidr = '8.8.0.0/16': must be a private (RFC 1918) range"
+    ]
+    assert not out.exists()
+    assert monitor.registrations == []
+
+
+def test_program_error_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(settings):
+        raise RuntimeError("the network exploded\nwith a second line")
+
+    monkeypatch.setattr("stacks.build.build", broken)
+    status = cli.main(["plan", "--stack", "dev", "--out", str(tmp_path / "out"), "--no-policy"])
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert status == 2
+    assert printed == ["program error: RuntimeError: with a second line"]
+
+
+@pytest.mark.slow
+def test_plan_as_a_command() -> None:
+    """The way `make plan` runs it: its own process, the real stack name in every URN."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "platformctl", "plan", "--stack", "staging", "--out", out],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "staging:" in done.stdout and "0 mandatory" in done.stdout
+        resources = json.loads(Path(out, "resources.json").read_text())
+        assert all(r["urn"].startswith("urn:pulumi:staging::mlops-platform::") for r in resources)
