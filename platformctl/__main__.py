@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -69,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(stderr=False)
     if args.command == "plan":
-        return _plan(args, console)
+        # A short batch process that makes almost no cyclic garbage: the cyclic
+        # collector only re-scans the build's objects (about 40 % of the plan's
+        # time, for 4 MB; see platformctl.engine.paused_gc), and freezing them
+        # spares the interpreter's shutdown a last full pass (about 1.4 s).
+        gc.disable()
+        status = _plan(args, console)
+        gc.freeze()
+        return status
     parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse exits
     return 2
 

@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -73,10 +73,6 @@ ADVISORY_REASONS: dict[str, str] = {
     "aws-ec2-subnet-no-auto-public-ip": (
         "Public subnets hold only the NAT gateways and internet-facing load balancers; "
         "nodes run in the private subnets, whose launch templates assign no public IP."
-    ),
-    "aws-rds-log-exports-enabled": (
-        "Exporting database logs to CloudWatch is a cost choice per stack; audit needs are "
-        "met by the control-plane and VPC flow logs."
     ),
     "k8s-namespace-pod-security-restricted": (
         "Namespaces that host node agents needing the host (device plugin, DCGM exporter, "
@@ -157,7 +153,7 @@ class _Prepared:
         )
 
 
-def prepare(resources: list[Mapping[str, Any]]) -> list[_Prepared]:
+def prepare(resources: Sequence[Mapping[str, Any]]) -> list[_Prepared]:
     providers = {r["urn"]: r for r in resources if r["type"].startswith("pulumi:providers:")}
     return [_Prepared(r, providers) for r in resources]
 
@@ -208,8 +204,11 @@ class PackProcess:
         reader.join(START_TIMEOUT_S)
         text = line[0].decode().strip() if line else ""
         if not text.isdigit():
+            if self.proc.poll() is None:
+                self.proc.terminate()
+            _, raw_err = self.proc.communicate(timeout=10)
+            err = raw_err.decode(errors="replace") if raw_err else ""
             self.__exit__(None, None, None)
-            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
             raise PolicyPackError(
                 f"policy pack {self.pack_dir} did not print its port (got {text!r}): {err[-2000:]}"
             )
@@ -226,7 +225,7 @@ class PackProcess:
                 self.proc.kill()
                 self.proc.wait()
         for stream in (self.proc.stdout, self.proc.stderr) if self.proc else ():
-            if stream is not None:
+            if stream is not None and not stream.closed:
                 stream.close()
 
     # The calls, each a thin wrapper over the stub.

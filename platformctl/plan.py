@@ -49,7 +49,7 @@ def capture(settings: StackSettings) -> tuple[list[dict[str, Any]], dict[str, An
     """Run `build(settings)` under the mocks; return the registrations and the outputs."""
     import pulumi  # noqa: PLC0415 - imported only once the config is known to be good
 
-    from platformctl.engine import install, redact_secrets  # noqa: PLC0415
+    from platformctl.engine import install, paused_gc, redact_secrets  # noqa: PLC0415
     from stacks.build import build  # noqa: PLC0415
 
     monitor = install(project=settings.project, stack=settings.stack)
@@ -62,7 +62,8 @@ def capture(settings: StackSettings) -> tuple[list[dict[str, Any]], dict[str, An
         return pulumi.Output.all(*resolved.values())
 
     try:
-        pulumi.runtime.test(program)()
+        with paused_gc():
+            pulumi.runtime.test(program)()
     except Exception as exc:  # any failure of the program is a plan failure
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
         raise PlanError(f"{type(exc).__name__}: {message}") from exc
@@ -113,10 +114,8 @@ def run_plan(
 
 
 def _render_manifests(resources: list[dict[str, Any]], directory: Path) -> list[Path]:
-    try:  # TEMP-INTEGRATION
-        from platformctl.manifests import render_manifests  # noqa: PLC0415
-    except ImportError:
-        return []
+    from platformctl.manifests import render_manifests  # noqa: PLC0415
+
     return render_manifests(resources, directory)
 
 

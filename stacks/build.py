@@ -165,6 +165,8 @@ def build_foundation(settings: StackSettings) -> Foundation:
                 vpc_id=vpc_id,
                 client_security_group_ids=[node_sg],
                 kms_key_arn=data_key.arn,
+                logs_key_arn=logs_key.arn,
+                log_retention_days=settings.network.flow_log_retention_days,
                 allocated_storage_gib=spec.allocated_storage_gib,
                 max_allocated_storage_gib=spec.max_allocated_storage_gib,
                 multi_az=spec.multi_az,

@@ -17,7 +17,8 @@ MONITOR: RecordingMonitor = install(project="mlops-platform", stack="test")
 
 def run_pulumi(fn: Callable[[], Any]) -> None:
     """Run `fn` as a Pulumi program and wait for every registration it starts."""
-    pulumi.runtime.test(fn)()
+    with paused_gc():
+        pulumi.runtime.test(fn)()
 
 
 @pytest.fixture

@@ -23,6 +23,10 @@ def parameter_family(engine: str, engine_version: str) -> str:
     raise ValueError(f"DatabaseArgs.engine must be postgres or mysql, got {engine!r}")
 
 
+# Logs RDS can export to CloudWatch, per engine.
+LOG_EXPORTS = {"postgres": ("postgresql", "upgrade"), "mysql": ("error", "slowquery")}
+
+
 def tls_parameters(engine: str) -> dict[str, str]:
     """The parameter that refuses unencrypted connections, per engine."""
     return {"postgres": {"rds.force_ssl": "1"}, "mysql": {"require_secure_transport": "ON"}}[engine]
@@ -40,6 +44,8 @@ class DatabaseArgs:
     # Only these security groups (the cluster's nodes) reach the engine port.
     client_security_group_ids: Sequence[pulumi.Input[str]]
     kms_key_arn: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int = 30
     allocated_storage_gib: int = 20
     max_allocated_storage_gib: int = 100
     multi_az: bool = False
@@ -95,6 +101,7 @@ class Database(pulumi.ComponentResource):
                 from_port=self.port,
                 to_port=self.port,
                 description=f"{args.engine} from the cluster's nodes",
+                tags=tags,
                 opts=child,
             )
         parameters = aws.rds.ParameterGroup(
@@ -110,6 +117,19 @@ class Database(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # Created before the instance so RDS exports into encrypted groups that
+        # expire, instead of creating its own that never do.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-logs-{log}",
+                name=f"/aws/rds/instance/{args.identifier}/{log}",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.logs_key_arn,
+                tags=tags,
+                opts=child,
+            )
+            for log in LOG_EXPORTS[args.engine]
+        ]
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=args.identifier,
@@ -146,8 +166,9 @@ class Database(pulumi.ComponentResource):
             performance_insights_kms_key_id=args.kms_key_arn if args.performance_insights else None,
             performance_insights_retention_period=7 if args.performance_insights else None,
             ca_cert_identifier="rds-ca-rsa2048-g1",
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS[args.engine]),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=log_groups),
         )
         self.address = self.instance.address
         self.endpoint = self.instance.endpoint

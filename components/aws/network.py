@@ -199,6 +199,7 @@ class Network(pulumi.ComponentResource):
                 from_port=443,
                 to_port=443,
                 description="HTTPS from the VPC",
+                tags=tags,
                 opts=child,
             )
             for service in INTERFACE_ENDPOINT_SERVICES:

@@ -11,7 +11,7 @@ import pytest
 from platformctl import analyzer
 
 from .fixtures import aws_baseline, k8s_baseline
-from .policy_harness import PROJECT, STACK, evaluate, find, inputs
+from .policy_harness import ALL_POLICIES, PROJECT, STACK, evaluate, find, inputs
 
 SIG = "4dabf18193072939515e22adb298388d"
 
@@ -73,8 +73,6 @@ def test_violations_and_counts(report: dict[str, Any]) -> None:
 
 @pytest.mark.engine
 def test_evaluated_counts_match_direct_calls(report: dict[str, Any]) -> None:
-    from .policy_harness import ALL_POLICIES  # noqa: PLC0415
-
     _, direct = evaluate(ALL_POLICIES, aws_baseline() + k8s_baseline())
     by_name = {r["policy"]: r for r in report["rules"]}
     for name, count in direct.items():

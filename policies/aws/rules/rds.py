@@ -147,7 +147,7 @@ rds_multi_az = resource_policy(
 SSL_PARAMETERS = {"rds.force_ssl": "1", "require_secure_transport": "1"}
 
 
-def _forces_ssl(group_props) -> bool:  # type: ignore[no-untyped-def]
+def _forces_ssl(group_props) -> bool:
     for param in as_list(group_props.get("parameters")):
         name, value = as_map(param).get("name"), str(as_map(param).get("value", "")).lower()
         if name in SSL_PARAMETERS and value in ("1", "on", "true"):

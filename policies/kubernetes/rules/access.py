@@ -63,7 +63,7 @@ service_internal_lb = resource_policy(
 )
 
 
-def _rules(props) -> list:  # type: ignore[no-untyped-def]
+def _rules(props) -> list:
     return [as_map(r) for r in as_list(props.get("rules"))]
 
 

@@ -55,7 +55,7 @@ def pod_rule(
     severity: Any,
     benchmarks: tuple[str, ...],
     config: dict[str, dict[str, Any]] | None = None,
-):  # type: ignore[no-untyped-def]
+):
     """A mandatory resource policy applying ``check(spec, annotations, config)`` to pods."""
 
     def validate(args: ResourceValidationArgs, report: ReportViolation, cfg: Config) -> None:
@@ -87,7 +87,7 @@ def _cname(c: Mapping[str, Any]) -> str:
 # --- baseline controls ------------------------------------------------------------------
 
 
-def check_privileged(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_privileged(spec, _annotations, _cfg) -> Iterator[str]:
     if as_map(security_context(spec).get("windowsOptions")).get("hostProcess") is True:
         yield "the pod runs as a Windows HostProcess"
     for _, c in containers(spec):
@@ -98,26 +98,26 @@ def check_privileged(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore
             yield f"{_cname(c)} must not run as a Windows HostProcess"
 
 
-def check_host_namespaces(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_host_namespaces(spec, _annotations, _cfg) -> Iterator[str]:
     for key in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(key) is True:
             yield f"the pod must not set {key}"
 
 
-def check_host_path(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_host_path(spec, _annotations, _cfg) -> Iterator[str]:
     for volume in map(as_map, as_list(spec.get("volumes"))):
         if volume.get("hostPath") is not None:
             yield f"the volume '{volume.get('name')}' must not be a hostPath"
 
 
-def check_host_ports(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_host_ports(spec, _annotations, _cfg) -> Iterator[str]:
     for _, c in containers(spec):
         for port in map(as_map, as_list(c.get("ports"))):
             if number(port.get("hostPort"), 0.0):
                 yield f"{_cname(c)} must not bind hostPort {int(port['hostPort'])}"
 
 
-def check_proc_mount(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_proc_mount(spec, _annotations, _cfg) -> Iterator[str]:
     for _, c in containers(spec):
         mount = security_context(c).get("procMount")
         if mount not in (None, "Default"):
@@ -127,7 +127,7 @@ def check_proc_mount(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore
 APPARMOR_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 
 
-def check_apparmor(spec, annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_apparmor(spec, annotations, _cfg) -> Iterator[str]:
     for key, value in annotations.items():
         if key.startswith(APPARMOR_PREFIX) and not (
             value == "runtime/default" or str(value).startswith("localhost/")
@@ -144,7 +144,7 @@ def check_apparmor(spec, annotations, _cfg) -> Iterator[str]:  # type: ignore[no
 SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 
 
-def check_selinux(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_selinux(spec, _annotations, _cfg) -> Iterator[str]:
     contexts = [("the pod", security_context(spec))]
     contexts += [(_cname(c), security_context(c)) for _, c in containers(spec)]
     for who, sc in contexts:
@@ -170,7 +170,7 @@ SAFE_SYSCTLS = {
 }
 
 
-def check_sysctls(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_sysctls(spec, _annotations, _cfg) -> Iterator[str]:
     for sysctl in map(as_map, as_list(security_context(spec).get("sysctls"))):
         if sysctl.get("name") not in SAFE_SYSCTLS:
             yield f"the pod must not set the unsafe sysctl {sysctl.get('name')}"
@@ -190,7 +190,7 @@ ALLOWED_VOLUME_TYPES = {
 }
 
 
-def check_volume_types(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_volume_types(spec, _annotations, _cfg) -> Iterator[str]:
     for volume in map(as_map, as_list(spec.get("volumes"))):
         kinds = [k for k in volume if k != "name" and volume.get(k) is not None]
         bad = [k for k in kinds if k not in ALLOWED_VOLUME_TYPES]
@@ -198,13 +198,13 @@ def check_volume_types(spec, _annotations, _cfg) -> Iterator[str]:  # type: igno
             yield f"the volume '{volume.get('name')}' uses the disallowed type {', '.join(bad)}"
 
 
-def check_privilege_escalation(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_privilege_escalation(spec, _annotations, _cfg) -> Iterator[str]:
     for _, c in containers(spec):
         if security_context(c).get("allowPrivilegeEscalation") is not False:
             yield f"{_cname(c)} must set allowPrivilegeEscalation to false"
 
 
-def check_run_as_non_root(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_run_as_non_root(spec, _annotations, _cfg) -> Iterator[str]:
     pod_level = security_context(spec).get("runAsNonRoot")
     for _, c in containers(spec):
         own = security_context(c).get("runAsNonRoot")
@@ -212,7 +212,7 @@ def check_run_as_non_root(spec, _annotations, _cfg) -> Iterator[str]:  # type: i
             yield f"{_cname(c)} must run with runAsNonRoot true"
 
 
-def check_run_as_user(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_run_as_user(spec, _annotations, _cfg) -> Iterator[str]:
     if number(security_context(spec).get("runAsUser")) == 0:
         yield "the pod must not set runAsUser to 0"
     for _, c in containers(spec):
@@ -223,7 +223,7 @@ def check_run_as_user(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignor
 SECCOMP_OK = {"RuntimeDefault", "Localhost"}
 
 
-def check_seccomp(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_seccomp(spec, _annotations, _cfg) -> Iterator[str]:
     pod_type = as_map(security_context(spec).get("seccompProfile")).get("type")
     if pod_type is not None and pod_type not in SECCOMP_OK:
         yield f"the pod must not use the seccomp profile {pod_type}"
@@ -235,14 +235,14 @@ def check_seccomp(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no
             yield f"{_cname(c)} must run with the seccomp profile RuntimeDefault or Localhost"
 
 
-def check_drop_all(spec, _annotations, _cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_drop_all(spec, _annotations, _cfg) -> Iterator[str]:
     for _, c in containers(spec):
         drop = str_list(as_map(security_context(c).get("capabilities")).get("drop"))
         if "ALL" not in drop:
             yield f"{_cname(c)} must drop the capability ALL"
 
 
-def check_add_capabilities(spec, _annotations, cfg) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def check_add_capabilities(spec, _annotations, cfg) -> Iterator[str]:
     allowed = set(cfg["allowedCapabilities"])
     for _, c in containers(spec):
         add = str_list(as_map(security_context(c).get("capabilities")).get("add"))

@@ -75,6 +75,15 @@ def test_dev_databases(
     assert (rule["fromPort"], rule["toPort"], rule["ipProtocol"]) == (port, port, "tcp")
     assert "cidrIpv4" not in rule
     assert rule["description"]
+    assert rule["tags"]["environment"] == "dev"
+    exports = {"postgres": ["postgresql", "upgrade"], "mysql": ["error", "slowquery"]}[engine]
+    assert i["enabledCloudwatchLogsExports"] == exports
+    for log in exports:
+        group = dev.one("aws:cloudwatch/logGroup:LogGroup", f"db-{name}-logs-{log}")
+        assert group.inputs["name"] == f"/aws/rds/instance/mlops-platform-dev-{name}/{log}"
+        assert group.inputs["retentionInDays"] == 30.0
+        assert group.inputs["kmsKeyId"].endswith("key/key-logs-kms-key")
+        assert group.urn in db.dependencies
 
 
 def test_prod_databases_are_protected(prod: Plan) -> None:
@@ -107,6 +116,7 @@ def test_database_requires_clients(monitor) -> None:
                 vpc_id="v",
                 client_security_group_ids=[],
                 kms_key_arn="k",
+                logs_key_arn="k",
             ),
         )
 
