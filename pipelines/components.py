@@ -214,7 +214,7 @@ def feature_engineering(
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
-def model_training(  # noqa: PLR0917 - KFP passes inputs by name
+def model_training(
     train_data: Input[Dataset],
     n_estimators: int,
     max_depth: int,
@@ -332,7 +332,7 @@ def model_evaluation(
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
-def model_registration(  # noqa: PLR0915, PLR0917 - one step, its inputs are the pipeline's
+def model_registration(  # noqa: PLR0915 - one step, its inputs are the pipeline's
     model: Input[Model],
     metrics: Input[Metrics],
     test_data: Input[Dataset],

@@ -57,7 +57,7 @@ def _on_gpu_pool(task: dsl.PipelineTask) -> dsl.PipelineTask:
     name=PIPELINE_NAME,
     description=f"Train, evaluate and register the iris classifier (pipelines {__version__}).",
 )
-def training_pipeline(  # noqa: PLR0917 - the pipeline's parameters are its interface
+def training_pipeline(
     data_source: str = PACKAGED_SOURCE,
     data_version: str = "",
     min_rows: int = 30,

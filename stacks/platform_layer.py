@@ -111,7 +111,11 @@ class _Builder:
         role: IrsaRole | None = None,
     ) -> k8s.core.v1.ServiceAccount:
         namespace = self.ctx.ns(key)
-        metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": MANAGED_BY}
+        metadata: k8s.meta.v1.ObjectMetaArgsDict = {
+            "name": name,
+            "namespace": namespace,
+            "labels": MANAGED_BY,
+        }
         if role is not None:
             metadata["annotations"] = role.annotations
         account = k8s.core.v1.ServiceAccount(

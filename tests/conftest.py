@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from platformctl.engine import RecordingMonitor, Registration, install
+from platformctl.engine import RecordingMonitor, Registration, install, paused_gc
 
 MONITOR: RecordingMonitor = install(project="mlops-platform", stack="test")
 

@@ -45,7 +45,10 @@ class TenantNamespace(pulumi.ComponentResource):
             },
             opts=child(),
         )
-        meta = lambda n: {"name": n, "namespace": ns, "labels": MANAGED_BY}  # noqa: E731
+
+        def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgsDict:
+            return {"name": object_name, "namespace": ns, "labels": MANAGED_BY}
+
         inside = child(self.namespace)
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import pulumi
+
 DEFAULT_CLASS_ANNOTATION: Final = "storageclass.kubernetes.io/is-default-class"
 STORAGE_CLASS_NAME: Final = "gp3-encrypted"
 
 
-def storage_class_args(kms_key_arn: str) -> dict[str, Any]:
+def storage_class_args(kms_key_arn: pulumi.Input[str]) -> dict[str, Any]:
     """Arguments of `k8s.storage.v1.StorageClass` (EBS CSI driver)."""
     return {
         "metadata": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -116,7 +117,7 @@ def test_critical_path_runs_through_the_cluster(dev_plan: tuple[PlanResult, Path
     assert names.index("cluster-eks") < names.index("general-mng") < names.index("addons-coredns")
     assert minutes >= 10 + 4 + 1  # the cluster, a node group, then the add-ons that need nodes
     assert critical_path(dev_plan[0].resources) == (minutes, chain)  # deterministic
-    for earlier, later in zip(chain, chain[1:], strict=False):
+    for earlier, later in itertools.pairwise(chain):
         assert earlier["urn"] in later["dependencies"]
 
 
