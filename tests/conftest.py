@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from platformctl.engine import RecordingMonitor, Registration, install, paused_gc
 
 MONITOR: RecordingMonitor = install(project="mlops-platform", stack="test")
+ROOT = Path(__file__).resolve().parents[1]
+STACKS = ("dev", "staging", "prod")
 
 
 def run_pulumi(fn: Callable[[], Any]) -> None:
@@ -49,52 +57,103 @@ class Plan:
         return next(r for r in self.registrations if r.urn == urn)
 
 
-_PLANS: dict[str, Plan] = {}
-
-
 def build_stack(stack: str, **overrides: Any) -> Plan:
-    """Build Pulumi.<stack>.yaml (with config overrides) under the mocks."""
+    """Build Pulumi.<stack>.yaml with config overrides, in this process, under the mocks."""
     from stacks.build import build
-    from stacks.loader import load_from_stack_file, settings_from_config
+    from stacks.loader import PROJECT, REGION_KEY, settings_from_config
 
-    if overrides:
-        from pathlib import Path
-
-        import yaml
-
-        from stacks.loader import PROJECT, REGION_KEY
-
-        doc = yaml.safe_load((Path(__file__).parent.parent / f"Pulumi.{stack}.yaml").read_text())
-        raw = {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith(PROJECT)}
-        raw.update(overrides)
-        settings = settings_from_config(raw, stack=stack, region=doc["config"][REGION_KEY])
-    else:
-        settings = load_from_stack_file(stack)
+    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    raw = {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith(PROJECT)}
+    raw.update(overrides)
+    settings = settings_from_config(raw, stack=stack, region=doc["config"][REGION_KEY])
     MONITOR.reset()
     run_pulumi(lambda: build(settings))
     return Plan(tuple(MONITOR.registrations))
 
 
-def plan_of(stack: str) -> Plan:
-    """The stack's plan, built once per test process."""
-    if stack not in _PLANS:
-        _PLANS[stack] = build_stack(stack)
-    return _PLANS[stack]
+def _run_plans(out: Path) -> None:
+    """`python -m platformctl plan` for every stack, side by side, as `make plan` runs it."""
+    procs = {
+        stack: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "platformctl",
+                "plan",
+                "--stack",
+                stack,
+                "--out",
+                str(out / stack),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for stack in STACKS
+    }
+    for stack, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=600)
+        log = {"returncode": proc.returncode, "stdout": stdout.decode(), "stderr": stderr.decode()}
+        (out / f"{stack}.log").write_text(json.dumps(log))
+    (out / "done").touch()
 
 
 @pytest.fixture(scope="session")
-def dev() -> Plan:
-    return plan_of("dev")
+def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The offline plans of dev, staging and prod, run once for the whole session.
+
+    Every whole-stack assertion reads these: one build per stack instead of one per
+    test process. Under pytest-xdist the first worker to create the shared directory
+    runs the plans; the others wait for its `done` marker. Per stack: exit status,
+    output, the plan directory, resources.json and policy.json.
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    out = shared / "stack-plans"
+    try:
+        out.mkdir()
+    except FileExistsError:
+        deadline = time.monotonic() + 900
+        while not (out / "done").exists():
+            if time.monotonic() > deadline:
+                pytest.fail("timed out waiting for another worker's plans")
+            time.sleep(0.2)
+    else:
+        _run_plans(out)
+    result: dict[str, dict[str, Any]] = {}
+    for stack in STACKS:
+        log = json.loads((out / f"{stack}.log").read_text())
+        resources = out / stack / "resources.json"
+        if not resources.exists():
+            pytest.fail(f"the {stack} plan wrote no resources.json:\n{log['stderr'][-3000:]}")
+        policy = out / stack / "policy.json"
+        result[stack] = {
+            **log,
+            "dir": out / stack,
+            "resources": json.loads(resources.read_text()),
+            "policy": json.loads(policy.read_text()) if policy.exists() else None,
+        }
+    return result
+
+
+def _plan(plans: dict[str, dict[str, Any]], stack: str) -> Plan:
+    return Plan(tuple(Registration(**record) for record in plans[stack]["resources"]))
 
 
 @pytest.fixture(scope="session")
-def staging() -> Plan:
-    return plan_of("staging")
+def dev(plans: dict[str, dict[str, Any]]) -> Plan:
+    return _plan(plans, "dev")
 
 
 @pytest.fixture(scope="session")
-def prod() -> Plan:
-    return plan_of("prod")
+def staging(plans: dict[str, dict[str, Any]]) -> Plan:
+    return _plan(plans, "staging")
+
+
+@pytest.fixture(scope="session")
+def prod(plans: dict[str, dict[str, Any]]) -> Plan:
+    return _plan(plans, "prod")
 
 
 def policy_json(value: str) -> dict[str, Any]:

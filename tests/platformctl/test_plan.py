@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from platformctl import __main__ as cli
 from platformctl.cost import estimate
-from platformctl.plan import PlanResult, run_plan
+from platformctl.plan import run_plan
 from platformctl.report import critical_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,18 +30,18 @@ RESOURCE_FIELDS = {
 
 
 @pytest.fixture(scope="module")
-def dev_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[PlanResult, Path]:
-    out = tmp_path_factory.mktemp("plan-dev")
-    return run_plan("dev", out), out
+def dev_plan(plans: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], Path]:
+    """The dev plan as `make plan` runs it (shared by the session, see tests/conftest.py)."""
+    return plans["dev"], plans["dev"]["dir"]
 
 
-def test_plan_files(dev_plan: tuple[PlanResult, Path]) -> None:
+def test_plan_files(dev_plan: tuple[dict[str, Any], Path]) -> None:
     result, out = dev_plan
     names = {p.name for p in out.iterdir()}
     assert {"resources.json", "outputs.json", "policy.json", "cost.json", "report.md"} <= names
     assert (out / "manifests").is_dir()
     resources = json.loads((out / "resources.json").read_text())
-    assert resources == result.resources
+    assert resources == result["resources"]
     assert all(set(r) == RESOURCE_FIELDS for r in resources)
     cluster = next(r for r in resources if r["type"] == "eks:index:Cluster")
     assert cluster["custom"] is False
@@ -55,7 +54,7 @@ def test_plan_files(dev_plan: tuple[PlanResult, Path]) -> None:
     assert json.loads((out / "outputs.json").read_text())["kubeconfig"] == "[secret]"
 
 
-def test_plan_holds_no_secret_value(dev_plan: tuple[PlanResult, Path]) -> None:
+def test_plan_holds_no_secret_value(dev_plan: tuple[dict[str, Any], Path]) -> None:
     _, out = dev_plan
     text = (out / "resources.json").read_text()
     assert "certificate-authority-data" not in text  # the kubeconfig went in as a secret
@@ -63,16 +62,16 @@ def test_plan_holds_no_secret_value(dev_plan: tuple[PlanResult, Path]) -> None:
         assert "password:" not in path.read_text().lower(), path.name
 
 
-def test_dev_plan_is_clean(dev_plan: tuple[PlanResult, Path]) -> None:
+def test_dev_plan_is_clean(dev_plan: tuple[dict[str, Any], Path]) -> None:
     result, out = dev_plan
     policy = json.loads((out / "policy.json").read_text())
     assert policy["mandatory_violations"] == 0, [
         v for v in policy["violations"] if v["level"] == "mandatory"
     ]
-    assert result.exit_status == 0
+    assert result["returncode"] == 0
 
 
-def test_report_sections(dev_plan: tuple[PlanResult, Path]) -> None:
+def test_report_sections(dev_plan: tuple[dict[str, Any], Path]) -> None:
     _, out = dev_plan
     report = (out / "report.md").read_text()
     for heading in (
@@ -88,7 +87,7 @@ def test_report_sections(dev_plan: tuple[PlanResult, Path]) -> None:
     assert "- `network` (mlops:network:Network): " in report
 
 
-def test_cost(dev_plan: tuple[PlanResult, Path]) -> None:
+def test_cost(dev_plan: tuple[dict[str, Any], Path]) -> None:
     result, out = dev_plan
     cost = json.loads((out / "cost.json").read_text())
     assert cost["price_table"] == {"date": "2026-10-01", "region": "eu-west-1", "currency": "USD"}
@@ -101,22 +100,25 @@ def test_cost(dev_plan: tuple[PlanResult, Path]) -> None:
     # Spot groups at zero cost nothing idle.
     assert lines["gpu-mng"]["monthly_usd_idle"] == 0.0
     assert cost["total_monthly_usd_idle"] < cost["total_monthly_usd_max"]
-    assert cost == estimate(result.resources)
+    assert cost == estimate(result["resources"])
 
 
-def test_prod_costs_more_than_dev(dev_plan: tuple[PlanResult, Path], prod) -> None:
+def test_prod_costs_more_than_dev(dev_plan: tuple[dict[str, Any], Path], prod) -> None:
     prod_cost = estimate([r.as_json() for r in prod.registrations])
-    assert prod_cost["total_monthly_usd_idle"] > dev_plan[0].cost["total_monthly_usd_idle"]
+    dev_cost = estimate(dev_plan[0]["resources"])
+    assert prod_cost["total_monthly_usd_idle"] > dev_cost["total_monthly_usd_idle"]
     nats = [r for r in prod_cost["resources"] if r["type"] == "aws:ec2/natGateway:NatGateway"]
     assert len(nats) == 3
 
 
-def test_critical_path_runs_through_the_cluster(dev_plan: tuple[PlanResult, Path]) -> None:
-    minutes, chain = critical_path(dev_plan[0].resources)
+def test_critical_path_runs_through_the_cluster(dev_plan: tuple[dict[str, Any], Path]) -> None:
+    minutes, chain = critical_path(dev_plan[0]["resources"])
     names = [r["name"] for r in chain]
-    assert names.index("cluster-eks") < names.index("general-mng") < names.index("addons-coredns")
+    # The add-ons that run pods wait for the nodes, which wait for the cluster.
+    assert names[-1] in {"addons-coredns", "addons-aws-ebs-csi-driver"}
+    assert names.index("cluster-eks") < names.index("general-mng") < len(names) - 1
     assert minutes >= 10 + 4 + 1  # the cluster, a node group, then the add-ons that need nodes
-    assert critical_path(dev_plan[0].resources) == (minutes, chain)  # deterministic
+    assert critical_path(dev_plan[0]["resources"]) == (minutes, chain)  # deterministic
     for earlier, later in itertools.pairwise(chain):
         assert earlier["urn"] in later["dependencies"]
 
@@ -166,21 +168,28 @@ def test_program_error_exits_2(
     assert printed == ["program error: RuntimeError: with a second line"]
 
 
-@pytest.mark.slow
-def test_plan_as_a_command() -> None:
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_plan_as_a_command(plans: dict[str, dict[str, Any]], stack: str) -> None:
     """The way `make plan` runs it: its own process, the real stack name in every URN."""
-    import tempfile
+    plan = plans[stack]
+    assert plan["returncode"] == 0, plan["stdout"] + plan["stderr"]
+    assert plan["stdout"].startswith(f"{stack}: ")
+    assert "policy: 0 mandatory" in plan["stdout"]
+    assert plan["stderr"] == ""
+    prefix = f"urn:pulumi:{stack}::mlops-platform::"
+    assert all(r["urn"].startswith(prefix) for r in plan["resources"])
 
-    with tempfile.TemporaryDirectory() as out:
-        done = subprocess.run(
-            [sys.executable, "-m", "platformctl", "plan", "--stack", "staging", "--out", out],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "staging:" in done.stdout and "0 mandatory" in done.stdout
-        resources = json.loads(Path(out, "resources.json").read_text())
-        assert all(r["urn"].startswith("urn:pulumi:staging::mlops-platform::") for r in resources)
+
+def test_run_plan_in_process(tmp_path: Path) -> None:
+    """`run_plan` as a library call: the same files, timings, exit status."""
+    result = run_plan("dev", tmp_path, policies=False)
+    assert result.exit_status == 0
+    assert set(result.timings) == {"build", "manifests", "total"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "resources.json",
+        "outputs.json",
+        "manifests",
+        "cost.json",
+        "report.md",
+    }
+    assert len(result.manifests) == len(list((tmp_path / "manifests").rglob("*.yaml")))

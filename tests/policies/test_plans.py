@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import STACKS
+from tests.conftest import STACKS
+
 from .policy_harness import ALL_POLICIES
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
