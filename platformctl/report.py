@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ def render(result: PlanResult) -> str:
             ),
         )
         lines.append("")
+    lines += _checkov_section(result.manifests)
     minutes, chain = critical_path(resources)
     lines += [
         "## Critical path",
@@ -180,3 +182,30 @@ def _policy_section(policy: dict[str, Any]) -> list[str]:
             "",
         ]
     return lines
+
+
+def _checkov_section(manifests: list[Path]) -> list[str]:
+    """The check ids an object may skip (one list, platformctl/checkov.py) and who skips."""
+    from platformctl.checkov import ALLOWED_SKIPS, SKIP_ANNOTATION_PREFIX  # noqa: PLC0415
+
+    skips: Counter[str] = Counter()
+    for path in manifests:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, _, value = line.strip().partition(": ")
+            if key.startswith(SKIP_ANNOTATION_PREFIX):
+                skips[value.strip("'\"").split("=", 1)[0]] += 1
+    lines = [
+        "## Checkov exceptions",
+        "",
+        f"{len(manifests)} manifests rendered. An object may skip only these checks, with "
+        "the reason as the annotation's text:",
+        "",
+    ]
+    lines += _table(
+        ("check", "objects skipping it", "why it may be skipped"),
+        ((f"`{check}`", skips.get(check, 0), why) for check, why in ALLOWED_SKIPS.items()),
+    )
+    others = sorted(set(skips) - set(ALLOWED_SKIPS))
+    if others:
+        lines += ["", f"Skips outside the list (checkov counts them as failures): {others}"]
+    return [*lines, ""]

@@ -80,9 +80,11 @@ def test_report_sections(dev_plan: tuple[dict[str, Any], Path]) -> None:
         "## Component tree",
         "## Policy",
         "## Cost",
+        "## Checkov exceptions",
         "## Critical path",
     ):
         assert heading in report
+    assert "| `CKV_K8S_43` | 0 |" in report
     assert "| eks:index:ManagedNodeGroup | 3 |" in report
     assert "- `network` (mlops:network:Network): " in report
 
@@ -193,3 +195,26 @@ def test_run_plan_in_process(tmp_path: Path) -> None:
         "report.md",
     }
     assert len(result.manifests) == len(list((tmp_path / "manifests").rglob("*.yaml")))
+
+
+def test_mandatory_violation_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finding = {
+        "policy": "aws-rds-not-public",
+        "pack": "mlops-aws",
+        "level": "mandatory",
+        "severity": "critical",
+        "urn": "urn:pulumi:dev::mlops-platform::aws:rds/instance:Instance::db",
+        "message": "The RDS instance must not be publicly accessible.",
+    }
+    monkeypatch.setattr(
+        "platformctl.analyzer.run_policy_packs",
+        lambda resources, **_: {"violations": [finding], "rules": [], "mandatory_violations": 1},
+    )
+    status = cli.main(["plan", "--stack", "dev", "--out", str(tmp_path)])
+    assert status == 1
+    assert "policy: 1 mandatory" in capsys.readouterr().out
+    report = (tmp_path / "report.md").read_text()
+    assert "**1 mandatory violations**" in report
+    assert "| mandatory | `aws-rds-not-public` | `db` |" in report
