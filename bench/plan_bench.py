@@ -45,13 +45,14 @@ FLOOR_MODULES = (
     "pulumi_random",
 )
 
-# pulumi_aws and pulumi_kubernetes load their submodules lazily (importlib's
-# LazyLoader): `import pulumi_aws.ec2` costs nothing until an attribute is read.
-# The floor reads one from each, so it pays for the imports the program pays for.
+# pulumi_aws and pulumi_kubernetes load their submodules lazily (pulumi's
+# _LazyModule): `import pulumi_aws.ec2` costs nothing until an attribute other than
+# the introspection ones (__doc__, __name__, ...) is read. The floor reads `__all__`
+# from each, so it pays for the imports the program pays for.
 FLOOR_CODE = (
     "import importlib\n"
     f"for name in {list(FLOOR_MODULES)!r}:\n"
-    "    getattr(importlib.import_module(name), '__doc__')\n"
+    "    getattr(importlib.import_module(name), '__all__', None)\n"
 )
 
 _LOADED = """
@@ -89,8 +90,12 @@ def main() -> int:
     if missing:
         print(f"warning: the floor imports modules the plan does not load: {missing}")
     floor = _median([python, "-c", FLOOR_CODE])
+    # The plan runs with the cyclic GC off (platformctl/__main__.py); so does this
+    # second floor, for a like-for-like ratio. Both floors are printed.
+    floor_nogc = _median([python, "-c", "import gc\ngc.disable()\n" + FLOOR_CODE])
     print(
-        f"import floor ({len(FLOOR_MODULES)} pulumi modules): {floor:.2f} s (median of {REPEATS})"
+        f"import floor ({len(FLOOR_MODULES)} pulumi modules), median of {REPEATS}: "
+        f"{floor:.2f} s; with the GC off, as the plan runs: {floor_nogc:.2f} s"
     )
     print(f"{'stack':8} {'plan s':>8} {'ratio':>6} {'no-policy s':>12} {'ratio':>6}")
     worst = 0.0
@@ -99,10 +104,12 @@ def main() -> int:
             base = [python, "-m", "platformctl", "plan", "--stack", stack, "--out", out]
             full = _median(base)
             bare = _median([*base, "--no-policy"])
-        worst = max(worst, full / floor)
-        print(f"{stack:8} {full:8.2f} {full / floor:6.2f} {bare:12.2f} {bare / floor:6.2f}")
+        worst = max(worst, full / floor_nogc)
+        print(
+            f"{stack:8} {full:8.2f} {full / floor_nogc:6.2f} {bare:12.2f} {bare / floor_nogc:6.2f}"
+        )
     verdict = "meets" if worst <= 2.0 else "misses"
-    print(f"worst plan/floor ratio {worst:.2f}: {verdict} the <= 2x target")
+    print(f"worst plan/floor ratio (GC off in both) {worst:.2f}: {verdict} the <= 2x target")
     return 0
 
 

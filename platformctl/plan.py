@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,15 +95,15 @@ def run_plan(
     _write_json(out_dir / "resources.json", resources)
     _write_json(out_dir / "outputs.json", outputs)
 
-    step = time.perf_counter()
-    result.manifests = _render_manifests(resources, out_dir / "manifests")
-    result.timings["manifests"] = time.perf_counter() - step
-
-    if policies:
+    # The packs run in their own processes: start them first, render the manifests
+    # while they start and analyze, then wait for their answer.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        policy = background.submit(_run_policy, resources, settings.project, stack, policies)
         step = time.perf_counter()
-        from platformctl.analyzer import run_policy_packs  # noqa: PLC0415
-
-        result.policy = run_policy_packs(resources, project=settings.project, stack=stack)
+        result.manifests = _render_manifests(resources, out_dir / "manifests")
+        result.timings["manifests"] = time.perf_counter() - step
+        result.policy = policy.result()
+    if policies:
         _write_json(out_dir / "policy.json", result.policy)
         result.timings["policy"] = time.perf_counter() - step
 
@@ -111,6 +112,16 @@ def run_plan(
     (out_dir / "report.md").write_text(report.render(result), encoding="utf-8")
     result.timings["total"] = time.perf_counter() - started
     return result
+
+
+def _run_policy(
+    resources: list[dict[str, Any]], project: str, stack: str, enabled: bool
+) -> dict[str, Any]:
+    if not enabled:
+        return {}
+    from platformctl.analyzer import run_policy_packs  # noqa: PLC0415
+
+    return run_policy_packs(resources, project=project, stack=stack)
 
 
 def _render_manifests(resources: list[dict[str, Any]], directory: Path) -> list[Path]:
