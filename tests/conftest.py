@@ -159,4 +159,3 @@ def prod(plans: dict[str, dict[str, Any]]) -> Plan:
 def policy_json(value: str) -> dict[str, Any]:
     """Parse an IAM/KMS policy document recorded as a JSON string input."""
     return json.loads(value)
-
