@@ -157,7 +157,7 @@ def _policy_section(policy: dict[str, Any]) -> list[str]:
         "",
     ]
     if violations:
-        reasons = policy.get("advisory_reasons", {})
+        reasons = {a["policy"]: a.get("reason") or "" for a in policy.get("advisories", [])}
         lines += _table(
             ("level", "policy", "resource", "message", "why it remains"),
             (
@@ -172,15 +172,18 @@ def _policy_section(policy: dict[str, Any]) -> list[str]:
             ),
         )
         lines.append("")
-    idle = [r for r in rules if not r.get("evaluated")]
+    idle = policy.get("not_evaluated", [])
     if idle:
         lines += [
-            "Rules that evaluated no resource in this plan (they guard types this stack "
-            "does not create):",
-            "",
-            ", ".join(f"`{r['policy']}`" for r in idle),
+            "Rules that evaluated no resource in this plan: they guard resource types this "
+            "stack does not create yet.",
             "",
         ]
+        lines += _table(
+            ("policy", "level", "guards"),
+            ((f"`{r['policy']}`", r["level"], r["reason"].rsplit(": ", 1)[-1]) for r in idle),
+        )
+        lines.append("")
     return lines
 
 

@@ -85,6 +85,13 @@ def test_report_sections(dev_plan: tuple[dict[str, Any], Path]) -> None:
     ):
         assert heading in report
     assert "| `CKV_K8S_43` | 0 |" in report
+    # Every advisory that remains carries its reason beside it.
+    policy = json.loads((out / "policy.json").read_text())
+    for advisory in policy["advisories"]:
+        assert advisory["reason"], advisory
+        assert advisory["reason"] in report
+    for idle in policy["not_evaluated"]:
+        assert f"| `{idle['policy']}` | {idle['level']} |" in report
     assert "| eks:index:ManagedNodeGroup | 3 |" in report
     assert "- `network` (mlops:network:Network): " in report
 
