@@ -286,7 +286,7 @@ def _managed_cluster(
             logs_key_arn=logs_key.arn,
             secrets_key_arn=secrets_key.arn,
             access_entries=[
-                AccessEntrySpec(principal_arn=e.principal_arn, policy=e.policy)
+                AccessEntrySpec(e.principal_arn, e.policy, tuple(e.kubernetes_groups))
                 for e in settings.cluster.access_entries
             ],
             deletion_protection=settings.protect,
@@ -360,16 +360,23 @@ def _ml_roles(foundation: Foundation) -> None:
     writes the model store; the KServe storage initializer reads it; the KFP
     pipeline runner gets its own prefix (DESIGN.md decision 6).
     """
-    contract = foundation.settings.contract
+    settings = foundation.settings
+    contract = settings.contract
     store = foundation.artifact_store
-    accounts: Mapping[str, tuple[str, tuple[str, ...], bool]] = {
-        "mlflow": ("mlflow", ("mlflow/",), True),
-        "pipeline_runner": ("pipeline_runner", (contract.pipelines.artifact_prefix,), True),
-        "model_reader": ("model_reader", ("mlflow/",), False),
+    # service account -> (the service that uses it, its prefixes, whether it writes)
+    accounts: Mapping[str, tuple[bool, tuple[str, ...], bool]] = {
+        "mlflow": (settings.services.mlflow, ("mlflow/",), True),
+        "pipeline_runner": (
+            settings.services.kubeflow_pipelines,
+            (contract.pipelines.artifact_prefix,),
+            True,
+        ),
+        "model_reader": (settings.services.kserve, ("mlflow/",), False),
     }
-    for key, (account, prefixes, write) in accounts.items():
-        policy = _s3_policy(store.bucket_arn, store.key_arn, prefixes, write=write)
-        foundation.irsa(key, contract.service_accounts[account], policy=policy)
+    for account, (enabled, prefixes, write) in accounts.items():
+        if enabled:
+            policy = _s3_policy(store.bucket_arn, store.key_arn, prefixes, write=write)
+            foundation.irsa(account, contract.service_accounts[account], policy=policy)
 
 
 def _s3_policy(

@@ -82,7 +82,7 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
     "clusterAccessEntries": ConfigKey(
         ("cluster", "accessEntries"),
         "array",
-        "IAM principals granted cluster access: [{principalArn, policy}].",
+        "IAM principals granted cluster access: [{principalArn, policy, kubernetesGroups}].",
         items="object",
     ),
     "existingCluster": ConfigKey(

@@ -50,6 +50,8 @@ CHART_MANAGED_SERVICE_ACCOUNTS: dict[str, str] = {
     "istio-cni": "the cni chart always renders its own ServiceAccount (no create switch)",
     "nvidia-device-plugin": "the chart renders its ServiceAccount with its config manager",
 }
+# Contract service accounts of the ML services (layer 3), with roles from the foundation.
+ML_SERVICE_ACCOUNTS = ("mlflow", "pipeline_runner", "model_reader")
 # Namespaces that may read platform secrets through the ClusterSecretStore.
 SECRET_STORE_NAMESPACES = ("monitoring", "mlflow", "kubeflow")
 
@@ -401,6 +403,23 @@ class _Builder:
         )
         parent.done()
 
+    def ml_service_accounts(self) -> None:
+        """The ML services' accounts, with the roles the foundation made for them.
+
+        Typed here, before the services that use them (layer 3), so their IRSA
+        annotations are visible to the tests and the policy packs now.
+        """
+        by_name = {name: key for key, name in self.namespace_names.items()}
+        parent: PlatformService | None = None
+        for account_key, role in self.f.roles.items():
+            account = self.contract.service_accounts[account_key]
+            if account_key not in ML_SERVICE_ACCOUNTS or account.namespace not in by_name:
+                continue
+            parent = parent or PlatformService("ml_accounts", "MlServiceAccounts", "ml-accounts")
+            self.service_account(parent, by_name[account.namespace], account.name, role)
+        if parent is not None:
+            parent.done()
+
     def _monitoring_release(self) -> list[pulumi.Resource]:
         found = self.layer.releases.get("kube-prometheus-stack")
         return [found] if found is not None else []
@@ -426,6 +445,7 @@ def build_platform_layer(foundation: Foundation) -> PlatformLayer:
         builder.nvidia()
     if services.cluster_autoscaler:
         builder.cluster_autoscaler()
+    builder.ml_service_accounts()
     foundation.outputs["roleArns"] = {name: role.arn for name, role in foundation.roles.items()}
     foundation.outputs["platformNamespaces"] = sorted(n.name for n in layer.namespaces.values())
     foundation.outputs["helmReleases"] = {

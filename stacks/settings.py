@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from stacks.catalog import (
     EC2_INSTANCE_TYPES,
     ENGINE_PORTS,
+    KUBERNETES_GROUPS,
     LOG_RETENTION_DAYS,
     PERFORMANCE_INSIGHTS_UNSUPPORTED,
     RDS_INSTANCE_CLASSES,
@@ -138,10 +139,20 @@ class NetworkSettings(Model):
 
 
 class AccessEntry(Model):
+    """An IAM principal's access: an EKS access policy, platform RBAC groups, or both."""
+
     principal_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")
-    policy: Literal[
-        "AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy", "AmazonEKSViewPolicy"
-    ] = "AmazonEKSViewPolicy"
+    policy: (
+        Literal["AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy", "AmazonEKSViewPolicy"] | None
+    ) = None
+    # Groups the platform's Roles bind (viewers, ml-engineers) in every tenant namespace.
+    kubernetes_groups: tuple[Literal[KUBERNETES_GROUPS], ...] = ()  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _grants_something(self) -> Self:
+        if self.policy is None and not self.kubernetes_groups:
+            raise ValueError("an access entry needs a policy or kubernetesGroups")
+        return self
 
 
 class ExistingCluster(Model):

@@ -29,7 +29,8 @@ ACCESS_POLICY_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
 @dataclass(frozen=True)
 class AccessEntrySpec:
     principal_arn: str
-    policy: str  # an EKS access policy name, e.g. AmazonEKSClusterAdminPolicy
+    policy: str | None  # an EKS access policy name, e.g. AmazonEKSClusterAdminPolicy
+    kubernetes_groups: tuple[str, ...] = ()  # groups the platform's RBAC binds
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,8 @@ class Cluster(pulumi.ComponentResource):
             access_entries={
                 f"entry-{i}": eks.AccessEntryArgs(
                     principal_arn=entry.principal_arn,
-                    access_policies={
-                        entry.policy: eks.AccessPolicyAssociationArgs(
-                            policy_arn=f"{ACCESS_POLICY_PREFIX}{entry.policy}",
-                            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
-                                type="cluster"
-                            ),
-                        )
-                    },
+                    kubernetes_groups=list(entry.kubernetes_groups),
+                    access_policies=_access_policies(entry.policy),
                 )
                 for i, entry in enumerate(args.access_entries)
             },
@@ -167,6 +162,17 @@ class Cluster(pulumi.ComponentResource):
                 "oidc_provider_arn": self.oidc_provider_arn,
             }
         )
+
+
+def _access_policies(policy: str | None) -> dict[str, eks.AccessPolicyAssociationArgs]:
+    if policy is None:
+        return {}
+    return {
+        policy: eks.AccessPolicyAssociationArgs(
+            policy_arn=f"{ACCESS_POLICY_PREFIX}{policy}",
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+        )
+    }
 
 
 def _addon(

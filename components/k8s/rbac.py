@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-VIEWERS_GROUP: Final = "mlops-platform:viewers"
-ML_ENGINEERS_GROUP: Final = "mlops-platform:ml-engineers"
+from stacks.catalog import ML_ENGINEERS_GROUP, VIEWERS_GROUP
+
 READ: Final = ("get", "list", "watch")
 
 Rule = dict[str, Any]

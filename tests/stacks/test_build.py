@@ -98,3 +98,26 @@ def test_settings_error_builds_nothing(monitor) -> None:
             {"environment": "dev", "vpcCidr": "1.2.3.4/8"}, stack="dev", region="eu-west-1"
         )
     assert monitor.registrations == []
+
+
+def test_ml_roles_and_accounts_follow_the_service_switches(dev: Plan) -> None:
+    accounts = {
+        r.inputs["metadata"]["namespace"] + "/" + r.inputs["metadata"]["name"]: r
+        for r in dev.by_type("kubernetes:core/v1:ServiceAccount")
+    }
+    for key, ref in (
+        ("mlflow", "mlflow/mlflow-server"),
+        ("pipeline_runner", "kubeflow/pipeline-runner"),
+        ("model_reader", "mlops/kserve-model-reader"),
+    ):
+        annotation = accounts[ref].inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        assert annotation == f"arn:aws:iam::123456789012:role/irsa-{key}-role"
+    plan = build_stack("dev", services={"mlflow": False, "kserve": False})
+    roles = {r.name for r in plan.by_type("aws:iam/role:Role")}
+    assert "irsa-pipeline_runner-role" in roles
+    assert not {"irsa-mlflow-role", "irsa-model_reader-role"} & roles
+    names = {
+        r.inputs["metadata"]["name"] for r in plan.by_type("kubernetes:core/v1:ServiceAccount")
+    }
+    assert "pipeline-runner" in names
+    assert not {"mlflow-server", "kserve-model-reader"} & names

@@ -58,6 +58,23 @@ BAD_VALUES = [
         "mlops-platform:clusterAccessEntries.0.principalArn = 'bob'",
         "pattern",
     ),
+    (
+        {"clusterAccessEntries": [{"principalArn": "arn:aws:iam::123456789012:role/x"}]},
+        "mlops-platform:clusterAccessEntries.0",
+        "needs a policy or kubernetesGroups",
+    ),
+    (
+        {
+            "clusterAccessEntries": [
+                {
+                    "principalArn": "arn:aws:iam::123456789012:role/x",
+                    "kubernetesGroups": ["system:masters"],
+                }
+            ]
+        },
+        "mlops-platform:clusterAccessEntries.0.kubernetesGroups.0 = 'system:masters'",
+        "'mlops-platform:viewers' or 'mlops-platform:ml-engineers'",
+    ),
     ({"clusterMode": "borrowed"}, "mlops-platform:clusterMode = 'borrowed'", "'managed' or"),
     ({"clusterMode": "existing"}, "mlops-platform:cluster", "needs existingCluster"),
     ({"existingCluster": EXISTING}, "mlops-platform:cluster", "only read with clusterMode"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.aws.cluster import CONTROL_PLANE_LOG_TYPES, Cluster, ClusterArgs
-from tests.conftest import Plan, policy_json, run_pulumi
+from tests.conftest import Plan, build_stack, policy_json, run_pulumi
 
 CLUSTER = "eks:index:Cluster"
 ADDON = "aws:eks/addon:Addon"
@@ -156,3 +156,46 @@ def test_cluster_refuses_a_world_open_endpoint(monitor) -> None:
     with pytest.raises(ValueError, match="ClusterArgs.public_access_cidrs"):
         run_pulumi(program)
     assert monitor.registrations == [] or all(r.name != "bad-eks" for r in monitor.registrations)
+
+
+def test_access_entries_map_principals_to_policies_and_rbac_groups() -> None:
+    plan = build_stack(
+        "dev",
+        clusterAccessEntries=[
+            {
+                "principalArn": "arn:aws:iam::123456789012:role/platform-admins",
+                "policy": "AmazonEKSClusterAdminPolicy",
+            },
+            {
+                "principalArn": "arn:aws:iam::123456789012:role/ml-engineers",
+                "kubernetesGroups": ["mlops-platform:ml-engineers"],
+            },
+        ],
+    )
+    entries = plan.one(CLUSTER, "cluster-eks").inputs["accessEntries"]
+    assert entries == {
+        "entry-0": {
+            "principalArn": "arn:aws:iam::123456789012:role/platform-admins",
+            "kubernetesGroups": [],
+            "accessPolicies": {
+                "AmazonEKSClusterAdminPolicy": {
+                    "policyArn": (
+                        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+                    ),
+                    "accessScope": {"type": "cluster"},
+                }
+            },
+        },
+        "entry-1": {
+            "principalArn": "arn:aws:iam::123456789012:role/ml-engineers",
+            "kubernetesGroups": ["mlops-platform:ml-engineers"],
+            "accessPolicies": {},
+        },
+    }
+    # The group is one the platform's Roles bind.
+    bindings = [
+        r.inputs
+        for r in plan.by_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+        if r.inputs["subjects"][0]["name"] == "mlops-platform:ml-engineers"
+    ]
+    assert bindings

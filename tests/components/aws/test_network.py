@@ -120,9 +120,9 @@ def test_prod_network(prod: Plan) -> None:
     nats = prod.by_type("aws:ec2/natGateway:NatGateway")
     assert len(nats) == 3
     assert len(prod.by_type("aws:ec2/eip:Eip")) == 3
-    private_routes = [
-        r.inputs["natGatewayId"] for r in prod.by_type("aws:ec2/route:Route") if "private" in r.name
-    ]
+    # Registration order is not deterministic: read the routes by name.
+    routes = {r.name: r.inputs for r in prod.by_type("aws:ec2/route:Route")}
+    private_routes = [routes[f"network-private-{i}-default"]["natGatewayId"] for i in range(3)]
     assert private_routes == [f"network-nat-{i}-id" for i in range(3)]
     interface = [
         r.inputs

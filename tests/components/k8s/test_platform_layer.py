@@ -133,6 +133,9 @@ def test_service_accounts_with_roles_match_the_trust_subject(zone: Plan) -> None
         "external-dns/external-dns",
         "external-secrets/external-secrets",
         "cluster-autoscaler/cluster-autoscaler",
+        "mlflow/mlflow-server",
+        "kubeflow/pipeline-runner",
+        "mlops/kserve-model-reader",
     }
     by_arn = {}
     for role in roles.values():
@@ -170,6 +173,10 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "monitoring/kube-prometheus-stack-prometheus-node-exporter",
         "nvidia-device-plugin/dcgm-exporter",
         "cluster-autoscaler/cluster-autoscaler",
+        # The ML services' accounts (layer 3 uses them), typed with their IRSA roles.
+        "mlflow/mlflow-server",
+        "kubeflow/pipeline-runner",
+        "mlops/kserve-model-reader",
     }
     for patch in dev.by_type("kubernetes:core/v1:ServiceAccountPatch"):
         assert patch.inputs["metadata"]["name"] == "default"
