@@ -4,7 +4,7 @@ data-ingestion -> data-validation -> feature-engineering -> model-training (GPU)
 -> model-evaluation -> [accuracy >= threshold] model-registration
 
 Platform settings come from ``contract.json`` (DESIGN.md decision 15) and are
-asserted on the compiled spec (tests/pipelines/test_compile.py), since the local
+asserted on the compiled spec (tests/pipelines/test_pipeline_ir.py), since the local
 runner ignores them.
 """
 

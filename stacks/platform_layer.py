@@ -91,6 +91,7 @@ class _Builder:
             platform=settings.platform,
             dns=settings.dns,
             monitoring=settings.services.monitoring,
+            ephemeral=settings.environment == "dev",
         )
 
     # --- helpers -------------------------------------------------------------

@@ -19,6 +19,8 @@ class ServiceContext:
     platform: PlatformSettings
     dns: DnsSettings
     monitoring: bool  # kube-prometheus-stack is installed (ServiceMonitor CRDs exist)
+    # An ephemeral stack (dev): `pulumi destroy` must leave no volume behind (decision 9).
+    ephemeral: bool = False
 
     def ns(self, key: str) -> str:
         return self.contract.namespaces[key]

@@ -97,6 +97,13 @@ def kube_prometheus_stack_values(ctx: ServiceContext, *, cert_manager: bool) -> 
                         }
                     }
                 },
+                # StatefulSet claims outlive their StatefulSet unless told otherwise:
+                # an ephemeral stack deletes them with it, so `pulumi destroy` leaves
+                # no EBS volume behind (DESIGN.md decision 9); others keep the data.
+                "persistentVolumeClaimRetentionPolicy": {
+                    "whenDeleted": "Delete" if ctx.ephemeral else "Retain",
+                    "whenScaled": "Retain",
+                },
             },
         },
         "alertmanager": {

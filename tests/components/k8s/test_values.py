@@ -38,6 +38,7 @@ def context(**config) -> ServiceContext:
         platform=settings.platform,
         dns=settings.dns,
         monitoring=settings.services.monitoring,
+        ephemeral=settings.environment == "dev",
     )
 
 
@@ -203,6 +204,16 @@ def test_monitoring_retention_and_storage_from_settings() -> None:
     assert spec["retention"] == "30d"
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim["resources"]["requests"]["storage"] == "100Gi"
+
+
+def test_prometheus_volumes_go_with_an_ephemeral_stack_only() -> None:
+    def policy(environment: str) -> dict:
+        ctx = context(environment=environment)
+        values = monitoring.kube_prometheus_stack_values(ctx, cert_manager=False)
+        return values["prometheus"]["prometheusSpec"]["persistentVolumeClaimRetentionPolicy"]
+
+    assert policy("dev") == {"whenDeleted": "Delete", "whenScaled": "Retain"}
+    assert policy("staging") == {"whenDeleted": "Retain", "whenScaled": "Retain"}
 
 
 def test_gpu_agents_select_gpu_pool_and_tolerate_taint() -> None:
