@@ -302,7 +302,6 @@ def _managed_cluster(
                 cluster_name=settings.cluster_name,
                 node_role=cluster.node_role,
                 subnet_ids=network.private_subnet_ids,
-                security_group_ids=[cluster.node_security_group_id],
                 volume_key_arn=data_key.arn,
                 instance_types=spec.instance_types,
                 capacity_type=spec.capacity_type,

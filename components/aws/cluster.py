@@ -110,6 +110,11 @@ class Cluster(pulumi.ComponentResource):
             encryption_config_key_arn=args.secrets_key_arn,
             create_oidc_provider=True,
             skip_default_node_group=True,
+            # Managed node groups get the security group EKS creates for the cluster,
+            # which already carries the control-plane <-> node rules; pulumi-eks's
+            # own node and cluster groups would only split the nodes in two
+            # (pulumi/pulumi-eks#1275).
+            skip_default_security_groups=True,
             instance_roles=[self.node_role],
             deletion_protection=args.deletion_protection,
             # Add-ons are managed below as explicit aws.eks.Addon resources, so
@@ -124,6 +129,9 @@ class Cluster(pulumi.ComponentResource):
         self.kubeconfig_json = self.eks_cluster.kubeconfig_json
         self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn
         self.oidc_provider_url = self.eks_cluster.oidc_provider_url
+        # With the default groups skipped this is the security group EKS creates
+        # and gives every managed node (and the control plane's ENIs): the one
+        # the databases admit.
         self.node_security_group_id = self.eks_cluster.node_security_group_id
 
         cni_role = IrsaRole(

@@ -30,7 +30,6 @@ class NodeGroupArgs:
     cluster_name: str
     node_role: aws.iam.Role
     subnet_ids: Sequence[pulumi.Input[str]]
-    security_group_ids: Sequence[pulumi.Input[str]]
     volume_key_arn: pulumi.Input[str]
     instance_types: Sequence[str]
     capacity_type: str
@@ -125,7 +124,8 @@ class NodeGroup(pulumi.ComponentResource):
                     ),
                 )
             ],
-            vpc_security_group_ids=list(args.security_group_ids),
+            # No security groups here: EKS then gives the nodes its cluster security
+            # group, which the control plane and every other node share.
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=dict(args.tags))
                 for kind in ("instance", "volume")
@@ -157,6 +157,8 @@ class NodeGroup(pulumi.ComponentResource):
                 version=self.launch_template.latest_version.apply(str),
             ),
             tags=tags,
-            opts=child,
+            # A resource passed as an input records no dependency on it: say it, so
+            # the graph (and the plan's critical path) shows nodes after the cluster.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cluster]),
         )
         self.register_outputs({"launch_template_id": self.launch_template.id})

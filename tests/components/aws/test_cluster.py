@@ -19,6 +19,7 @@ def test_dev_cluster_inputs(dev: Plan) -> None:
     assert inputs["version"] == "1.33"
     assert inputs["authenticationMode"] == "API"
     assert inputs["skipDefaultNodeGroup"] is True
+    assert inputs["skipDefaultSecurityGroups"] is True
     assert inputs["endpointPrivateAccess"] is True
     assert inputs["endpointPublicAccess"] is True
     assert inputs["publicAccessCidrs"] == ["203.0.113.0/24"]

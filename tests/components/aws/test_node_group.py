@@ -26,7 +26,8 @@ def test_every_launch_template_is_hardened(dev: Plan) -> None:
         assert mapping["ebs"]["encrypted"] == "true"
         assert mapping["ebs"]["volumeType"] == "gp3"
         assert mapping["ebs"]["kmsKeyId"].endswith("key/key-data-kms-key")
-        assert lt["vpcSecurityGroupIds"] == ["sg-cluster-eks-node"]
+        # No security groups: EKS attaches its cluster security group to the nodes.
+        assert "vpcSecurityGroupIds" not in lt
     assert templates["general-lt"]["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 50.0
     assert templates["gpu-lt"]["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 100.0
 
@@ -59,6 +60,7 @@ def test_node_groups_from_the_spec(dev: Plan) -> None:
         assert group.inputs["subnetIds"] == [f"network-private-{i}-id" for i in range(3)]
         # The cluster input is a resource reference to the pulumi-eks Cluster.
         assert group.inputs["cluster"]["urn"].endswith("eks:index:Cluster::cluster-eks")
+        assert group.inputs["cluster"]["urn"] in group.dependencies
         assert group.parent.endswith(f"mlops:node_group:NodeGroup::{pool}")
 
 
