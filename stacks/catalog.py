@@ -44,8 +44,6 @@ RDS_INSTANCE_CLASSES: Final = (
 PERFORMANCE_INSIGHTS_UNSUPPORTED: Final = frozenset({"db.t4g.micro", "db.t4g.small"})
 
 DatabaseEngine = Literal["postgres", "mysql"]
-ENGINE_PORTS: Final[dict[str, int]] = {"postgres": 5432, "mysql": 3306}
-ENGINE_PARAMETER_FAMILIES: Final[dict[str, str]] = {"postgres": "postgres", "mysql": "mysql"}
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096)

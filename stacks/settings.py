@@ -21,7 +21,6 @@ from pydantic.alias_generators import to_camel
 
 from stacks.catalog import (
     EC2_INSTANCE_TYPES,
-    ENGINE_PORTS,
     KUBERNETES_GROUPS,
     LOG_RETENTION_DAYS,
     PERFORMANCE_INSIGHTS_UNSUPPORTED,
@@ -237,10 +236,6 @@ class DatabaseSpec(Model):
         if self.max_allocated_storage_gib < self.allocated_storage_gib:
             raise ValueError("maxAllocatedStorageGib must be >= allocatedStorageGib")
         return self
-
-    @property
-    def port(self) -> int:
-        return ENGINE_PORTS[self.engine]
 
     @property
     def performance_insights(self) -> bool:
