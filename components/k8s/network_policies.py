@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 Spec = dict[str, Any]
-Port = tuple[str, int]  # (protocol, port)
 
 PRIVATE_RANGES: Final = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 PUBLIC: Final = "0.0.0.0/0"
