@@ -22,7 +22,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -139,10 +139,7 @@ def resource_policy(
         tags=tags,
         remediation_steps=remediation,
     )
-    policy.resource_types = tuple(types)  # type: ignore[attr-defined]
-    policy.benchmarks = tuple(benchmarks)  # type: ignore[attr-defined]
-    policy.config_defaults = defaults  # type: ignore[attr-defined]
-    return policy
+    return _annotated(policy, types, benchmarks, defaults)
 
 
 def stack_policy(
@@ -177,6 +174,19 @@ def stack_policy(
         tags=tags,
         remediation_steps=remediation,
     )
+    return _annotated(policy, types, benchmarks, defaults)
+
+
+_Policy = TypeVar("_Policy", ResourceValidationPolicy, StackValidationPolicy)
+
+
+def _annotated(
+    policy: _Policy,
+    types: Sequence[str],
+    benchmarks: Sequence[str],
+    defaults: Mapping[str, Any],
+) -> _Policy:
+    """Attach what the metadata tests and the analyzer read: targets, benchmarks, defaults."""
     policy.resource_types = tuple(types)  # type: ignore[attr-defined]
     policy.benchmarks = tuple(benchmarks)  # type: ignore[attr-defined]
     policy.config_defaults = defaults  # type: ignore[attr-defined]
