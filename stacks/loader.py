@@ -195,8 +195,13 @@ def settings_from_config(raw: dict[str, Any], *, stack: str, region: str | None)
         raise SettingsError(_one_line(exc)) from None
 
 
-def load_from_stack_file(stack: str, root: Path | None = None) -> StackSettings:
-    """Read `Pulumi.<stack>.yaml` (the offline plan and the tests)."""
+def load_from_stack_file(
+    stack: str, root: Path | None = None, overrides: dict[str, Any] | None = None
+) -> StackSettings:
+    """Read `Pulumi.<stack>.yaml` (the offline plan and the tests).
+
+    `overrides` replace keys of the file, as `pulumi config set` would (tests use it).
+    """
     path = (root or Path(__file__).resolve().parent.parent) / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise SettingsError(f"--stack {stack}: no {path.name}; stacks have a Pulumi.<stack>.yaml")
@@ -212,6 +217,7 @@ def load_from_stack_file(stack: str, root: Path | None = None) -> StackSettings:
             raw[name] = value
         elif namespace != "aws":
             raise SettingsError(f"{key}: unknown namespace; use {PROJECT}:<key> or aws:region")
+    raw.update(overrides or {})
     return settings_from_config(raw, stack=stack, region=config.get(REGION_KEY))
 
 

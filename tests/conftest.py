@@ -14,7 +14,6 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
 
 from platformctl.engine import RecordingMonitor, Registration, install, paused_gc
 
@@ -60,12 +59,9 @@ class Plan:
 def build_stack(stack: str, **overrides: Any) -> Plan:
     """Build Pulumi.<stack>.yaml with config overrides, in this process, under the mocks."""
     from stacks.build import build
-    from stacks.loader import PROJECT, REGION_KEY, settings_from_config
+    from stacks.loader import load_from_stack_file
 
-    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-    raw = {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith(PROJECT)}
-    raw.update(overrides)
-    settings = settings_from_config(raw, stack=stack, region=doc["config"][REGION_KEY])
+    settings = load_from_stack_file(stack, overrides=overrides)
     MONITOR.reset()
     run_pulumi(lambda: build(settings))
     return Plan(tuple(MONITOR.registrations))
