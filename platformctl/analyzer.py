@@ -41,6 +41,8 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from platformctl.wire import replace_references
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_PACK_DIRS = (ROOT / "policies" / "aws", ROOT / "policies" / "kubernetes")
 ENGINE_ADDRESS = "127.0.0.1:1"  # never dialled by a Python policy pack (see above)
@@ -48,8 +50,6 @@ START_TIMEOUT_S = 30.0
 
 PROVIDERS_READ = frozenset({"pulumi:providers:aws"})
 
-SIG = "4dabf18193072939515e22adb298388d"
-RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 
 LEVELS = {
     analyzer_pb2.ADVISORY: "advisory",
@@ -87,17 +87,6 @@ class PolicyPackError(RuntimeError):
 
 
 # --- preparing the captured resources --------------------------------------------------
-
-
-def replace_references(value: Any) -> Any:
-    """Resource references -> their id (or URN), as the engine does before analysis."""
-    if isinstance(value, dict):
-        if value.get(SIG) == RESOURCE_REF_SIG:
-            return value.get("id") or value.get("urn", "")
-        return {k: replace_references(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [replace_references(v) for v in value]
-    return value
 
 
 def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:

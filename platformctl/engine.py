@@ -21,12 +21,11 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 
+from platformctl.wire import SIG_KEY, SIG_SECRET, replace_references
+
 ACCOUNT_ID = "123456789012"
 MOCK_REGION = "eu-west-1"
 # Pulumi's wire signatures: a Struct carrying this key is a special value.
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SIG_SECRET = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - a wire signature
-SIG_RESOURCE_REF = "5cf8f73096256a8f31e491e813e4eb8e"
 REDACTED = "[secret]"
 MOCK_OIDC_ID = "0123456789ABCDEF0123456789ABCDEF"
 
@@ -174,17 +173,6 @@ def redact_secrets(value: Any) -> Any:
     return value
 
 
-def references_to_urns(value: Any) -> Any:
-    """Replace each resource reference by its URN (or id), as the engine does for analyzers."""
-    if isinstance(value, dict):
-        if value.get(SIG_KEY) == SIG_RESOURCE_REF:
-            return value.get("id") or value.get("urn", "")
-        return {k: references_to_urns(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [references_to_urns(v) for v in value]
-    return value
-
-
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A MockMonitor that keeps each registration in wire format."""
 
@@ -201,7 +189,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         flattened = type(request)()
         flattened.CopyFrom(request)
         flattened.object.Clear()
-        flattened.object.update(references_to_urns(inputs))
+        flattened.object.update(replace_references(inputs))
         response = super().RegisterResource(flattened)
         if request.type == "pulumi:pulumi:Stack":
             return response

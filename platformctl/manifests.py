@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SIG_SECRET = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - Pulumi's secret signature
+from platformctl.wire import SIG_KEY, SIG_SECRET
+
 REDACTED = "[secret]"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 RELEASES_DIR = "helm-releases"
