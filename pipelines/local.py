@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import TextIO
 
-from pipelines.contract import contract
+from contract import contract
 from pipelines.training_pipeline import DEFAULT_THRESHOLD, EXPERIMENT_NAME
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -213,7 +213,7 @@ def run_local(
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    name = c.registered_model_name
+    name = c.mlflow.registered_model_name
     versions = client.search_model_versions(f"name = '{name}'")
     mine = [v for v in versions if v.tags.get("run_key") == run_key]
     if not mine:

@@ -23,7 +23,7 @@ from pipelines.components import (
     model_registration,
     model_training,
 )
-from pipelines.contract import contract
+from contract import contract
 
 PIPELINE_NAME = "iris-training"
 EXPERIMENT_NAME = "iris-training"
@@ -41,15 +41,15 @@ _C = contract()
 
 def _on_gpu_pool(task: dsl.PipelineTask) -> dsl.PipelineTask:
     """Request one GPU and pin the pod to the tainted GPU pool."""
-    task.set_accelerator_type(_C.gpu_resource).set_accelerator_limit(1)
+    task.set_accelerator_type(_C.gpu.resource).set_accelerator_limit(1)
     kubernetes.add_toleration(
         task,
-        key=_C.gpu_taint_key,
+        key=_C.gpu.taint_key,
         operator="Equal",
-        value=_C.gpu_taint_value,
-        effect=_C.gpu_taint_effect,
+        value=_C.gpu.taint_value,
+        effect=_C.gpu.taint_effect,
     )
-    kubernetes.add_node_selector(task, label_key=_C.node_pool_label, label_value=_C.gpu_pool)
+    kubernetes.add_node_selector(task, label_key=_C.node_pool_label, label_value=_C.pools["gpu"])
     return task
 
 
@@ -66,9 +66,9 @@ def training_pipeline(
     n_estimators: int = 100,
     max_depth: int = 0,
     accuracy_threshold: float = DEFAULT_THRESHOLD,
-    tracking_uri: str = _C.mlflow_tracking_uri,
+    tracking_uri: str = _C.mlflow.tracking_uri,
     experiment_name: str = EXPERIMENT_NAME,
-    registered_model_name: str = _C.registered_model_name,
+    registered_model_name: str = _C.mlflow.registered_model_name,
     pipeline_version: str = __version__,
 ) -> NamedTuple("Outputs", [("accuracy", float), ("run_key", str)]):
     ingest = data_ingestion(source=data_source, source_version=data_version).set_display_name(
@@ -110,8 +110,8 @@ def training_pipeline(
             tracking_uri=tracking_uri,
             experiment_name=experiment_name,
             registered_model_name=registered_model_name,
-            champion_alias=_C.champion_alias,
-            challenger_alias=_C.challenger_alias,
+            champion_alias=_C.mlflow.champion_alias,
+            challenger_alias=_C.mlflow.challenger_alias,
             pipeline_version=pipeline_version,
         ).set_display_name("model-registration")
         # Registration acts on MLflow, whose state the cache cannot see (a

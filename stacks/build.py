@@ -30,7 +30,7 @@ from components.aws.kms import EncryptionKey, EncryptionKeyArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.node_group import NodeGroup, NodeGroupArgs, TaintSpec
 from stacks.catalog import gpu_count
-from stacks.contract import ServiceAccountRef
+from contract import ServiceAccountRef
 from stacks.settings import StackSettings
 
 

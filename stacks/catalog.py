@@ -55,10 +55,3 @@ def gpu_count(instance_type: str) -> int:
 
 def architecture(instance_type: str) -> str:
     return EC2_INSTANCE_TYPES[instance_type][3]
-
-
-# Kubernetes groups the platform's RBAC binds (components/k8s/rbac.py): the only
-# groups an access entry may map an IAM principal to.
-VIEWERS_GROUP: Final = "mlops-platform:viewers"
-ML_ENGINEERS_GROUP: Final = "mlops-platform:ml-engineers"
-KUBERNETES_GROUPS: Final = (VIEWERS_GROUP, ML_ENGINEERS_GROUP)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
-from stacks.contract import load_contract
+from contract import load_contract
 
 _CONTRACT = load_contract()
 

@@ -21,7 +21,6 @@ from pydantic.alias_generators import to_camel
 
 from stacks.catalog import (
     EC2_INSTANCE_TYPES,
-    KUBERNETES_GROUPS,
     LOG_RETENTION_DAYS,
     PERFORMANCE_INSIGHTS_UNSUPPORTED,
     RDS_INSTANCE_CLASSES,
@@ -33,7 +32,7 @@ from stacks.catalog import (
     architecture,
     gpu_count,
 )
-from stacks.contract import Contract, load_contract
+from contract import Contract, contract, load_contract
 
 Environment = Literal["dev", "staging", "prod"]
 WORLD = {ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")}
@@ -145,7 +144,7 @@ class AccessEntry(Model):
         Literal["AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy", "AmazonEKSViewPolicy"] | None
     ) = None
     # Groups the platform's Roles bind (viewers, ml-engineers) in every tenant namespace.
-    kubernetes_groups: tuple[Literal[KUBERNETES_GROUPS], ...] = ()  # type: ignore[valid-type]
+    kubernetes_groups: tuple[Literal[contract().rbac_groups.all()], ...] = ()  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _grants_something(self) -> Self:

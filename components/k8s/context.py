@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from stacks.contract import Contract, ServiceAccountRef
+from contract import Contract, ServiceAccountRef
 from stacks.settings import DnsSettings, PlatformSettings
 
 

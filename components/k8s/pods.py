@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stacks.contract import Contract
+from contract import Contract
 
 Values = dict[str, Any]
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from stacks.catalog import ML_ENGINEERS_GROUP, VIEWERS_GROUP
+from contract import contract
 
 READ: Final = ("get", "list", "watch")
+VIEWERS_GROUP: Final = contract().rbac_groups.viewers
+ML_ENGINEERS_GROUP: Final = contract().rbac_groups.ml_engineers
 
 Rule = dict[str, Any]
 

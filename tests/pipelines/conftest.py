@@ -29,8 +29,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def contract_json() -> dict:
-    """contract.json read independently of pipelines/contract.py."""
-    return json.loads((REPO_ROOT / "contract.json").read_text())
+    """contract.json read independently of the contract package's loader."""
+    return json.loads((REPO_ROOT / "contract" / "contract.json").read_text())
 
 
 @pytest.fixture(scope="session")

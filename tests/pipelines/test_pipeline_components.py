@@ -7,7 +7,7 @@ import pytest
 from kfp.dsl import Dataset
 
 from pipelines.components import data_ingestion, data_validation, feature_engineering
-from pipelines.contract import CONTRACT_PATH, load_contract
+from contract import CONTRACT_PATH, ContractError, load_contract
 
 HEADER = "sepal_length,sepal_width,petal_length,petal_width,species"
 
@@ -149,11 +149,11 @@ def test_feature_engineering_split_is_stratified_and_seeded(tmp_path: Path) -> N
 def test_contract_loads_and_rejects_missing_keys(tmp_path: Path, contract_json: dict) -> None:
     c = load_contract(CONTRACT_PATH)
     assert c.node_pool_label == contract_json["node_pool_label"]
-    assert c.gpu_taint_effect == contract_json["gpu"]["taint_effect"]
-    assert c.registered_model_name == contract_json["mlflow"]["registered_model_name"]
+    assert c.gpu.taint_effect == contract_json["gpu"]["taint_effect"]
+    assert c.mlflow.registered_model_name == contract_json["mlflow"]["registered_model_name"]
     broken = dict(
         contract_json, gpu={k: v for k, v in contract_json["gpu"].items() if k != "taint_key"}
     )
     (tmp_path / "c.json").write_text(__import__("json").dumps(broken))
-    with pytest.raises(ValueError, match=r"key 'gpu.taint_key' is missing"):
+    with pytest.raises(ContractError, match=r"gpu\.taint_key: missing"):
         load_contract(tmp_path / "c.json")

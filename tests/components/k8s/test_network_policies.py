@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.k8s import network_policies as np
-from stacks.contract import load_contract
+from contract import load_contract
 
 VPC = "10.40.0.0/16"
 ALL = dict(load_contract().namespaces)
