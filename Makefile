@@ -1,5 +1,5 @@
 # Every target creates the virtual environment it needs from the pinned files.
-# Three environments (DESIGN.md decision 3, plus checkov's own pins):
+# Three environments (docs/decisions/0003-two-python-environments.md, plus checkov's own pins):
 #   .venv            the infrastructure program, its tests, the policy packs, the plan
 #   pipelines/.venv  the ML pipelines (kfp, mlflow, scikit-learn)
 #   .venv-checkov    checkov, which pins packaging<24 against pulumi's >=26
@@ -21,30 +21,25 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
 	@echo "make test                 the whole test suite (infrastructure + pipelines)"
-	@echo "make lint | fmt           ruff and mypy | ruff format"
+	@echo "make lint | fmt           ruff, the import contract (import-linter) and mypy | ruff format"
 	@echo "make bench                benchmarks (plan vs import floor; pipeline compile and local run)"
 	@echo "make compile-pipeline     write the training pipeline's IR YAML"
 	@echo "make run-pipeline         run the training pipeline locally (kfp.local + MLflow on SQLite)"
 	@echo "make lock                 re-pin every requirements*.txt from the *.in files"
 
 # --- environments -----------------------------------------------------------
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv pip install -q --python $(VENV)/bin/python --compile-bytecode -r requirements-dev.txt
-	touch $@
-
-$(PIPE_VENV)/.installed: pipelines/requirements.txt
-	$(PYTHON) -m venv $(PIPE_VENV)
-	$(PIPE_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(PIPE_VENV)/bin/uv pip install -q --python $(PIPE_VENV)/bin/python --compile-bytecode -r pipelines/requirements.txt
-	touch $@
-
-$(CHECKOV_VENV)/.installed: requirements-checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(CHECKOV_VENV)/bin/uv pip install -q --python $(CHECKOV_VENV)/bin/python --compile-bytecode -r requirements-checkov.txt
-	touch $@
+# $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
+# LOCK. `uv pip sync` also removes what a re-lock dropped (`install` would keep it).
+define environment
+$(1)/.installed: $(2) $(3)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(1)/bin/uv pip sync -q --python $(1)/bin/python --compile-bytecode $(2)
+	touch $$@
+endef
+$(eval $(call environment,$(VENV),requirements-dev.txt,requirements.txt))
+$(eval $(call environment,$(PIPE_VENV),pipelines/requirements.txt))
+$(eval $(call environment,$(CHECKOV_VENV),requirements-checkov.txt))
 
 venvs: $(VENV)/.installed $(PIPE_VENV)/.installed $(CHECKOV_VENV)/.installed
 
@@ -66,6 +61,7 @@ test-pipelines: $(PIPE_VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
 fmt: $(VENV)/.installed

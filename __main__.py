@@ -2,7 +2,7 @@
 
 import pulumi
 
-from stacks.build import build
+from program import build
 from stacks.loader import load_from_pulumi
 
 for name, value in build(load_from_pulumi()).items():

@@ -65,7 +65,7 @@ class PipelinesContract:
 
 @dataclasses.dataclass(frozen=True)
 class RbacGroups:
-    """Kubernetes groups the platform's Roles bind; EKS access entries map IAM principals to them."""
+    """Kubernetes groups the platform's Roles bind; access entries map IAM principals to them."""
 
     viewers: str
     ml_engineers: str

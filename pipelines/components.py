@@ -350,7 +350,7 @@ def model_registration(  # noqa: PLR0915 - one step, its inputs are the pipeline
     and code version); a finished run with that key and a registered version
     means there is nothing to do. The model is saved with pickle
     (``model.pkl``), which KServe's sklearn runtime loads; MLflow 3's default,
-    skops, it cannot (DESIGN.md decision 17). ``champion`` moves only to a
+    skops, it cannot (docs/decisions/0017-model-format-served.md). ``champion`` moves only to a
     version whose accuracy beats the champion's; otherwise the version becomes
     ``challenger``.
     """

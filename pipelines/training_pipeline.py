@@ -3,7 +3,7 @@
 data-ingestion -> data-validation -> feature-engineering -> model-training (GPU)
 -> model-evaluation -> [accuracy >= threshold] model-registration
 
-Platform settings come from ``contract.json`` (DESIGN.md decision 15) and are
+Platform settings come from ``contract.json`` (docs/decisions/0015-one-contract.md) and are
 asserted on the compiled spec (tests/pipelines/test_pipeline_ir.py), since the local
 runner ignores them.
 """
@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from kfp import compiler, dsl, kubernetes
 
+from contract import contract
 from pipelines import __version__
 from pipelines.components import (
     PACKAGED_SOURCE,
@@ -23,13 +24,12 @@ from pipelines.components import (
     model_registration,
     model_training,
 )
-from contract import contract
 
 PIPELINE_NAME = "iris-training"
 EXPERIMENT_NAME = "iris-training"
 DEFAULT_THRESHOLD = 0.9
 
-# Training runs on spot GPU nodes (DESIGN.md decision 14): a reclaimed node
+# Training runs on spot GPU nodes (docs/decisions/0014-autoscaling-from-zero.md): a reclaimed node
 # fails the pod, and the task starts again on the next node.
 TRAINING_RETRIES = 3
 TRAINING_BACKOFF = "60s"

@@ -1,4 +1,4 @@
-"""Run checkov offline on rendered manifests (DESIGN.md section 6; issue 3 item 6).
+"""Run checkov offline on rendered manifests (docs/decisions/0030-offline-proofs.md).
 
 checkov lives in its own virtualenv (`.venv-checkov`: it pins packaging<24).
 It runs with `--skip-download` and `CKV_SKIP_PACKAGE_UPDATE_CHECK=true`: no

@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pulumi
@@ -24,6 +24,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from platformctl.wire import SIG_KEY, SIG_SECRET, replace_references
 
 ACCOUNT_ID = "123456789012"
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 MOCK_REGION = "eu-west-1"
 # Pulumi's wire signatures: a Struct carrying this key is a special value.
 REDACTED = "[secret]"
@@ -129,7 +130,7 @@ def _mock_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "aws:index/getPartition:getPartition":  # noqa: S105
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
     # An invoke we do not model returns nothing: the program must not rely on it
-    # (IAM documents are pure functions for that reason, DESIGN.md decision 12).
+    # (IAM documents are pure functions for that reason, docs/decisions/0012-iam-documents-pure.md).
     return {}
 
 
@@ -145,7 +146,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
 @dataclass
 class Registration:
-    """One registered resource as the engine sees it (DESIGN.md section 6)."""
+    """One registered resource as the engine sees it (docs/decisions/0029-offline-plan.md)."""
 
     urn: str
     type: str
@@ -157,9 +158,17 @@ class Registration:
     property_dependencies: dict[str, list[str]]
     provider: str = ""
     protect: bool = False
+    # The URNs this resource was known by before a rename or reparent, resolved as
+    # the engine resolves them (`resolve_aliases`): the engine updates such a
+    # resource in place (docs/decisions/0002-component-guidelines.md).
+    aliases: list[str] = field(default_factory=list)
+    # The alias specifications as the SDK sent them (name/type/parent/...), or {"urn": ...}.
+    alias_specs: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["alias_specs"]
+        return data
 
 
 def redact_secrets(value: Any) -> Any:
@@ -171,6 +180,66 @@ def redact_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_secrets(v) for v in value]
     return value
+
+
+def _alias_spec(alias: Any) -> dict[str, Any]:
+    if alias.WhichOneof("alias") == "urn":
+        return {"urn": alias.urn}
+    return json_format.MessageToDict(alias.spec, preserving_proto_field_name=True)
+
+
+def _urn(stack: str, project: str, parent_urn: str | None, type_: str, name: str) -> str:
+    """An engine URN: the parent's whole type chain (none under the root stack), then the type."""
+    if parent_urn:
+        qualified = parent_urn.split("::")[2]
+        if qualified != ROOT_STACK_TYPE:
+            type_ = f"{qualified}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
+
+def resolve_aliases(registrations: list[Registration]) -> None:
+    """Fill in every registration's alias URNs as the engine computes them.
+
+    A resource's own alias specs (a field left out means "as now"; `noParent`
+    means the root stack), plus one alias per alias of its parent: a child keeps
+    its name, or, where its name starts with the parent's, takes the parent's
+    former name as that prefix (the convention `f"{name}-suffix"`).
+    """
+    by_urn = {r.urn: r for r in registrations}
+    resolved: dict[str, list[str]] = {}
+
+    def aliases_of(reg: Registration) -> list[str]:
+        if reg.urn in resolved:
+            return resolved[reg.urn]
+        head, project, *_ = reg.urn.split("::")
+        stack = head.removeprefix("urn:pulumi:")
+        found: list[str] = []
+        for spec in reg.alias_specs:
+            if "urn" in spec:
+                found.append(spec["urn"])
+                continue
+            parent = None if spec.get("noParent") else spec.get("parentUrn") or reg.parent
+            found.append(
+                _urn(
+                    spec.get("stack") or stack,
+                    spec.get("project") or project,
+                    parent,
+                    spec.get("type") or reg.type,
+                    spec.get("name") or reg.name,
+                )
+            )
+        parent_reg = by_urn.get(reg.parent)
+        if parent_reg is not None:
+            for parent_alias in aliases_of(parent_reg):
+                name = reg.name
+                if name.startswith(parent_reg.name):
+                    name = parent_alias.rsplit("::", 1)[1] + name[len(parent_reg.name) :]
+                found.append(_urn(stack, project, parent_alias, reg.type, name))
+        resolved[reg.urn] = sorted(set(found) - {reg.urn})
+        return resolved[reg.urn]
+
+    for reg in registrations:
+        reg.aliases = aliases_of(reg)
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -191,7 +260,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         flattened.object.Clear()
         flattened.object.update(replace_references(inputs))
         response = super().RegisterResource(flattened)
-        if request.type == "pulumi:pulumi:Stack":
+        if request.type == ROOT_STACK_TYPE:
             return response
         registration = Registration(
             urn=response.urn,
@@ -206,10 +275,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             },
             provider=request.provider,
             protect=bool(request.protect),
+            alias_specs=[_alias_spec(a) for a in request.aliases],
         )
         with self._lock:
             self.registrations.append(registration)
         return response
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the engine gives: the parent's whole type chain, none for the root stack.
+
+        (The mock monitor's own keeps only the parent's last type and prefixes the
+        stack's, so its URNs differ from a real deployment's below the top level.)
+        """
+        return _urn(pulumi.get_stack(), pulumi.get_project(), parent or None, type_, name)
 
     def reset(self) -> None:
         with self._lock:

@@ -1,4 +1,6 @@
-"""The offline plan (DESIGN.md section 6): `build()` under Pulumi's mocks, written to DIR.
+"""The offline plan: `build()` under Pulumi's mocks, written to DIR.
+
+The output contract is docs/decisions/0029-offline-plan.md.
 
 No cloud, no credentials, no Pulumi CLI. Exit status: 0 clean, 1 a mandatory
 policy violation, 2 bad config or a program error (one line, nothing built).
@@ -10,48 +12,33 @@ import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from platformctl import cost as cost_model
 from platformctl import report
+from platformctl.result import (
+    EXIT_BAD_CONFIG,
+    EXIT_CLEAN,
+    EXIT_MANDATORY_VIOLATION,
+    PlanError,
+    PlanResult,
+)
 from stacks.loader import SettingsError, load_from_stack_file
 from stacks.settings import StackSettings
-
-EXIT_CLEAN = 0
-EXIT_MANDATORY_VIOLATION = 1
-EXIT_BAD_CONFIG = 2
-
-
-class PlanError(Exception):
-    """The program failed under the mocks; the message is one line."""
-
-
-@dataclass
-class PlanResult:
-    stack: str
-    settings: StackSettings
-    resources: list[dict[str, Any]]
-    outputs: dict[str, Any]
-    policy: dict[str, Any] = field(default_factory=dict)
-    cost: dict[str, Any] = field(default_factory=dict)
-    manifests: list[Path] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def exit_status(self) -> int:
-        if self.policy.get("mandatory_violations", 0):
-            return EXIT_MANDATORY_VIOLATION
-        return EXIT_CLEAN
 
 
 def capture(settings: StackSettings) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run `build(settings)` under the mocks; return the registrations and the outputs."""
     import pulumi  # noqa: PLC0415 - imported only once the config is known to be good
 
-    from platformctl.engine import install, paused_gc, redact_secrets  # noqa: PLC0415
-    from stacks.build import build  # noqa: PLC0415
+    from platformctl.engine import (  # noqa: PLC0415
+        install,
+        paused_gc,
+        redact_secrets,
+        resolve_aliases,
+    )
+    from program import build  # noqa: PLC0415
 
     monitor = install(project=settings.project, stack=settings.stack)
     monitor.reset()
@@ -73,6 +60,7 @@ def capture(settings: StackSettings) -> tuple[list[dict[str, Any]], dict[str, An
     for name, output in resolved.items():
         data = output._data.result()
         outputs[name] = "[secret]" if data.is_secret else data.value
+    resolve_aliases(monitor.registrations)
     resources = [r.as_json() for r in monitor.registrations]
     return resources, redact_secrets(outputs)
 

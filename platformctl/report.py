@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from platformctl.plan import PlanResult
+    from platformctl.result import PlanResult
 
 # Typical minutes to create one resource of a type on `pulumi up` (observed
 # orders of magnitude, not promises); everything else counts as a few seconds.

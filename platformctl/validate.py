@@ -1,4 +1,4 @@
-"""Validate rendered Kubernetes objects offline (DESIGN.md section 5).
+"""Validate rendered Kubernetes objects offline (docs/decisions/0030-offline-proofs.md).
 
 Built-in kinds: `kubernetes-validate` in strict mode (unknown fields are errors)
 at the cluster's minor version, or the nearest minor it ships schemas for (said

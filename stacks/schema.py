@@ -3,7 +3,7 @@
 `Pulumi.yaml` types only strings, integers, booleans and arrays, so the scalar
 and array keys are declared there, and the structured keys (node-group and
 database maps, tags, service switches, existingCluster) are documented by a
-JSON Schema generated from the pydantic models (DESIGN.md decision 16).
+JSON Schema generated from the pydantic models (docs/decisions/0016-config-declarations.md).
 
 `python -m stacks.schema` rewrites both files; a test fails when either is stale.
 """

@@ -13,9 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 import pytest
 
-from platformctl.engine import RecordingMonitor, Registration, install, paused_gc
+from components.k8s.platform_service import AwsScope, OidcProvider
+from platformctl.engine import (
+    ACCOUNT_ID,
+    MOCK_KUBECONFIG,
+    MOCK_OIDC_ID,
+    MOCK_REGION,
+    RecordingMonitor,
+    Registration,
+    install,
+    paused_gc,
+    resolve_aliases,
+)
 
 MONITOR: RecordingMonitor = install(project="mlops-platform", stack="test")
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,15 +69,49 @@ class Plan:
         return next(r for r in self.registrations if r.urn == urn)
 
 
+def build(fn: Callable[[], Any]) -> Plan:
+    """Run `fn` as a Pulumi program under the mocks; return everything it registered.
+
+    Component tests build one component alone with explicit Args (and the providers
+    of `on_aws()`/`on_cluster()`); whole-stack tests read the session's plans.
+    """
+    MONITOR.reset()
+    run_pulumi(fn)
+    resolve_aliases(MONITOR.registrations)
+    return Plan(tuple(MONITOR.registrations))
+
+
 def build_stack(stack: str, **overrides: Any) -> Plan:
     """Build Pulumi.<stack>.yaml with config overrides, in this process, under the mocks."""
-    from stacks.build import build
+    from program import build as build_program
     from stacks.loader import load_from_stack_file
 
     settings = load_from_stack_file(stack, overrides=overrides)
-    MONITOR.reset()
-    run_pulumi(lambda: build(settings))
-    return Plan(tuple(MONITOR.registrations))
+    return build(lambda: build_program(settings))
+
+
+# What a component built alone is given: the mocked cluster's OIDC provider, tags, providers.
+OIDC_ISSUER = f"oidc.eks.{MOCK_REGION}.amazonaws.com/id/{MOCK_OIDC_ID}"
+OIDC = OidcProvider(
+    arn=f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{OIDC_ISSUER}", url=f"https://{OIDC_ISSUER}"
+)
+TAGS = {"project": "mlops-platform", "environment": "test"}
+SCOPE = AwsScope(oidc=OIDC, tags=TAGS)
+
+
+def on_aws() -> pulumi.ResourceOptions:
+    """The AWS provider, as the composition passes it (call inside a program)."""
+    return pulumi.ResourceOptions(providers={"aws": aws.Provider("aws", region=MOCK_REGION)})
+
+
+def on_cluster() -> pulumi.ResourceOptions:
+    """The Kubernetes and AWS providers, as the composition passes them to a service."""
+    return pulumi.ResourceOptions(
+        providers={
+            "aws": aws.Provider("aws", region=MOCK_REGION),
+            "kubernetes": k8s.Provider("k8s", kubeconfig=json.dumps(MOCK_KUBECONFIG)),
+        }
+    )
 
 
 def _run_plans(out: Path) -> None:
@@ -155,3 +202,38 @@ def prod(plans: dict[str, dict[str, Any]]) -> Plan:
 def policy_json(value: str) -> dict[str, Any]:
     """Parse an IAM/KMS policy document recorded as a JSON string input."""
     return json.loads(value)
+
+
+def build_service(factory: Callable[[pulumi.ResourceOptions], Any]) -> Plan:
+    """Build one platform service alone: `factory(opts)` gets the cluster's providers."""
+    return build(lambda: factory(on_cluster()))
+
+
+def service_accounts(plan: Plan) -> dict[str, Registration]:
+    """`namespace/name` -> the ServiceAccount registration."""
+    return {
+        f"{r.inputs['metadata']['namespace']}/{r.inputs['metadata']['name']}": r
+        for r in plan.by_type("kubernetes:core/v1:ServiceAccount")
+    }
+
+
+def assert_role_trusts_its_account(plan: Plan, account: str) -> dict[str, Any]:
+    """The account (`ns/name`) carries a role ARN whose trust names exactly that account;
+    returns the role's permission policy."""
+    sa = service_accounts(plan)[account]
+    arn = sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    role = next(
+        r
+        for r in plan.by_type("aws:iam/role:Role")
+        if f"arn:aws:iam::{ACCOUNT_ID}:role/{r.name}" == arn
+    )
+    (statement,) = policy_json(role.inputs["assumeRolePolicy"])["Statement"]
+    namespace, name = account.split("/")
+    assert statement["Condition"]["StringEquals"] == {
+        f"{OIDC_ISSUER}:sub": f"system:serviceaccount:{namespace}:{name}",
+        f"{OIDC_ISSUER}:aud": "sts.amazonaws.com",
+    }
+    policy = next(
+        r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if r.parent == role.parent
+    )
+    return policy_json(policy.inputs["policy"])

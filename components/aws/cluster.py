@@ -1,4 +1,8 @@
-"""Cluster: EKS (pulumi-eks) with encrypted secrets, full control-plane logs and managed add-ons."""
+"""Cluster: EKS (pulumi-eks): encrypted secrets, all control-plane logs, vpc-cni, kube-proxy.
+
+The add-ons that run pods on nodes (coredns, the EBS CSI driver) are `WorkloadAddons`
+(components/aws/addons.py): they can only become ACTIVE once node groups exist.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from components.aws import iam
+from components.aws.addons import eks_addon
 from components.aws.irsa_role import IrsaRole, IrsaRoleArgs
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -22,7 +27,6 @@ NODE_MANAGED_POLICIES = (
 # The CNI policy goes on the vpc-cni add-on's own IRSA role, not on the nodes
 # (EKS best practices: least privilege for the node role).
 VPC_CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
-EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 ACCESS_POLICY_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
 
 
@@ -150,7 +154,7 @@ class Cluster(pulumi.ComponentResource):
         self.addons = {
             # Network policy enforcement in the VPC CNI: the tenancy baseline's
             # NetworkPolicies are only words without it.
-            "vpc-cni": _addon(
+            "vpc-cni": eks_addon(
                 f"{name}-vpc-cni",
                 args.cluster_name,
                 "vpc-cni",
@@ -160,7 +164,7 @@ class Cluster(pulumi.ComponentResource):
                 role_arn=cni_role.arn,
                 configuration='{"enableNetworkPolicy":"true"}',
             ),
-            "kube-proxy": _addon(
+            "kube-proxy": eks_addon(
                 f"{name}-kube-proxy", args.cluster_name, "kube-proxy", tags, self, after_cluster
             ),
         }
@@ -181,79 +185,3 @@ def _access_policies(policy: str | None) -> dict[str, eks.AccessPolicyAssociatio
             access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
         )
     }
-
-
-def _addon(
-    resource_name: str,
-    cluster_name: str,
-    addon: str,
-    tags: Mapping[str, str],
-    parent: pulumi.Resource,
-    depends_on: Sequence[pulumi.Resource],
-    *,
-    role_arn: pulumi.Input[str] | None = None,
-    configuration: str | None = None,
-) -> aws.eks.Addon:
-    return aws.eks.Addon(
-        resource_name,
-        cluster_name=cluster_name,
-        addon_name=addon,
-        service_account_role_arn=role_arn,
-        configuration_values=configuration,
-        resolve_conflicts_on_create="OVERWRITE",
-        resolve_conflicts_on_update="PRESERVE",
-        tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
-    )
-
-
-@dataclass(frozen=True)
-class WorkloadAddonsArgs:
-    cluster_name: str
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_provider_url: pulumi.Input[str]
-    volume_key_arn: pulumi.Input[str]
-    ebs_csi_service_account: tuple[str, str]  # (namespace, name)
-    # Add-ons that run pods report ACTIVE only once nodes exist: wait for them,
-    # or the add-on times out in DEGRADED on the first `pulumi up`.
-    node_groups: Sequence[pulumi.Resource] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-
-class WorkloadAddons(pulumi.ComponentResource):
-    """coredns and the EBS CSI driver (with its own IRSA role), created after the nodes."""
-
-    def __init__(
-        self, name: str, args: WorkloadAddonsArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("mlops:cluster:WorkloadAddons", name, None, opts)
-        tags = dict(args.tags)
-        ebs_namespace, ebs_account = args.ebs_csi_service_account
-        self.ebs_csi_role = IrsaRole(
-            f"{name}-ebs-csi",
-            IrsaRoleArgs(
-                oidc_provider_arn=args.oidc_provider_arn,
-                oidc_provider_url=args.oidc_provider_url,
-                namespace=ebs_namespace,
-                service_account=ebs_account,
-                managed_policy_arns=[EBS_CSI_POLICY],
-                policy=pulumi.Output.from_input(args.volume_key_arn).apply(iam.ebs_csi_kms_policy),
-                tags=tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.addons = {
-            "coredns": _addon(
-                f"{name}-coredns", args.cluster_name, "coredns", tags, self, args.node_groups
-            ),
-            "aws-ebs-csi-driver": _addon(
-                f"{name}-aws-ebs-csi-driver",
-                args.cluster_name,
-                "aws-ebs-csi-driver",
-                tags,
-                self,
-                args.node_groups,
-                role_arn=self.ebs_csi_role.arn,
-            ),
-        }
-        self.register_outputs({"ebs_csi_role_arn": self.ebs_csi_role.arn})

@@ -140,7 +140,7 @@ class Database(pulumi.ComponentResource):
             port=self.port,
             username=MASTER_USERNAME,
             # RDS generates and rotates the password in Secrets Manager: it never
-            # passes through config, state or a manifest (DESIGN.md decision 5).
+            # passes through config, state or a manifest (docs/decisions/0005-two-databases.md).
             manage_master_user_password=True,
             master_user_secret_kms_key_id=args.kms_key_arn,
             iam_database_authentication_enabled=True,

@@ -2,7 +2,7 @@
 
 Never `aws.iam.get_policy_document`: under mocks an invoke returns whatever the
 mock says, which would make every IAM test and policy check vacuous
-(DESIGN.md decision 12).
+(docs/decisions/0012-iam-documents-pure.md).
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def autoscaler_tags(
 
     Tags on a managed node group never reach its Auto Scaling group, so for
     groups at zero the autoscaler reads labels and taints through
-    eks:DescribeNodegroup (DESIGN.md decision 14); these tags carry the same
+    eks:DescribeNodegroup (docs/decisions/0014-autoscaling-from-zero.md); these tags carry the same
     facts for anyone who does propagate them, and the discovery keys the
     autoscaler's IAM conditions are written against.
     """

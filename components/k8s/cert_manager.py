@@ -7,11 +7,26 @@ still work in stacks without DNS.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
-from components.k8s.context import ServiceContext
-from components.k8s.pods import Values, general_pool, resources
+import pulumi
 
+from components.aws.iam import document
+from components.k8s.charts import ChartPin
+from components.k8s.dns_zone import DnsZone, hosted_zone_arn
+from components.k8s.platform_service import AwsScope, PlatformService
+from components.k8s.pods import Values, general_pool, resources
+from contract import ServiceAccountRef
+
+CHARTS: Final = {
+    "cert-manager": ChartPin(
+        "cert-manager",
+        "v1.18.2",
+        "https://charts.jetstack.io",
+        "cert-manager/cert-manager deploy/charts/cert-manager",
+    ),
+}
 LETSENCRYPT: Final = "https://acme-v02.api.letsencrypt.org/directory"
 ACME_ISSUER: Final = "letsencrypt"
 SELF_SIGNED_ISSUER: Final = "selfsigned"
@@ -19,24 +34,69 @@ WEBHOOK_SA: Final = "cert-manager-webhook"
 CAINJECTOR_SA: Final = "cert-manager-cainjector"
 
 
-def service_accounts(ctx: ServiceContext) -> list[str]:
-    return [ctx.account("cert_manager").name, WEBHOOK_SA, CAINJECTOR_SA]
+@dataclass(frozen=True)
+class CertManagerArgs:
+    controller: ServiceAccountRef  # the controller's account (contract: cert_manager)
+    region: str
+    aws: AwsScope
+    zone: DnsZone | None = None  # ACME DNS-01 in this zone; a self-signed issuer without
+    service_monitor: bool = False  # the ServiceMonitor CRD exists (monitoring runs)
 
 
-def cert_manager_values(ctx: ServiceContext) -> Values:
-    pool = general_pool(ctx.contract)
-    controller_sa = ctx.account("cert_manager").name
+def dns01_policy(zone_id: str) -> str:
+    """ACME DNS-01 in one zone: only `_acme-challenge` TXT records.
+
+    The ClusterIssuer names the zone id, so cert-manager needs no
+    `route53:ListHostedZonesByName` (a `*` resource).
+    """
+    zone = hosted_zone_arn(zone_id)
+    return document(
+        [
+            {
+                "Sid": "ChallengeRecords",
+                "Effect": "Allow",
+                "Action": "route53:ChangeResourceRecordSets",
+                "Resource": zone,
+                "Condition": {
+                    "ForAllValues:StringEquals": {
+                        "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]
+                    },
+                    "ForAllValues:StringLike": {
+                        "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                            "_acme-challenge.*"
+                        ]
+                    },
+                },
+            },
+            {
+                "Sid": "ReadZone",
+                "Effect": "Allow",
+                "Action": "route53:ListResourceRecordSets",
+                "Resource": zone,
+            },
+            {
+                "Sid": "ChangeStatus",
+                "Effect": "Allow",
+                "Action": "route53:GetChange",
+                "Resource": "arn:aws:route53:::change/*",
+            },
+        ]
+    )
+
+
+def cert_manager_values(args: CertManagerArgs) -> Values:
+    pool = general_pool()
     return {
         "crds": {"enabled": True, "keep": True},
-        "global": {"leaderElection": {"namespace": ctx.ns("cert_manager")}},
-        "serviceAccount": {"create": False, "name": controller_sa},
+        "global": {"leaderElection": {"namespace": args.controller.namespace}},
+        "serviceAccount": {"create": False, "name": args.controller.name},
         "nodeSelector": pool,
         "resources": resources("50m", "128Mi", "500m", "256Mi"),
         # Route 53's nameservers answer the DNS-01 self-check authoritatively.
         "dns01RecursiveNameservers": "",
         "prometheus": {
             "enabled": True,
-            "servicemonitor": {"enabled": ctx.monitoring},
+            "servicemonitor": {"enabled": args.service_monitor},
         },
         "webhook": {
             "serviceAccount": {"create": False, "name": WEBHOOK_SA},
@@ -53,9 +113,8 @@ def cert_manager_values(ctx: ServiceContext) -> Values:
     }
 
 
-def cluster_issuer(ctx: ServiceContext) -> dict[str, Any]:
-    dns = ctx.dns
-    if not dns.hosted_zone_id:
+def cluster_issuer(zone: DnsZone | None, region: str) -> dict[str, Any]:
+    if zone is None:
         return {
             "apiVersion": "cert-manager.io/v1",
             "kind": "ClusterIssuer",
@@ -67,17 +126,47 @@ def cluster_issuer(ctx: ServiceContext) -> dict[str, Any]:
         "privateKeySecretRef": {"name": f"{ACME_ISSUER}-account-key"},
         "solvers": [
             {
-                "selector": {"dnsZones": [dns.domain]},
+                "selector": {"dnsZones": [zone.domain]},
                 # Ambient credentials: the controller's IRSA role.
-                "dns01": {"route53": {"region": ctx.region, "hostedZoneID": dns.hosted_zone_id}},
+                "dns01": {"route53": {"region": region, "hostedZoneID": zone.hosted_zone_id}},
             }
         ],
     }
-    if dns.acme_email:
-        acme["email"] = dns.acme_email
+    if zone.acme_email:
+        acme["email"] = zone.acme_email
     return {
         "apiVersion": "cert-manager.io/v1",
         "kind": "ClusterIssuer",
         "metadata": {"name": ACME_ISSUER},
         "spec": {"acme": acme},
     }
+
+
+class CertManager(PlatformService):
+    def __init__(
+        self, name: str, args: CertManagerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:cert_manager:CertManager", name, opts)
+        ns = args.controller.namespace
+        role = None
+        if args.zone is not None:
+            role = self.irsa_role(
+                "cert_manager",
+                args.controller,
+                dns01_policy(args.zone.hosted_zone_id),
+                args.aws,
+                # Until this component owned it, the role sat at the stack's root.
+                aliases=[pulumi.Alias(name="irsa-cert_manager", parent=pulumi.ROOT_STACK_RESOURCE)],
+            )
+        accounts = [
+            self.service_account(ns, args.controller.name, role),
+            self.service_account(ns, WEBHOOK_SA),
+            self.service_account(ns, CAINJECTOR_SA),
+        ]
+        release = self.release(
+            "cert-manager", CHARTS["cert-manager"], ns, cert_manager_values(args), accounts
+        )
+        issuer = cluster_issuer(args.zone, args.region)
+        self.issuer_name: str = issuer["metadata"]["name"]
+        self.custom_resource(f"cluster-issuer-{self.issuer_name}", issuer, [release])
+        self.register_outputs({"issuer": self.issuer_name})

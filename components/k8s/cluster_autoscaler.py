@@ -1,12 +1,20 @@
 """cluster-autoscaler for the managed node groups (auto-discovery by the cluster's tags).
 
-Groups at zero are known through `eks:DescribeNodegroup` (DESIGN.md decision 14);
-the image follows the cluster's minor version, as the autoscaler requires.
+Groups at zero are known through `eks:DescribeNodegroup`
+(docs/decisions/0014-autoscaling-from-zero.md); the image follows the cluster's
+minor version, as the autoscaler requires (docs/decisions/0018-one-version-set.md).
 """
 
 from __future__ import annotations
 
-from components.k8s.context import ServiceContext
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import pulumi
+
+from components.aws.iam import document
+from components.k8s.charts import ChartPin
+from components.k8s.platform_service import AwsScope, PlatformService
 from components.k8s.pods import (
     CONTAINER_SECURITY_CONTEXT,
     POD_SECURITY_CONTEXT,
@@ -14,31 +22,132 @@ from components.k8s.pods import (
     general_pool,
     resources,
 )
+from contract import ServiceAccountRef
+
+CHARTS: Final = {
+    "cluster-autoscaler": ChartPin(
+        "cluster-autoscaler",
+        "9.46.0",
+        "https://kubernetes.github.io/autoscaler",
+        "kubernetes/autoscaler charts/cluster-autoscaler",
+    ),
+}
+
+Expander = Literal["least-waste", "random", "most-pods", "priority", "price"]
 
 
-def cluster_autoscaler_values(ctx: ServiceContext) -> Values:
-    settings = ctx.platform
-    threshold = settings.autoscaler_scale_down_utilization_percent / 100
+@dataclass(frozen=True)
+class ClusterAutoscalerArgs:
+    account: ServiceAccountRef  # contract: cluster_autoscaler
+    cluster_name: str
+    region: str
+    account_id: pulumi.Input[str]
+    kubernetes_minor: str  # "1.33": the autoscaler's minor must equal the cluster's
+    aws: AwsScope
+    expander: Expander = "least-waste"
+    scale_down_unneeded_minutes: int = 10
+    scale_down_utilization_percent: int = 50
+    balance_similar_node_groups: bool = True
+    service_monitor: bool = False
+
+
+def cluster_autoscaler_policy(region: str, account_id: str, cluster_name: str) -> str:
+    """Scale only this cluster's groups (tag conditions); read groups at zero."""
+    return document(
+        [
+            {
+                "Sid": "Discover",
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "autoscaling:DescribeScalingActivities",
+                    "autoscaling:DescribeTags",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "ScaleOwnGroups",
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:SetDesiredCapacity",
+                    "autoscaling:TerminateInstanceInAutoScalingGroup",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned",
+                        "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+                    }
+                },
+            },
+            {
+                # Labels and taints of managed node groups at zero (their tags never
+                # reach the Auto Scaling group).
+                "Sid": "DescribeNodegroups",
+                "Effect": "Allow",
+                "Action": "eks:DescribeNodegroup",
+                "Resource": f"arn:aws:eks:{region}:{account_id}:nodegroup/{cluster_name}/*/*",
+            },
+        ]
+    )
+
+
+def cluster_autoscaler_values(args: ClusterAutoscalerArgs) -> Values:
+    threshold = args.scale_down_utilization_percent / 100
     return {
         "cloudProvider": "aws",
-        "awsRegion": ctx.region,
-        "autoDiscovery": {"clusterName": ctx.cluster_name},
-        "image": {"tag": f"v{ctx.minor_version}.0"},
+        "awsRegion": args.region,
+        "autoDiscovery": {"clusterName": args.cluster_name},
+        "image": {"tag": f"v{args.kubernetes_minor}.0"},
         "rbac": {
             "create": True,
-            "serviceAccount": {"create": False, "name": ctx.account("cluster_autoscaler").name},
+            "serviceAccount": {"create": False, "name": args.account.name},
         },
         "extraArgs": {
-            "expander": settings.autoscaler_expander,
-            "scale-down-unneeded-time": f"{settings.autoscaler_scale_down_unneeded_minutes}m",
+            "expander": args.expander,
+            "scale-down-unneeded-time": f"{args.scale_down_unneeded_minutes}m",
             "scale-down-utilization-threshold": f"{threshold:g}",
-            "balance-similar-node-groups": settings.autoscaler_balance_similar_node_groups,
+            "balance-similar-node-groups": args.balance_similar_node_groups,
             "skip-nodes-with-local-storage": False,
             "stderrthreshold": "info",
         },
-        "nodeSelector": general_pool(ctx.contract),
+        "nodeSelector": general_pool(),
         "resources": resources("100m", "300Mi", "500m", "600Mi"),
         "securityContext": {**POD_SECURITY_CONTEXT, "runAsUser": 65534, "fsGroup": 65534},
         "containerSecurityContext": CONTAINER_SECURITY_CONTEXT,
-        "serviceMonitor": {"enabled": ctx.monitoring, "namespace": ctx.ns("cluster_autoscaler")},
+        "serviceMonitor": {"enabled": args.service_monitor, "namespace": args.account.namespace},
     }
+
+
+class ClusterAutoscaler(PlatformService):
+    def __init__(
+        self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:cluster_autoscaler:ClusterAutoscaler", name, opts)
+        policy = pulumi.Output.from_input(args.account_id).apply(
+            lambda account: cluster_autoscaler_policy(args.region, account, args.cluster_name)
+        )
+        role = self.irsa_role(
+            "cluster_autoscaler",
+            args.account,
+            policy,
+            args.aws,
+            aliases=[
+                pulumi.Alias(name="irsa-cluster_autoscaler", parent=pulumi.ROOT_STACK_RESOURCE)
+            ],
+        )
+        account = self.service_account(args.account.namespace, args.account.name, role)
+        self.release(
+            "cluster-autoscaler",
+            CHARTS["cluster-autoscaler"],
+            args.account.namespace,
+            cluster_autoscaler_values(args),
+            [account],
+        )
+        self.register_outputs({"role_arn": role.arn})

@@ -1,35 +1,99 @@
 """External Secrets Operator, the ClusterSecretStore for Secrets Manager, and ExternalSecrets.
 
 The store authenticates with the controller's own IRSA role (scoped to the
-platform's secrets), and only the namespaces listed may use it.
+platform's secrets and the RDS-managed ones), and only the namespaces listed may
+use it. No secret value ever passes through Pulumi: the operator copies it from
+Secrets Manager into the cluster (docs/decisions/0005-two-databases.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
-from components.k8s.context import ServiceContext
-from components.k8s.pods import Values, general_pool, resources
+import pulumi
 
+from components.aws.iam import Statement, document
+from components.k8s.charts import ChartPin
+from components.k8s.platform_service import AwsScope, PlatformService
+from components.k8s.pods import Values, general_pool, resources
+from contract import ServiceAccountRef
+
+CHARTS: Final = {
+    "external-secrets": ChartPin(
+        "external-secrets",
+        "0.17.0",  # the first release serving the external-secrets.io/v1 API we validate
+        "https://charts.external-secrets.io",
+        "external-secrets/external-secrets deploy/charts/external-secrets",
+    ),
+}
 STORE_NAME: Final = "aws-secrets-manager"
 WEBHOOK_SA: Final = "external-secrets-webhook"
 CERT_CONTROLLER_SA: Final = "external-secrets-cert-controller"
 REFRESH: Final = "1h"
 
 
-def service_accounts(ctx: ServiceContext) -> list[str]:
-    return [ctx.account("external_secrets").name, WEBHOOK_SA, CERT_CONTROLLER_SA]
+@dataclass(frozen=True)
+class ExternalSecretsArgs:
+    controller: ServiceAccountRef  # contract: external_secrets
+    cluster_name: str  # every platform secret lives under `<cluster_name>/`
+    region: str
+    account_id: pulumi.Input[str]
+    # The RDS-managed master secrets, which live outside `<cluster_name>/`.
+    database_secret_arns: Sequence[pulumi.Input[str]]
+    secrets_key_arn: pulumi.Input[str]  # the KMS key Secrets Manager encrypts them with
+    store_namespaces: Sequence[str]  # the namespaces that may read through the store
+    aws: AwsScope
+    service_monitor: bool = False
 
 
-def external_secrets_values(ctx: ServiceContext) -> Values:
-    pool = general_pool(ctx.contract)
+def platform_secrets_prefix_arn(region: str, account_id: str, cluster_name: str) -> str:
+    """Every Secrets Manager secret of the platform lives under `<cluster_name>/`."""
+    return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{cluster_name}/*"
+
+
+def external_secrets_policy(
+    region: str,
+    account_id: str,
+    cluster_name: str,
+    extra_secret_arns: Sequence[str],
+    kms_key_arn: str,
+) -> str:
+    """Read the platform's secrets (and the RDS-managed ones), decrypt through Secrets Manager."""
+    secrets = [platform_secrets_prefix_arn(region, account_id, cluster_name), *extra_secret_arns]
+    statements: list[Statement] = [
+        {
+            "Sid": "ReadPlatformSecrets",
+            "Effect": "Allow",
+            "Action": [
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:ListSecretVersionIds",
+            ],
+            "Resource": secrets,
+        },
+        {
+            "Sid": "DecryptThroughSecretsManager",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": kms_key_arn,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
+            },
+        },
+    ]
+    return document(statements)
+
+
+def external_secrets_values(args: ExternalSecretsArgs) -> Values:
+    pool = general_pool()
     return {
         "installCRDs": True,
-        "serviceAccount": {"create": False, "name": ctx.account("external_secrets").name},
+        "serviceAccount": {"create": False, "name": args.controller.name},
         "nodeSelector": pool,
         "resources": resources("50m", "128Mi", "500m", "256Mi"),
-        "serviceMonitor": {"enabled": ctx.monitoring},
+        "serviceMonitor": {"enabled": args.service_monitor},
         "webhook": {
             "serviceAccount": {"create": False, "name": WEBHOOK_SA},
             "nodeSelector": pool,
@@ -43,13 +107,13 @@ def external_secrets_values(ctx: ServiceContext) -> Values:
     }
 
 
-def cluster_secret_store(ctx: ServiceContext, allowed_namespaces: Sequence[str]) -> dict[str, Any]:
+def cluster_secret_store(region: str, allowed_namespaces: Sequence[str]) -> dict[str, Any]:
     return {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ClusterSecretStore",
         "metadata": {"name": STORE_NAME},
         "spec": {
-            "provider": {"aws": {"service": "SecretsManager", "region": ctx.region}},
+            "provider": {"aws": {"service": "SecretsManager", "region": region}},
             "conditions": [{"namespaces": sorted(allowed_namespaces)}],
         },
     }
@@ -73,3 +137,43 @@ def external_secret(
             ],
         },
     }
+
+
+class ExternalSecrets(PlatformService):
+    def __init__(
+        self, name: str, args: ExternalSecretsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:external_secrets:ExternalSecrets", name, opts)
+        ns = args.controller.namespace
+        policy = pulumi.Output.all(
+            args.account_id, args.secrets_key_arn, *args.database_secret_arns
+        ).apply(
+            lambda v: external_secrets_policy(
+                args.region, v[0], args.cluster_name, sorted(v[2:]), v[1]
+            )
+        )
+        role = self.irsa_role(
+            "external_secrets",
+            args.controller,
+            policy,
+            args.aws,
+            aliases=[pulumi.Alias(name="irsa-external_secrets", parent=pulumi.ROOT_STACK_RESOURCE)],
+        )
+        accounts = [
+            self.service_account(ns, args.controller.name, role),
+            self.service_account(ns, WEBHOOK_SA),
+            self.service_account(ns, CERT_CONTROLLER_SA),
+        ]
+        release = self.release(
+            "external-secrets",
+            CHARTS["external-secrets"],
+            ns,
+            external_secrets_values(args),
+            accounts,
+        )
+        self.store = self.custom_resource(
+            "cluster-secret-store",
+            cluster_secret_store(args.region, args.store_namespaces),
+            [release],
+        )
+        self.register_outputs({"store": STORE_NAME})

@@ -1,17 +1,23 @@
-"""Istio: base, istiod, istio-cni and the ingress gateway (DESIGN.md decision 11).
+"""Istio: base, istio-cni, istiod and the ingress gateway, with STRICT mTLS in the mesh.
 
 istio-cni sets up each pod's traffic redirection from the node, and native
 sidecars (the proxy as a restartable init container) start before and stop
 after the application: application pods need neither NET_ADMIN nor an init
-container with privileges. STRICT mTLS in the namespaces users reach; Prometheus
-scrapes through the merged metrics port (15020), which stays plaintext.
+container with privileges (docs/decisions/0011-istio-without-privileged-workloads.md).
+STRICT mTLS in the namespaces users reach; Prometheus scrapes through the merged
+metrics port (15020), which stays plaintext.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
-from components.k8s.context import ServiceContext
+import pulumi
+
+from components.k8s.charts import ChartPin
+from components.k8s.platform_service import PlatformService
 from components.k8s.pods import (
     CONTAINER_SECURITY_CONTEXT,
     POD_SECURITY_CONTEXT,
@@ -20,18 +26,36 @@ from components.k8s.pods import (
     resources,
 )
 
+REPOSITORY: Final = "https://istio-release.storage.googleapis.com/charts"
+_VERSION: Final = "1.28.0"  # istio.io install docs: `helm pull istio/base --version 1.28.0`
+_SOURCE: Final = "istio/istio manifests/charts; helm pull istio/<chart> --version 1.28.0"
+
+CHARTS: Final = {
+    "istio-base": ChartPin("base", _VERSION, REPOSITORY, _SOURCE),
+    "istiod": ChartPin("istiod", _VERSION, REPOSITORY, _SOURCE),
+    "istio-cni": ChartPin("cni", _VERSION, REPOSITORY, _SOURCE),
+    "istio-ingressgateway": ChartPin("gateway", _VERSION, REPOSITORY, _SOURCE),
+}
+
 GATEWAY_SERVICE_ACCOUNT: Final = "istio-ingressgateway"
 GATEWAY_LABELS: Final = {"istio": "ingressgateway", "app": "istio-ingressgateway"}
 
 
-def base_values(ctx: ServiceContext) -> Values:
-    return {"defaultRevision": "default", "global": {"istioNamespace": ctx.ns("istio")}}
+@dataclass(frozen=True)
+class IstioArgs:
+    namespace: str  # istio-system: istiod, istio-cni, the gateway
+    # Namespaces users reach through the mesh: STRICT mTLS for every workload there.
+    mesh_namespaces: Sequence[str] = ()
 
 
-def istiod_values(ctx: ServiceContext) -> Values:
+def base_values(args: IstioArgs) -> Values:
+    return {"defaultRevision": "default", "global": {"istioNamespace": args.namespace}}
+
+
+def istiod_values(args: IstioArgs) -> Values:
     return {
         "global": {
-            "istioNamespace": ctx.ns("istio"),
+            "istioNamespace": args.namespace,
             "logAsJson": True,
             "proxy": {
                 "resources": resources("50m", "128Mi", "500m", "256Mi"),
@@ -39,7 +63,7 @@ def istiod_values(ctx: ServiceContext) -> Values:
             },
         },
         "pilot": {
-            "nodeSelector": general_pool(ctx.contract),
+            "nodeSelector": general_pool(),
             "resources": resources("200m", "512Mi", "1", "1Gi"),
             "autoscaleMin": 1,
             "env": {"ENABLE_NATIVE_SIDECARS": "true"},
@@ -56,25 +80,25 @@ def istiod_values(ctx: ServiceContext) -> Values:
     }
 
 
-def cni_values(ctx: ServiceContext) -> Values:
+def cni_values(args: IstioArgs) -> Values:
     """The node agent: runs on every node (GPU nodes too: their pods need redirection)."""
     return {
         "cniBinDir": "/opt/cni/bin",
         "cniConfDir": "/etc/cni/net.d",
         "chained": True,
-        "excludeNamespaces": ["kube-system", ctx.ns("istio")],
+        "excludeNamespaces": ["kube-system", args.namespace],
         "resources": resources("50m", "100Mi", "200m", "200Mi"),
         "seccompProfile": {"type": "RuntimeDefault"},
         "global": {"logAsJson": True},
     }
 
 
-def gateway_values(ctx: ServiceContext) -> Values:
+def gateway_values(args: IstioArgs) -> Values:
     return {
         "name": GATEWAY_SERVICE_ACCOUNT,
         "labels": dict(GATEWAY_LABELS),
         "serviceAccount": {"create": False, "name": GATEWAY_SERVICE_ACCOUNT},
-        "nodeSelector": general_pool(ctx.contract),
+        "nodeSelector": general_pool(),
         "resources": resources("100m", "128Mi", "1", "512Mi"),
         "securityContext": POD_SECURITY_CONTEXT,
         "containerSecurityContext": CONTAINER_SECURITY_CONTEXT,
@@ -98,3 +122,27 @@ def peer_authentication(namespace: str) -> dict[str, Any]:
         "metadata": {"name": "default", "namespace": namespace},
         "spec": {"mtls": {"mode": "STRICT"}},
     }
+
+
+class Istio(PlatformService):
+    def __init__(
+        self, name: str, args: IstioArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:istio:Istio", name, opts)
+        ns = args.namespace
+        base = self.release("istio-base", CHARTS["istio-base"], ns, base_values(args))
+        cni = self.release("istio-cni", CHARTS["istio-cni"], ns, cni_values(args), [base])
+        istiod = self.release("istiod", CHARTS["istiod"], ns, istiod_values(args), [base, cni])
+        gateway_account = self.service_account(ns, GATEWAY_SERVICE_ACCOUNT)
+        self.gateway = self.release(
+            "istio-ingressgateway",
+            CHARTS["istio-ingressgateway"],
+            ns,
+            gateway_values(args),
+            [istiod, gateway_account],
+        )
+        for mesh_ns in args.mesh_namespaces:
+            self.custom_resource(
+                f"peer-authentication-{mesh_ns}", peer_authentication(mesh_ns), [base]
+            )
+        self.register_outputs({"releases": sorted(self.releases)})

@@ -8,13 +8,30 @@ ExternalSecrets synced from Secrets Manager.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
-from components.k8s.context import ServiceContext
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.k8s.charts import ChartPin
+from components.k8s.external_secrets import external_secret
+from components.k8s.platform_service import PlatformService
 from components.k8s.pods import Values, general_pool, resources
 from components.k8s.storage import STORAGE_CLASS_NAME
 
 RELEASE: Final = "kube-prometheus-stack"
+CHARTS: Final = {
+    RELEASE: ChartPin(
+        "kube-prometheus-stack",
+        "78.3.0",
+        "https://prometheus-community.github.io/helm-charts",
+        "prometheus-community/helm-charts charts/kube-prometheus-stack",
+    ),
+}
 GRAFANA_ADMIN_SECRET: Final = "grafana-admin"  # noqa: S105 - a Secret's name
 GRAFANA_ADMIN_KEYS: Final = {"admin-user": "username", "admin-password": "password"}
 RECEIVER_URL_KEY: Final = "url"
@@ -63,10 +80,26 @@ def alertmanager_config(receiver_secret: str) -> Values:
     }
 
 
-def kube_prometheus_stack_values(ctx: ServiceContext, *, cert_manager: bool) -> Values:
-    pool = general_pool(ctx.contract)
-    settings = ctx.platform
-    receiver = settings.alert_receiver_secret
+@dataclass(frozen=True)
+class MonitoringArgs:
+    namespace: str
+    cluster_name: str  # platform secrets live under `<cluster_name>/` in Secrets Manager
+    secrets_key_arn: pulumi.Input[str]  # KMS key of those secrets
+    prometheus_retention: str  # e.g. "10d"
+    prometheus_storage_gib: int
+    # Secrets Manager secret `<cluster>/<name>` holding the Alertmanager receiver's URL.
+    alert_receiver_secret: str
+    # An ephemeral stack (dev): `pulumi destroy` must leave no volume behind and
+    # secrets can be re-created at once (docs/decisions/0009-stateful-resources-protected.md).
+    ephemeral: bool = False
+    # cert-manager runs: it issues the operator's webhook certificates.
+    cert_manager: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def kube_prometheus_stack_values(args: MonitoringArgs) -> Values:
+    pool = general_pool()
+    receiver = args.alert_receiver_secret
     return {
         "crds": {"enabled": True},
         "prometheusOperator": {
@@ -74,12 +107,12 @@ def kube_prometheus_stack_values(ctx: ServiceContext, *, cert_manager: bool) -> 
             "nodeSelector": pool,
             "resources": resources("100m", "256Mi", "500m", "512Mi"),
             # Webhook certificates from cert-manager where it runs, else the chart's job.
-            "admissionWebhooks": {"certManager": {"enabled": cert_manager}},
+            "admissionWebhooks": {"certManager": {"enabled": args.cert_manager}},
         },
         "prometheus": {
             "serviceAccount": _sa("prometheus"),
             "prometheusSpec": {
-                "retention": settings.prometheus_retention,
+                "retention": args.prometheus_retention,
                 "nodeSelector": pool,
                 "resources": resources("500m", "2Gi", "2", "4Gi"),
                 # Every ServiceMonitor/PodMonitor/PrometheusRule, not only this release's.
@@ -92,16 +125,16 @@ def kube_prometheus_stack_values(ctx: ServiceContext, *, cert_manager: bool) -> 
                             "storageClassName": STORAGE_CLASS_NAME,
                             "accessModes": ["ReadWriteOnce"],
                             "resources": {
-                                "requests": {"storage": f"{settings.prometheus_storage_gib}Gi"}
+                                "requests": {"storage": f"{args.prometheus_storage_gib}Gi"}
                             },
                         }
                     }
                 },
                 # StatefulSet claims outlive their StatefulSet unless told otherwise:
                 # an ephemeral stack deletes them with it, so `pulumi destroy` leaves
-                # no EBS volume behind (DESIGN.md decision 9); others keep the data.
+                # no EBS volume behind; others keep the data.
                 "persistentVolumeClaimRetentionPolicy": {
-                    "whenDeleted": "Delete" if ctx.ephemeral else "Retain",
+                    "whenDeleted": "Delete" if args.ephemeral else "Retain",
                     "whenScaled": "Retain",
                 },
             },
@@ -140,3 +173,81 @@ def kube_prometheus_stack_values(ctx: ServiceContext, *, cert_manager: bool) -> 
             "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
         },
     }
+
+
+class Monitoring(PlatformService):
+    """kube-prometheus-stack with Grafana's admin and the alert receiver from Secrets Manager.
+
+    Grafana's admin password is a random value kept only in Secrets Manager (and,
+    as a secret, in encrypted state); an ExternalSecret copies it into the
+    cluster. The receiver's URL is seeded with an address that delivers nowhere;
+    operators put the real endpoint in Secrets Manager and Pulumi ignores later
+    changes to the value.
+    """
+
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:monitoring:Monitoring", name, opts)
+        ns = args.namespace
+        accounts = [self.service_account(ns, account) for account in SERVICE_ACCOUNTS.values()]
+        password = random.RandomPassword(
+            "grafana-admin-password", length=32, special=False, opts=self.child_opts()
+        )
+        admin = self._secret(
+            args,
+            GRAFANA_ADMIN_SECRET,
+            password.result.apply(lambda p: json.dumps({"username": "admin", "password": p})),
+            keep=False,
+        )
+        receiver_name = args.alert_receiver_secret
+        receiver = self._secret(
+            args, receiver_name, json.dumps({"url": "http://127.0.0.1:9/unset"}), keep=True
+        )
+        synced = [
+            self.custom_resource(
+                f"external-secret-{GRAFANA_ADMIN_SECRET}",
+                external_secret(
+                    GRAFANA_ADMIN_SECRET,
+                    ns,
+                    f"{args.cluster_name}/{GRAFANA_ADMIN_SECRET}",
+                    GRAFANA_ADMIN_KEYS,
+                ),
+                [admin],
+            ),
+            self.custom_resource(
+                f"external-secret-{receiver_name}",
+                external_secret(
+                    receiver_name,
+                    ns,
+                    f"{args.cluster_name}/{receiver_name}",
+                    {RECEIVER_URL_KEY: "url"},
+                ),
+                [receiver],
+            ),
+        ]
+        self.release(
+            RELEASE, CHARTS[RELEASE], ns, kube_prometheus_stack_values(args), [*accounts, *synced]
+        )
+        self.register_outputs({"release": RELEASE})
+
+    def _secret(
+        self, args: MonitoringArgs, name: str, value: pulumi.Input[str], *, keep: bool
+    ) -> aws.secretsmanager.Secret:
+        """A Secrets Manager secret `<cluster>/<name>`, encrypted with the platform's key."""
+        secret = aws.secretsmanager.Secret(
+            f"secret-{name}",
+            name=f"{args.cluster_name}/{name}",
+            kms_key_id=args.secrets_key_arn,
+            recovery_window_in_days=0 if args.ephemeral else 7,
+            tags=dict(args.tags),
+            opts=self.child_opts(),
+        )
+        aws.secretsmanager.SecretVersion(
+            f"secret-{name}-value",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(value),
+            # keep: operators set the real value; Pulumi only seeds it.
+            opts=self.child_opts(ignore_changes=["secretString"] if keep else None),
+        )
+        return secret

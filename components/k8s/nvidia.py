@@ -2,18 +2,37 @@
 
 Both are GPU node agents: they select the `gpu` pool and tolerate its taint.
 Time-slicing shares each GPU between `gpuTimeSlicingReplicas` pods; it is meant
-for inference, not training (DESIGN.md decision 14), so keep 1 where the GPU
-pool trains.
+for inference, not training (docs/decisions/0014-autoscaling-from-zero.md), so
+keep 1 where the GPU pool trains.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
+import pulumi
 import yaml
 
-from components.k8s.context import ServiceContext
+from components.k8s.charts import ChartPin
+from components.k8s.platform_service import PlatformService
 from components.k8s.pods import Values, gpu_pool, gpu_tolerations, resources
+from contract import contract
+
+CHARTS: Final = {
+    "nvidia-device-plugin": ChartPin(
+        "nvidia-device-plugin",
+        "0.18.0",
+        "https://nvidia.github.io/k8s-device-plugin",
+        "NVIDIA/k8s-device-plugin deployments/helm (NVIDIA docs: --version 0.18.0)",
+    ),
+    "dcgm-exporter": ChartPin(
+        "dcgm-exporter",
+        "4.1.1",
+        "https://nvidia.github.io/dcgm-exporter/helm-charts",
+        "NVIDIA/dcgm-exporter deployment/",
+    ),
+}
 
 DCGM_SERVICE_ACCOUNT: Final = "dcgm-exporter"
 DCGM_LABELS: Final = {"app.kubernetes.io/name": "dcgm-exporter"}
@@ -37,27 +56,34 @@ def time_slicing_config(resource: str, replicas: int) -> str:
     )
 
 
-def device_plugin_values(ctx: ServiceContext) -> Values:
+@dataclass(frozen=True)
+class GpuAgentsArgs:
+    namespace: str
+    time_slicing_replicas: int = 1  # pods per physical GPU; 1 = no sharing
+    service_monitor: bool = False  # the ServiceMonitor CRD exists (monitoring runs)
+
+
+def device_plugin_values(args: GpuAgentsArgs) -> Values:
     values: Values = {
-        "nodeSelector": gpu_pool(ctx.contract),
-        "tolerations": gpu_tolerations(ctx.contract),
+        "nodeSelector": gpu_pool(),
+        "tolerations": gpu_tolerations(),
         "resources": resources("50m", "64Mi", "200m", "128Mi"),
         "gfd": {"enabled": False},
         "nfd": {"enabled": False},
     }
-    replicas = ctx.platform.gpu_time_slicing_replicas
+    replicas = args.time_slicing_replicas
     if replicas > 1:
         values["config"] = {
-            "map": {"default": time_slicing_config(ctx.contract.gpu.resource, replicas)},
+            "map": {"default": time_slicing_config(contract().gpu.resource, replicas)},
             "default": "default",
         }
     return values
 
 
-def dcgm_exporter_values(ctx: ServiceContext) -> Values:
+def dcgm_exporter_values(args: GpuAgentsArgs) -> Values:
     return {
-        "nodeSelector": gpu_pool(ctx.contract),
-        "tolerations": gpu_tolerations(ctx.contract),
+        "nodeSelector": gpu_pool(),
+        "tolerations": gpu_tolerations(),
         "resources": resources("100m", "256Mi", "500m", "512Mi"),
         "serviceAccount": {"create": False, "name": DCGM_SERVICE_ACCOUNT},
         # The ServiceMonitor is authored as a typed object (visible, validated).
@@ -76,3 +102,23 @@ def dcgm_service_monitor(namespace: str) -> dict[str, Any]:
             "endpoints": [{"port": DCGM_PORT_NAME, "path": "/metrics", "interval": "30s"}],
         },
     }
+
+
+class GpuAgents(PlatformService):
+    """The GPU node agents: the device plugin, the DCGM exporter and its ServiceMonitor."""
+
+    def __init__(
+        self, name: str, args: GpuAgentsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:nvidia:GpuAgents", name, opts)
+        ns = args.namespace
+        self.release(
+            "nvidia-device-plugin", CHARTS["nvidia-device-plugin"], ns, device_plugin_values(args)
+        )
+        account = self.service_account(ns, DCGM_SERVICE_ACCOUNT)
+        dcgm = self.release(
+            "dcgm-exporter", CHARTS["dcgm-exporter"], ns, dcgm_exporter_values(args), [account]
+        )
+        if args.service_monitor:
+            self.custom_resource("service-monitor-dcgm-exporter", dcgm_service_monitor(ns), [dcgm])
+        self.register_outputs({"releases": sorted(self.releases)})

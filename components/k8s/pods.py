@@ -1,29 +1,32 @@
 """Pod placement and security settings shared by every platform service (pure data).
 
-Every platform pod runs on the `general` pool unless it needs a GPU (DESIGN.md
-decision 8); GPU agents select the `gpu` pool and tolerate its taint.
+Every platform pod runs on the `general` pool unless it needs a GPU
+(docs/decisions/0008-charts-pinned-and-rendered.md); GPU agents select the `gpu`
+pool and tolerate its taint. Pools, label and taint come from the contract.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from contract import Contract
+from contract import contract
 
 Values = dict[str, Any]
 
 
-def general_pool(contract: Contract) -> dict[str, str]:
+def general_pool() -> dict[str, str]:
     """nodeSelector of the general pool."""
-    return {contract.node_pool_label: contract.pools["general"]}
+    c = contract()
+    return {c.node_pool_label: c.pools["general"]}
 
 
-def gpu_pool(contract: Contract) -> dict[str, str]:
-    return {contract.node_pool_label: contract.pools["gpu"]}
+def gpu_pool() -> dict[str, str]:
+    c = contract()
+    return {c.node_pool_label: c.pools["gpu"]}
 
 
-def gpu_tolerations(contract: Contract) -> list[dict[str, str]]:
-    gpu = contract.gpu
+def gpu_tolerations() -> list[dict[str, str]]:
+    gpu = contract().gpu
     return [
         {
             "key": gpu.taint_key,

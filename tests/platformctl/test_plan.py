@@ -26,6 +26,7 @@ RESOURCE_FIELDS = {
     "property_dependencies",
     "provider",
     "protect",
+    "aliases",
 }
 
 
@@ -170,7 +171,7 @@ def test_program_error_exits_2(
     def broken(settings):
         raise RuntimeError("the network exploded\nwith a second line")
 
-    monkeypatch.setattr("stacks.build.build", broken)
+    monkeypatch.setattr("program.build", broken)
     status = cli.main(["plan", "--stack", "dev", "--out", str(tmp_path / "out"), "--no-policy"])
     printed = capsys.readouterr().out.strip().splitlines()
     assert status == 2

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from tests.conftest import Plan, policy_json
+import pytest
 
-BUCKET_ARN = "arn:aws:s3:::mlops-platform-{stack}-artifacts-123456789012-eu-west-1"
+from components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
+from tests.conftest import TAGS, Plan, build, on_aws, policy_json
+from tests.types import S3_BUCKET
+
+NAME = "c1-artifacts-123456789012-eu-west-1"
+BUCKET_ARN = f"arn:aws:s3:::{NAME}"
 
 
-def test_bucket_and_companions(dev: Plan) -> None:
-    bucket = dev.one("aws:s3/bucket:Bucket", "artifacts-bucket")
-    assert bucket.inputs["bucket"] == "mlops-platform-dev-artifacts-123456789012-eu-west-1"
-    assert bucket.inputs["forceDestroy"] is True  # dev only
+def _store(**overrides: object) -> Plan:
+    args = {
+        "bucket_name": NAME,
+        "account_id": "123456789012",
+        "region": "eu-west-1",
+        "tags": TAGS,
+    } | overrides
+    return build(lambda: ArtifactStore("artifacts", ArtifactStoreArgs(**args), opts=on_aws()))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def ephemeral() -> Plan:
+    return _store(force_destroy=True)
+
+
+@pytest.fixture(scope="module")
+def kept() -> Plan:
+    return _store(noncurrent_version_expiration_days=90, protect=True)
+
+
+def test_bucket_and_companions(ephemeral: Plan) -> None:
+    dev = ephemeral
+    bucket = dev.one(S3_BUCKET, "artifacts-bucket")
+    assert bucket.inputs["bucket"] == NAME
+    assert bucket.inputs["forceDestroy"] is True
     assert bucket.protect is False
     bucket_id = bucket.inputs["bucket"]
 
@@ -46,7 +72,7 @@ def test_bucket_and_companions(dev: Plan) -> None:
     }
     policy = policy_json(companion("bucketPolicy:BucketPolicy", "tls-only")["policy"])
     (deny,) = policy["Statement"]
-    arn = BUCKET_ARN.format(stack="dev")
+    arn = BUCKET_ARN
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert deny["Resource"] == [arn, f"{arn}/*"]
@@ -61,15 +87,11 @@ def test_bucket_and_companions(dev: Plan) -> None:
     assert all(r["status"] == "Enabled" for r in rules.values())
 
 
-def test_prod_bucket_is_kept(prod: Plan) -> None:
-    bucket = prod.one("aws:s3/bucket:Bucket", "artifacts-bucket")
+def test_a_kept_bucket(kept: Plan) -> None:
+    bucket = kept.one(S3_BUCKET, "artifacts-bucket")
     assert bucket.inputs["forceDestroy"] is False
     assert bucket.protect is True
-    lifecycle = prod.one(
+    lifecycle = kept.one(
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "artifacts-lifecycle"
     ).inputs
     assert lifecycle["rules"][0]["noncurrentVersionExpiration"] == {"noncurrentDays": 90.0}
-
-
-def test_staging_bucket_is_not_force_destroyed(staging: Plan) -> None:
-    assert staging.one("aws:s3/bucket:Bucket", "artifacts-bucket").inputs["forceDestroy"] is False

@@ -5,9 +5,64 @@ from __future__ import annotations
 import pytest
 
 from components.aws.database import Database, DatabaseArgs, parameter_family, tls_parameters
-from tests.conftest import Plan, run_pulumi
+from tests.conftest import TAGS, Plan, build, on_aws, run_pulumi
+from tests.types import (
+    INGRESS_RULE,
+    LOG_GROUP,
+    RDS_INSTANCE,
+    RDS_PARAMETER_GROUP,
+    RDS_SUBNET_GROUP,
+)
 
-RDS = "aws:rds/instance:Instance"
+RDS = RDS_INSTANCE
+DATA_KEY = "arn:aws:kms:eu-west-1:123456789012:key/key-data"
+LOGS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/key-logs"
+SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
+NODES_SG = "sg-nodes"
+ENGINES = {"mlflow": ("postgres", "17.6", "mlflow"), "pipelines": ("mysql", "8.4.6", "mlpipeline")}
+
+
+def _databases(**overrides: object) -> Plan:
+    def program() -> None:
+        opts = on_aws()
+        for name, (engine, version, db_name) in ENGINES.items():
+            args = {
+                "identifier": f"c1-{name}",
+                "engine": engine,
+                "engine_version": version,
+                "instance_class": "db.t4g.small",
+                "db_name": db_name,
+                "subnet_ids": SUBNETS,
+                "vpc_id": "vpc-1",
+                "client_security_group_ids": [NODES_SG],
+                "kms_key_arn": DATA_KEY,
+                "logs_key_arn": LOGS_KEY,
+                "log_retention_days": 30,
+                "performance_insights": False,
+                "tags": TAGS,
+            } | overrides
+            Database(f"db-{name}", DatabaseArgs(**args), opts=opts)  # type: ignore[arg-type]
+
+    return build(program)
+
+
+@pytest.fixture(scope="module")
+def small() -> Plan:
+    """Single-AZ, no deletion protection, a class without Performance Insights (dev's shape)."""
+    return _databases()
+
+
+@pytest.fixture(scope="module")
+def protected() -> Plan:
+    """Multi-AZ, deletion protection, final snapshot, 14-day backups (prod's shape)."""
+    return _databases(
+        instance_class="db.m7g.large",
+        multi_az=True,
+        deletion_protection=True,
+        backup_retention_days=14,
+        performance_insights=True,
+        protect=True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -40,19 +95,19 @@ def test_tls_parameters() -> None:
         ("pipelines", "mysql", 3306.0, "mlpipeline", "mysql8.4", "require_secure_transport"),
     ],
 )
-def test_dev_databases(
-    dev: Plan, name: str, engine: str, port: float, db_name: str, family: str, tls: str
+def test_databases(
+    small: Plan, name: str, engine: str, port: float, db_name: str, family: str, tls: str
 ) -> None:
-    db = dev.one(RDS, f"db-{name}-instance")
+    db = small.one(RDS, f"db-{name}-instance")
     i = db.inputs
-    assert i["identifier"] == f"mlops-platform-dev-{name}"
+    assert i["identifier"] == f"c1-{name}"
     assert (i["engine"], i["port"], i["dbName"]) == (engine, port, db_name)
     assert i["publiclyAccessible"] is False
     assert i["storageEncrypted"] is True
-    assert i["kmsKeyId"].endswith("key/key-data-kms-key")
+    assert i["kmsKeyId"] == DATA_KEY
     assert i["manageMasterUserPassword"] is True
     assert "password" not in i
-    assert i["masterUserSecretKmsKeyId"].endswith("key/key-data-kms-key")
+    assert i["masterUserSecretKmsKeyId"] == DATA_KEY
     assert i["iamDatabaseAuthenticationEnabled"] is True
     assert i["copyTagsToSnapshot"] is True
     assert i["backupRetentionPeriod"] == 7.0
@@ -62,43 +117,41 @@ def test_dev_databases(
     assert i["performanceInsightsEnabled"] is False
     assert db.protect is False
     assert i["vpcSecurityGroupIds"] == [f"db-{name}-sg-id"]
-    params = dev.one("aws:rds/parameterGroup:ParameterGroup", f"db-{name}-params").inputs
+    params = small.one(RDS_PARAMETER_GROUP, f"db-{name}-params").inputs
     assert params["family"] == family
     assert [p["name"] for p in params["parameters"]] == [tls]
     assert i["parameterGroupName"] == f"db-{name}-params"  # the mock echoes the autoname
-    subnets = dev.one("aws:rds/subnetGroup:SubnetGroup", f"db-{name}-subnets").inputs
-    assert subnets["subnetIds"] == [f"network-private-{i}-id" for i in range(3)]
-    rule = dev.one(
-        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", f"db-{name}-from-nodes-0"
-    ).inputs
-    assert rule["referencedSecurityGroupId"] == "sg-cluster-eks-node"
+    subnets = small.one(RDS_SUBNET_GROUP, f"db-{name}-subnets").inputs
+    assert subnets["subnetIds"] == SUBNETS
+    rule = small.one(INGRESS_RULE, f"db-{name}-from-nodes-0").inputs
+    assert rule["referencedSecurityGroupId"] == NODES_SG
     assert (rule["fromPort"], rule["toPort"], rule["ipProtocol"]) == (port, port, "tcp")
     assert "cidrIpv4" not in rule
     assert rule["description"]
-    assert rule["tags"]["environment"] == "dev"
+    assert rule["tags"]["environment"] == "test"
     exports = {"postgres": ["postgresql", "upgrade"], "mysql": ["error", "slowquery"]}[engine]
     assert i["enabledCloudwatchLogsExports"] == exports
     for log in exports:
-        group = dev.one("aws:cloudwatch/logGroup:LogGroup", f"db-{name}-logs-{log}")
-        assert group.inputs["name"] == f"/aws/rds/instance/mlops-platform-dev-{name}/{log}"
+        group = small.one(LOG_GROUP, f"db-{name}-logs-{log}")
+        assert group.inputs["name"] == f"/aws/rds/instance/c1-{name}/{log}"
         assert group.inputs["retentionInDays"] == 30.0
-        assert group.inputs["kmsKeyId"].endswith("key/key-logs-kms-key")
+        assert group.inputs["kmsKeyId"] == LOGS_KEY
         assert group.urn in db.dependencies
 
 
-def test_prod_databases_are_protected(prod: Plan) -> None:
+def test_protected_databases(protected: Plan) -> None:
     for name in ("mlflow", "pipelines"):
-        db = prod.one(RDS, f"db-{name}-instance")
+        db = protected.one(RDS, f"db-{name}-instance")
         i = db.inputs
         assert (i["multiAz"], i["deletionProtection"], i["skipFinalSnapshot"]) == (
             True,
             True,
             False,
         )
-        assert i["finalSnapshotIdentifier"] == f"mlops-platform-prod-{name}-final"
+        assert i["finalSnapshotIdentifier"] == f"c1-{name}-final"
         assert i["backupRetentionPeriod"] == 14.0
         assert i["performanceInsightsEnabled"] is True
-        assert i["performanceInsightsKmsKeyId"].endswith("key/key-data-kms-key")
+        assert i["performanceInsightsKmsKeyId"] == DATA_KEY
         assert db.protect is True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from platformctl.engine import ROOT_STACK_TYPE
 from platformctl.plan import capture
 from stacks.loader import load_from_stack_file, settings_from_config
 from tests.conftest import Plan, build_stack
@@ -40,7 +41,7 @@ def test_every_stack_builds_with_tags_parents_and_providers(stack: str, request)
         if r.custom:
             assert "pulumi:providers:aws::aws::" in r.provider, r.urn
     components = {r.urn for r in plan.registrations if not r.custom}
-    top_level = [r for r in plan.registrations if r.parent.split("::")[2] == "pulumi:pulumi:Stack"]
+    top_level = [r for r in plan.registrations if r.parent.split("::")[2] == ROOT_STACK_TYPE]
     # Only components and the providers sit at the top; everything else has a component parent.
     for r in top_level:
         assert (not r.custom) or r.type.startswith("pulumi:providers:"), r.urn
@@ -111,11 +112,12 @@ def test_ml_roles_and_accounts_follow_the_service_switches(dev: Plan) -> None:
         ("model_reader", "mlops/kserve-model-reader"),
     ):
         annotation = accounts[ref].inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-        assert annotation == f"arn:aws:iam::123456789012:role/irsa-{key}-role"
+        role = key.replace("_", "-")
+        assert annotation == f"arn:aws:iam::123456789012:role/irsa-{role}-role"
     plan = build_stack("dev", services={"mlflow": False, "kserve": False})
     roles = {r.name for r in plan.by_type("aws:iam/role:Role")}
-    assert "irsa-pipeline_runner-role" in roles
-    assert not {"irsa-mlflow-role", "irsa-model_reader-role"} & roles
+    assert "irsa-pipeline-runner-role" in roles
+    assert not {"irsa-mlflow-role", "irsa-model-reader-role"} & roles
     names = {
         r.inputs["metadata"]["name"] for r in plan.by_type("kubernetes:core/v1:ServiceAccount")
     }

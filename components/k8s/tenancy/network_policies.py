@@ -1,4 +1,4 @@
-"""NetworkPolicies from DESIGN.md's flow table, as pure functions (section 2).
+"""NetworkPolicies of the flow table (docs/decisions/0028-network-flows.md), as pure functions.
 
 Every namespace gets a default deny for both directions, DNS egress to
 kube-dns and metrics ingress from `monitoring`; then exactly the flows of the

@@ -1,10 +1,10 @@
-"""NetworkPolicies: exact peers and ports of every namespace's flows (DESIGN.md section 2)."""
+"""NetworkPolicies: exact peers and ports of every namespace's flows."""
 
 from __future__ import annotations
 
 import pytest
 
-from components.k8s import network_policies as np
+from components.k8s.tenancy import network_policies as np
 from contract import load_contract
 
 VPC = "10.40.0.0/16"

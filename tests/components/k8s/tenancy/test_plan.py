@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from components.k8s import tenancy
-from components.k8s.rbac import ML_ENGINEERS_GROUP, VIEWERS_GROUP
-from stacks.loader import load_from_stack_file, settings_from_config
+from components.k8s.tenancy import plan as tenancy
+from components.k8s.tenancy.quota import LIMIT_RANGE
+from components.k8s.tenancy.rbac import ML_ENGINEERS_GROUP, VIEWERS_GROUP
+from contract import contract
 
-DEV = load_from_stack_file("dev")
-PLANS = {p.key: p for p in tenancy.tenancy_plan(DEV, "10.40.0.0/16")}
+# Every namespace of the contract but external-dns (dev has no hosted zone).
+NAMESPACES = {k: v for k, v in contract().namespaces.items() if k != "external_dns"}
+ARGS = tenancy.TenancyArgs(
+    namespaces=NAMESPACES,
+    kubernetes_minor="1.33",
+    vpc_cidr="10.40.0.0/16",
+    gpu_quota=4,
+    mesh=True,
+)
+PLANS = {p.key: p for p in tenancy.tenancy_plan(ARGS)}
 PRIVILEGED = {"istio", "monitoring", "nvidia"}
 
 
-def test_dev_namespaces() -> None:
+def test_namespaces() -> None:
     assert {k: p.name for k, p in PLANS.items()} == {
         "workloads": "mlops",
         "mlflow": "mlflow",
@@ -26,7 +37,7 @@ def test_dev_namespaces() -> None:
         "argocd": "argocd",
         "nvidia": "nvidia-device-plugin",
         "cluster_autoscaler": "cluster-autoscaler",
-    }  # external-dns is off in dev (no hosted zone)
+    }
 
 
 @pytest.mark.parametrize("key", sorted(PLANS))
@@ -95,22 +106,19 @@ def test_other_namespaces_forbid_gpus_and_load_balancers() -> None:
 
 
 def test_gpu_quota_is_configurable() -> None:
-    settings = settings_from_config(
-        {"environment": "dev", "gpuQuota": 8}, stack="dev", region="eu-west-1"
-    )
-    plans = {p.key: p for p in tenancy.tenancy_plan(settings, "10.40.0.0/16")}
+    plans = {p.key: p for p in tenancy.tenancy_plan(dataclasses.replace(ARGS, gpu_quota=8))}
     assert plans["workloads"].quota.gpus == 8
     assert plans["kubeflow"].quota.gpus == 8
     assert plans["mlflow"].quota.gpus == 0
 
 
 def test_limit_range_has_defaults_and_no_gpu() -> None:
-    assert tenancy.LIMIT_RANGE == {
+    assert LIMIT_RANGE == {
         "type": "Container",
         "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
         "default": {"cpu": "500m", "memory": "512Mi"},
     }
-    assert "max" not in tenancy.LIMIT_RANGE
+    assert "max" not in LIMIT_RANGE
 
 
 def test_roles_are_least_privilege() -> None:
@@ -140,17 +148,6 @@ def test_roles_are_least_privilege() -> None:
     } in editor.rules
 
 
-def test_switching_services_off_drops_their_namespaces() -> None:
-    settings = settings_from_config(
-        {
-            "environment": "dev",
-            "services": {"argocd": False, "kserve": False, "clusterAutoscaler": False},
-        },
-        stack="dev",
-        region="eu-west-1",
-    )
-    names = tenancy.enabled_namespaces(settings)
-    assert "argocd" not in names
-    assert "kserve" not in names
-    assert "cluster_autoscaler" not in names
-    assert names["workloads"] == "mlops"
+def test_without_the_mesh_no_injection_label() -> None:
+    plans = tenancy.tenancy_plan(dataclasses.replace(ARGS, mesh=False))
+    assert all("istio-injection" not in p.labels for p in plans)

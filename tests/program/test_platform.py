@@ -1,4 +1,4 @@
-"""Layer 2 as built under the mocks: objects, providers, names, releases, IRSA wiring."""
+"""The platform layers as the whole dev stack builds them: objects, providers, names, releases."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import json
 
 import pytest
 
-from components.k8s.charts import CHARTS
+from program.platform import enabled_namespaces
+from program.services import chart_table
 from stacks.loader import SettingsError, settings_from_config
 from tests.conftest import Plan, build_stack
 from tests.stacks.test_settings import EXISTING
+from tests.types import HELM_RELEASE as RELEASE
+from tests.types import IAM_ROLE as ROLE
+from tests.types import SERVICE_ACCOUNT as SA
 
-RELEASE = "kubernetes:helm.sh/v3:Release"
-SA = "kubernetes:core/v1:ServiceAccount"
-ROLE = "aws:iam/role:Role"
+CHARTS = chart_table()
 ROLE_ARN = "eks.amazonaws.com/role-arn"
 GENERAL = {"mlops-platform.io/pool": "general"}
 
@@ -269,3 +271,19 @@ def test_missing_prerequisite_stops_with_one_line(raw: dict, message: str) -> No
     with pytest.raises(SettingsError) as error:
         settings_from_config({"environment": "dev", **raw}, stack="dev", region="eu-west-1")
     assert str(error.value) == message
+
+
+def test_switching_services_off_drops_their_namespaces() -> None:
+    settings = settings_from_config(
+        {
+            "environment": "dev",
+            "services": {"argocd": False, "kserve": False, "clusterAutoscaler": False},
+        },
+        stack="dev",
+        region="eu-west-1",
+    )
+    names = enabled_namespaces(settings)
+    assert "argocd" not in names
+    assert "kserve" not in names
+    assert "cluster_autoscaler" not in names
+    assert names["workloads"] == "mlops"

@@ -1,8 +1,9 @@
-"""TenantNamespace: one namespace and its baseline (DESIGN.md section 2, cross-cutting).
+"""TenantNamespace: one namespace and its baseline.
 
 Namespace with Pod Security Admission labels, ResourceQuota, LimitRange,
 NetworkPolicies, the default ServiceAccount with token automount off, and the
-namespace's Roles and RoleBindings. The plan is computed by `tenancy.tenancy_plan`.
+namespace's Roles and RoleBindings. The plan is computed by `plan.tenancy_plan`;
+the Kubernetes provider comes through `opts.providers`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s.tenancy import LIMIT_RANGE, NamespacePlan
-
-MANAGED_BY = {
-    "app.kubernetes.io/managed-by": "pulumi",
-    "app.kubernetes.io/part-of": "mlops-platform",
-}
+from components.k8s.platform_service import MANAGED_BY
+from components.k8s.tenancy.plan import NamespacePlan
+from components.k8s.tenancy.quota import LIMIT_RANGE
 
 
 class TenantNamespace(pulumi.ComponentResource):
@@ -26,7 +24,6 @@ class TenantNamespace(pulumi.ComponentResource):
         self,
         name: str,
         plan: NamespacePlan,
-        provider: k8s.Provider,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:namespace:TenantNamespace", name, None, opts)
@@ -34,7 +31,7 @@ class TenantNamespace(pulumi.ComponentResource):
         ns = plan.name
 
         def child(*depends: pulumi.Resource) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(provider=provider, parent=self, depends_on=list(depends))
+            return pulumi.ResourceOptions(parent=self, depends_on=list(depends))
 
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-ns",

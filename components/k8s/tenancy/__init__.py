@@ -1,0 +1,1 @@
+"""The tenancy baseline of every namespace: Pod Security, quota, limits, NetworkPolicies, RBAC."""

@@ -1,0 +1,35 @@
+"""What a plan produced, and how the command line reports it: shared by the plan and the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stacks.settings import StackSettings
+
+EXIT_CLEAN = 0
+EXIT_MANDATORY_VIOLATION = 1
+EXIT_BAD_CONFIG = 2
+
+
+class PlanError(Exception):
+    """The program failed under the mocks; the message is one line."""
+
+
+@dataclass
+class PlanResult:
+    stack: str
+    settings: StackSettings
+    resources: list[dict[str, Any]]
+    outputs: dict[str, Any]
+    policy: dict[str, Any] = field(default_factory=dict)
+    cost: dict[str, Any] = field(default_factory=dict)
+    manifests: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_status(self) -> int:
+        if self.policy.get("mandatory_violations", 0):
+            return EXIT_MANDATORY_VIOLATION
+        return EXIT_CLEAN

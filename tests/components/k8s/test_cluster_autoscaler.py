@@ -1,0 +1,96 @@
+"""cluster-autoscaler: values from its Args, a role that scales only this cluster's groups."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.k8s import cluster_autoscaler as ca
+from contract import contract
+from tests.conftest import SCOPE, Plan, assert_role_trusts_its_account, build_service
+
+ARGS = ca.ClusterAutoscalerArgs(
+    account=contract().service_accounts["cluster_autoscaler"],
+    cluster_name="c1",
+    region="eu-west-1",
+    account_id="123456789012",
+    kubernetes_minor="1.33",
+    aws=SCOPE,
+)
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return build_service(lambda opts: ca.ClusterAutoscaler("cluster-autoscaler", ARGS, opts))
+
+
+def test_values() -> None:
+    values = ca.cluster_autoscaler_values(ARGS)
+    assert values["autoDiscovery"] == {"clusterName": "c1"}
+    assert values["rbac"]["serviceAccount"] == {"create": False, "name": "cluster-autoscaler"}
+    assert values["image"] == {"tag": "v1.33.0"}
+    assert values["extraArgs"] == {
+        "expander": "least-waste",
+        "scale-down-unneeded-time": "10m",
+        "scale-down-utilization-threshold": "0.5",
+        "balance-similar-node-groups": True,
+        "skip-nodes-with-local-storage": False,
+        "stderrthreshold": "info",
+    }
+    tuned = ca.cluster_autoscaler_values(
+        ca.ClusterAutoscalerArgs(
+            **{
+                **ARGS.__dict__,
+                "expander": "priority",
+                "scale_down_unneeded_minutes": 20,
+                "scale_down_utilization_percent": 65,
+                "balance_similar_node_groups": False,
+            }
+        )
+    )["extraArgs"]
+    assert tuned["expander"] == "priority"
+    assert tuned["scale-down-unneeded-time"] == "20m"
+    assert tuned["scale-down-utilization-threshold"] == "0.65"
+    assert tuned["balance-similar-node-groups"] is False
+
+
+def test_policy_writes_only_under_tag_conditions() -> None:
+    got = {
+        s["Sid"]: s
+        for s in json.loads(ca.cluster_autoscaler_policy("eu-west-1", "123456789012", "c1"))[
+            "Statement"
+        ]
+    }
+    assert got["ScaleOwnGroups"]["Condition"] == {
+        "StringEquals": {
+            "aws:ResourceTag/k8s.io/cluster-autoscaler/c1": "owned",
+            "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+        }
+    }
+    assert got["DescribeNodegroups"] == {
+        "Sid": "DescribeNodegroups",
+        "Effect": "Allow",
+        "Action": "eks:DescribeNodegroup",
+        "Resource": "arn:aws:eks:eu-west-1:123456789012:nodegroup/c1/*/*",
+    }
+    reads = got["Discover"]["Action"]
+    assert all(a.split(":")[1].startswith(("Describe", "Get")) for a in reads)
+
+
+def test_component(plan: Plan) -> None:
+    policy = assert_role_trusts_its_account(plan, "cluster-autoscaler/cluster-autoscaler")
+    assert {s["Sid"] for s in policy["Statement"]} == {
+        "Discover",
+        "ScaleOwnGroups",
+        "DescribeNodegroups",
+    }
+    role = plan.one("mlops:irsa:IrsaRole", "irsa-cluster-autoscaler")
+    assert role.aliases == [
+        "urn:pulumi:test::mlops-platform::mlops:irsa:IrsaRole::irsa-cluster_autoscaler"
+    ]
+    # The role's own children follow it to its new name and parent.
+    inner = plan.one("aws:iam/role:Role", "irsa-cluster-autoscaler-role")
+    assert inner.aliases == [
+        "urn:pulumi:test::mlops-platform::mlops:irsa:IrsaRole$aws:iam/role:Role::irsa-cluster_autoscaler-role"
+    ]

@@ -1,0 +1,58 @@
+"""Every resource type token the tests name, in one place (as the engine spells them)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# AWS
+VPC: Final = "aws:ec2/vpc:Vpc"
+SUBNET: Final = "aws:ec2/subnet:Subnet"
+NAT_GATEWAY: Final = "aws:ec2/natGateway:NatGateway"
+EIP: Final = "aws:ec2/eip:Eip"
+ROUTE: Final = "aws:ec2/route:Route"
+VPC_ENDPOINT: Final = "aws:ec2/vpcEndpoint:VpcEndpoint"
+DEFAULT_SECURITY_GROUP: Final = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SECURITY_GROUP: Final = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULE: Final = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+FLOW_LOG: Final = "aws:ec2/flowLog:FlowLog"
+LAUNCH_TEMPLATE: Final = "aws:ec2/launchTemplate:LaunchTemplate"
+LOG_GROUP: Final = "aws:cloudwatch/logGroup:LogGroup"
+IAM_ROLE: Final = "aws:iam/role:Role"
+IAM_ROLE_POLICY: Final = "aws:iam/rolePolicy:RolePolicy"
+IAM_ATTACHMENT: Final = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+KMS_KEY: Final = "aws:kms/key:Key"
+KMS_ALIAS: Final = "aws:kms/alias:Alias"
+EKS_ADDON: Final = "aws:eks/addon:Addon"
+RDS_INSTANCE: Final = "aws:rds/instance:Instance"
+RDS_PARAMETER_GROUP: Final = "aws:rds/parameterGroup:ParameterGroup"
+RDS_SUBNET_GROUP: Final = "aws:rds/subnetGroup:SubnetGroup"
+S3_BUCKET: Final = "aws:s3/bucket:Bucket"
+SECRET: Final = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION: Final = "aws:secretsmanager/secretVersion:SecretVersion"
+
+# pulumi-eks (multi-language components: no children under the mocks)
+EKS_CLUSTER: Final = "eks:index:Cluster"
+MANAGED_NODE_GROUP: Final = "eks:index:ManagedNodeGroup"
+
+# Kubernetes
+HELM_RELEASE: Final = "kubernetes:helm.sh/v3:Release"
+NAMESPACE: Final = "kubernetes:core/v1:Namespace"
+SERVICE_ACCOUNT: Final = "kubernetes:core/v1:ServiceAccount"
+SERVICE_ACCOUNT_PATCH: Final = "kubernetes:core/v1:ServiceAccountPatch"
+RESOURCE_QUOTA: Final = "kubernetes:core/v1:ResourceQuota"
+LIMIT_RANGE: Final = "kubernetes:core/v1:LimitRange"
+NETWORK_POLICY: Final = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ROLE: Final = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+ROLE_BINDING: Final = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+STORAGE_CLASS: Final = "kubernetes:storage.k8s.io/v1:StorageClass"
+PEER_AUTHENTICATION: Final = "kubernetes:security.istio.io/v1:PeerAuthentication"
+CLUSTER_ISSUER: Final = "kubernetes:cert-manager.io/v1:ClusterIssuer"
+CLUSTER_SECRET_STORE: Final = "kubernetes:external-secrets.io/v1:ClusterSecretStore"
+EXTERNAL_SECRET: Final = "kubernetes:external-secrets.io/v1:ExternalSecret"
+SERVICE_MONITOR: Final = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+
+# Providers and components
+AWS_PROVIDER: Final = "pulumi:providers:aws"
+K8S_PROVIDER: Final = "pulumi:providers:kubernetes"
+RANDOM_PASSWORD: Final = "random:index/randomPassword:RandomPassword"
+IRSA_ROLE: Final = "mlops:irsa:IrsaRole"
