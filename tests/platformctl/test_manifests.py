@@ -8,10 +8,9 @@ import pytest
 import yaml
 
 from platformctl.manifests import object_filename, render_manifests, to_plain
+from platformctl.wire import SIG_KEY as SIG
+from platformctl.wire import SIG_SECRET as SECRET
 from tests.conftest import Plan
-
-SIG = "4dabf18193072939515e22adb298388d"
-SECRET = "1b47061264138c4ac30d75fd1eb44270"
 
 
 @pytest.fixture(scope="module")

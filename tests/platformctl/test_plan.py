@@ -13,6 +13,7 @@ from platformctl import __main__ as cli
 from platformctl.cost import estimate
 from platformctl.plan import run_plan
 from platformctl.report import critical_path
+from tests.types import EKS_CLUSTER, NAT_GATEWAY, RDS_INSTANCE
 
 ROOT = Path(__file__).resolve().parents[2]
 RESOURCE_FIELDS = {
@@ -44,7 +45,7 @@ def test_plan_files(dev_plan: tuple[dict[str, Any], Path]) -> None:
     resources = json.loads((out / "resources.json").read_text())
     assert resources == result["resources"]
     assert all(set(r) == RESOURCE_FIELDS for r in resources)
-    cluster = next(r for r in resources if r["type"] == "eks:index:Cluster")
+    cluster = next(r for r in resources if r["type"] == EKS_CLUSTER)
     assert cluster["custom"] is False
     assert cluster["inputs"]["authenticationMode"] == "API"  # wire names, camelCase
     assert cluster["parent"].endswith("mlops:cluster:Cluster::cluster")
@@ -117,7 +118,7 @@ def test_prod_costs_more_than_dev(dev_plan: tuple[dict[str, Any], Path], prod) -
     prod_cost = estimate([r.as_json() for r in prod.registrations])
     dev_cost = estimate(dev_plan[0]["resources"])
     assert prod_cost["total_monthly_usd_idle"] > dev_cost["total_monthly_usd_idle"]
-    nats = [r for r in prod_cost["resources"] if r["type"] == "aws:ec2/natGateway:NatGateway"]
+    nats = [r for r in prod_cost["resources"] if r["type"] == NAT_GATEWAY]
     assert len(nats) == 3
 
 
@@ -134,9 +135,9 @@ def test_critical_path_runs_through_the_cluster(dev_plan: tuple[dict[str, Any], 
 
 
 def test_critical_path_table() -> None:
-    a = {"urn": "a", "type": "aws:rds/instance:Instance", "custom": True, "dependencies": []}
+    a = {"urn": "a", "type": RDS_INSTANCE, "custom": True, "dependencies": []}
     b = {"urn": "b", "type": "x:y:Z", "custom": True, "dependencies": ["a"]}
-    c = {"urn": "c", "type": "eks:index:Cluster", "custom": False, "dependencies": []}
+    c = {"urn": "c", "type": EKS_CLUSTER, "custom": False, "dependencies": []}
     minutes, chain = critical_path([a, b, c])
     assert (minutes, [r["urn"] for r in chain]) == (10.0, ["c"])
     minutes, chain = critical_path([a, b])

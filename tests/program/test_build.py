@@ -9,15 +9,32 @@ from platformctl.plan import capture
 from stacks.loader import load_from_stack_file, settings_from_config
 from tests.conftest import Plan, build_stack
 from tests.stacks.test_settings import EXISTING
+from tests.types import (
+    EKS_ADDON,
+    EKS_CLUSTER,
+    IAM_ATTACHMENT,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    INGRESS_RULE,
+    K8S_PROVIDER,
+    KMS_ALIAS,
+    MANAGED_NODE_GROUP,
+    RDS_INSTANCE,
+    RDS_SUBNET_GROUP,
+    ROUTE,
+    SECRET_VERSION,
+    SERVICE_ACCOUNT,
+    VPC,
+)
 
 # AWS types that take no tags (companions, attachments, rules, routes).
 UNTAGGABLE = {
-    "aws:kms/alias:Alias",
-    "aws:secretsmanager/secretVersion:SecretVersion",
-    "aws:ec2/route:Route",
+    KMS_ALIAS,
+    SECRET_VERSION,
+    ROUTE,
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
-    "aws:iam/rolePolicy:RolePolicy",
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    IAM_ROLE_POLICY,
+    IAM_ATTACHMENT,
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketVersioning:BucketVersioning",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
@@ -74,22 +91,20 @@ def test_existing_cluster_mode_skips_the_cluster_layer() -> None:
     types = {r.type for r in plan.registrations}
     for absent in (
         "mlops:network:Network",
-        "eks:index:Cluster",
-        "eks:index:ManagedNodeGroup",
-        "aws:ec2/vpc:Vpc",
-        "aws:eks/addon:Addon",
+        EKS_CLUSTER,
+        MANAGED_NODE_GROUP,
+        VPC,
+        EKS_ADDON,
     ):
         assert absent not in types
-    db = plan.one("aws:rds/subnetGroup:SubnetGroup", "db-mlflow-subnets").inputs
+    db = plan.one(RDS_SUBNET_GROUP, "db-mlflow-subnets").inputs
     assert db["subnetIds"] == EXISTING["privateSubnetIds"]
-    rule = plan.one(
-        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "db-mlflow-from-nodes-0"
-    ).inputs
+    rule = plan.one(INGRESS_RULE, "db-mlflow-from-nodes-0").inputs
     assert rule["referencedSecurityGroupId"] == EXISTING["nodeSecurityGroupId"]
-    assert plan.one("aws:rds/instance:Instance", "db-mlflow-instance").inputs["identifier"] == (
+    assert plan.one(RDS_INSTANCE, "db-mlflow-instance").inputs["identifier"] == (
         "shared-cluster-mlflow"
     )
-    provider = plan.one("pulumi:providers:kubernetes", "k8s").inputs
+    provider = plan.one(K8S_PROVIDER, "k8s").inputs
     assert provider["kubeconfig"] == EXISTING["kubeconfigPath"]
 
 
@@ -104,7 +119,7 @@ def test_settings_error_builds_nothing(monitor) -> None:
 def test_ml_roles_and_accounts_follow_the_service_switches(dev: Plan) -> None:
     accounts = {
         r.inputs["metadata"]["namespace"] + "/" + r.inputs["metadata"]["name"]: r
-        for r in dev.by_type("kubernetes:core/v1:ServiceAccount")
+        for r in dev.by_type(SERVICE_ACCOUNT)
     }
     for key, ref in (
         ("mlflow", "mlflow/mlflow-server"),
@@ -115,11 +130,9 @@ def test_ml_roles_and_accounts_follow_the_service_switches(dev: Plan) -> None:
         role = key.replace("_", "-")
         assert annotation == f"arn:aws:iam::123456789012:role/irsa-{role}-role"
     plan = build_stack("dev", services={"mlflow": False, "kserve": False})
-    roles = {r.name for r in plan.by_type("aws:iam/role:Role")}
+    roles = {r.name for r in plan.by_type(IAM_ROLE)}
     assert "irsa-pipeline-runner-role" in roles
     assert not {"irsa-mlflow-role", "irsa-model-reader-role"} & roles
-    names = {
-        r.inputs["metadata"]["name"] for r in plan.by_type("kubernetes:core/v1:ServiceAccount")
-    }
+    names = {r.inputs["metadata"]["name"] for r in plan.by_type(SERVICE_ACCOUNT)}
     assert "pipeline-runner" in names
     assert not {"mlflow-server", "kserve-model-reader"} & names

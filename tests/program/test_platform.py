@@ -11,8 +11,26 @@ from program.services import chart_table
 from stacks.loader import SettingsError, settings_from_config
 from tests.conftest import Plan, build_stack
 from tests.stacks.test_settings import EXISTING
+from tests.types import (
+    CLUSTER_ISSUER,
+    EKS_CLUSTER,
+    EXTERNAL_SECRET,
+    IAM_ROLE,
+    K8S_PROVIDER,
+    LIMIT_RANGE,
+    MANAGED_NODE_GROUP,
+    NAMESPACE,
+    NETWORK_POLICY,
+    PEER_AUTHENTICATION,
+    RESOURCE_QUOTA,
+    ROLE,
+    ROLE_BINDING,
+    SECRET,
+    SECRET_VERSION,
+    SERVICE_ACCOUNT_PATCH,
+    STORAGE_CLASS,
+)
 from tests.types import HELM_RELEASE as RELEASE
-from tests.types import IAM_ROLE as ROLE
 from tests.types import SERVICE_ACCOUNT as SA
 
 CHARTS = chart_table()
@@ -46,14 +64,14 @@ def k8s_objects(plan: Plan) -> list:
 
 
 def test_counts_of_the_baseline(dev: Plan) -> None:
-    assert len(dev.by_type("kubernetes:core/v1:Namespace")) == 11
-    assert len(dev.by_type("kubernetes:core/v1:ResourceQuota")) == 11
-    assert len(dev.by_type("kubernetes:core/v1:LimitRange")) == 11
-    assert len(dev.by_type("kubernetes:core/v1:ServiceAccountPatch")) == 11
-    assert len(dev.by_type("kubernetes:rbac.authorization.k8s.io/v1:Role")) == 13
-    assert len(dev.by_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")) == 13
-    assert len(dev.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")) == 80
-    assert len(dev.by_type("kubernetes:security.istio.io/v1:PeerAuthentication")) == 3
+    assert len(dev.by_type(NAMESPACE)) == 11
+    assert len(dev.by_type(RESOURCE_QUOTA)) == 11
+    assert len(dev.by_type(LIMIT_RANGE)) == 11
+    assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 11
+    assert len(dev.by_type(ROLE)) == 13
+    assert len(dev.by_type(ROLE_BINDING)) == 13
+    assert len(dev.by_type(NETWORK_POLICY)) == 80
+    assert len(dev.by_type(PEER_AUTHENTICATION)) == 3
 
 
 def test_every_kubernetes_object_has_the_provider_and_an_explicit_name(dev: Plan) -> None:
@@ -124,7 +142,7 @@ def test_platform_pods_on_general_unless_gpu(dev: Plan) -> None:
 
 
 def test_service_accounts_with_roles_match_the_trust_subject(zone: Plan) -> None:
-    roles = {r.urn: r for r in zone.by_type(ROLE)}
+    roles = {r.urn: r for r in zone.by_type(IAM_ROLE)}
     annotated = [
         r for r in zone.by_type(SA) if ROLE_ARN in (r.inputs["metadata"].get("annotations") or {})
     ]
@@ -180,13 +198,13 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "kubeflow/pipeline-runner",
         "mlops/kserve-model-reader",
     }
-    for patch in dev.by_type("kubernetes:core/v1:ServiceAccountPatch"):
+    for patch in dev.by_type(SERVICE_ACCOUNT_PATCH):
         assert patch.inputs["metadata"]["name"] == "default"
         assert patch.inputs["automountServiceAccountToken"] is False
 
 
 def test_storage_class_is_gp3_encrypted_with_the_data_key(dev: Plan) -> None:
-    (sc,) = dev.by_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    (sc,) = dev.by_type(STORAGE_CLASS)
     assert sc.inputs["metadata"]["annotations"] == {
         "storageclass.kubernetes.io/is-default-class": "true"
     }
@@ -198,24 +216,23 @@ def test_storage_class_is_gp3_encrypted_with_the_data_key(dev: Plan) -> None:
 
 
 def test_issuer_without_zone_is_self_signed_and_with_zone_acme(dev: Plan, zone: Plan) -> None:
-    (issuer,) = dev.by_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
+    (issuer,) = dev.by_type(CLUSTER_ISSUER)
     assert issuer.inputs["spec"] == {"selfSigned": {}}
-    (acme,) = zone.by_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
+    (acme,) = zone.by_type(CLUSTER_ISSUER)
     assert acme.inputs["metadata"]["name"] == "letsencrypt"
     assert len(zone.by_type(RELEASE)) == len(CHARTS)
 
 
 def test_grafana_admin_and_receiver_come_from_secrets_manager(dev: Plan) -> None:
-    secrets = {r.inputs["name"] for r in dev.by_type("aws:secretsmanager/secret:Secret")}
+    secrets = {r.inputs["name"] for r in dev.by_type(SECRET)}
     assert secrets == {
         "mlops-platform-dev/grafana-admin",
         "mlops-platform-dev/alertmanager-receiver",
     }
-    for version in dev.by_type("aws:secretsmanager/secretVersion:SecretVersion"):
+    for version in dev.by_type(SECRET_VERSION):
         assert "[secret]" in json.dumps(version.inputs["secretString"])
     external = {
-        r.inputs["metadata"]["name"]: r.inputs["spec"]
-        for r in dev.by_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+        r.inputs["metadata"]["name"]: r.inputs["spec"] for r in dev.by_type(EXTERNAL_SECRET)
     }
     assert external["grafana-admin"]["data"] == [
         {
@@ -234,17 +251,17 @@ def test_grafana_admin_and_receiver_come_from_secrets_manager(dev: Plan) -> None
 
 def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
     existing = zone
-    assert existing.by_type("eks:index:Cluster") == []
-    assert existing.by_type("eks:index:ManagedNodeGroup") == []
-    (provider,) = existing.by_type("pulumi:providers:kubernetes")
+    assert existing.by_type(EKS_CLUSTER) == []
+    assert existing.by_type(MANAGED_NODE_GROUP) == []
+    (provider,) = existing.by_type(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == "/etc/kube/shared.yaml"
-    assert len(existing.by_type("kubernetes:core/v1:Namespace")) == 12  # + external-dns
+    assert len(existing.by_type(NAMESPACE)) == 12  # + external-dns
     assert len(existing.by_type(RELEASE)) == 11
     autoscaler = existing.one(RELEASE, "release-cluster-autoscaler").inputs["values"]
     assert autoscaler["autoDiscovery"] == {"clusterName": "shared-cluster"}
     egress = [
         r.inputs["spec"]
-        for r in existing.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        for r in existing.by_type(NETWORK_POLICY)
         if r.inputs["metadata"]["name"] == "allow-egress-postgres"
     ]
     assert egress[0]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.60.0.0/16"}}]

@@ -9,6 +9,7 @@ import pytest
 from components.k8s import cluster_autoscaler as ca
 from contract import contract
 from tests.conftest import SCOPE, Plan, assert_role_trusts_its_account, build_service
+from tests.types import IAM_ROLE, IRSA_ROLE
 
 ARGS = ca.ClusterAutoscalerArgs(
     account=contract().service_accounts["cluster_autoscaler"],
@@ -85,12 +86,12 @@ def test_component(plan: Plan) -> None:
         "ScaleOwnGroups",
         "DescribeNodegroups",
     }
-    role = plan.one("mlops:irsa:IrsaRole", "irsa-cluster-autoscaler")
+    role = plan.one(IRSA_ROLE, "irsa-cluster-autoscaler")
     assert role.aliases == [
         "urn:pulumi:test::mlops-platform::mlops:irsa:IrsaRole::irsa-cluster_autoscaler"
     ]
     # The role's own children follow it to its new name and parent.
-    inner = plan.one("aws:iam/role:Role", "irsa-cluster-autoscaler-role")
+    inner = plan.one(IAM_ROLE, "irsa-cluster-autoscaler-role")
     assert inner.aliases == [
         "urn:pulumi:test::mlops-platform::mlops:irsa:IrsaRole$aws:iam/role:Role::irsa-cluster_autoscaler-role"
     ]
