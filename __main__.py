@@ -1,4 +1,4 @@
-"""Composition root: settings -> build -> exports. Nothing else lives here."""
+"""Composition root: the stack's target -> build -> exports. Nothing else lives here."""
 
 import pulumi
 

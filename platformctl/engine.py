@@ -20,6 +20,7 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as runtime_settings
 
 from platformctl.wire import SIG_KEY, SIG_SECRET, replace_references
 
@@ -134,8 +135,22 @@ def _mock_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
 class PlatformMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        super().__init__()
+        # Stack name -> (outputs, names of the secret ones): what a StackReference reads.
+        self.stacks: dict[str, tuple[dict[str, Any], list[str]]] = {}
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        if args.typ == STACK_REFERENCE:
+            name = str(args.inputs.get("name") or args.resource_id)
+            if name not in self.stacks:
+                raise LookupError(f"stack reference {name!r}: no such stack was planned")
+            outputs, secrets = self.stacks[name]
+            return name, {"name": name, "outputs": outputs, "secretOutputNames": secrets}
         return _mock_outputs(args.typ, args.name, args.inputs)
 
     def call(
@@ -281,6 +296,25 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             self.registrations.append(registration)
         return response
 
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        """A read (a StackReference): recorded like a registration, as a preview lists it."""
+        response = super().ReadResource(request)
+        inputs = json_format.MessageToDict(request.properties, preserving_proto_field_name=True)
+        registration = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent,
+            custom=True,
+            inputs=redact_secrets(replace_references(inputs)),
+            dependencies=list(request.dependencies),
+            property_dependencies={},
+            provider=request.provider,
+        )
+        with self._lock:
+            self.registrations.append(registration)
+        return response
+
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """The URN the engine gives: the parent's whole type chain, none for the root stack.
 
@@ -320,6 +354,18 @@ def install(project: str = "mlops-platform", stack: str = "dev") -> RecordingMon
             _INSTALLED.mocks, project=project, stack=stack, preview=False, monitor=_INSTALLED
         )
     return _INSTALLED
+
+
+def use_stack(stack: str, project: str = "mlops-platform") -> RecordingMonitor:
+    """Point the mocks at `stack`, under a root of its own: the next program registers
+    there. An environment's two stacks are planned one after the other this way."""
+    monitor = install(project=project, stack=stack)
+    if (pulumi.get_project(), pulumi.get_stack()) != (project, stack):
+        runtime_settings.ROOT.set(None)
+        pulumi.runtime.set_mocks(
+            monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
+        )
+    return monitor
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,28 +25,39 @@ from platformctl.result import (
     PlanError,
     PlanResult,
 )
-from stacks.loader import SettingsError, load_from_stack_file
-from stacks.settings import StackSettings
+from stacks.loader import SettingsError, StackTarget, load_environment
 
 
-def capture(settings: StackSettings) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run `build(settings)` under the mocks; return the registrations and the outputs."""
+@dataclass(frozen=True)
+class StackCapture:
+    """One stack planned under the mocks."""
+
+    stack: str
+    resources: list[dict[str, Any]]
+    outputs: dict[str, Any]  # as `pulumi stack output` shows them: secrets hidden
+    # For the next stack's reference only: the values, secrets included, and which are secret.
+    values: dict[str, Any] = field(repr=False)
+    secret_names: list[str] = field(default_factory=list)
+
+
+def capture_stack(target: StackTarget) -> StackCapture:
+    """Run `build(target)` under the mocks, as the stack `target.stack`."""
     import pulumi  # noqa: PLC0415 - imported only once the config is known to be good
 
     from platformctl.engine import (  # noqa: PLC0415
-        install,
         paused_gc,
         redact_secrets,
         resolve_aliases,
+        use_stack,
     )
     from program import build  # noqa: PLC0415
 
-    monitor = install(project=settings.project, stack=settings.stack)
+    monitor = use_stack(target.stack, target.settings.project)
     monitor.reset()
     resolved: dict[str, pulumi.Output[Any]] = {}
 
     def program() -> pulumi.Output[Any]:
-        resolved.update({k: pulumi.Output.from_input(v) for k, v in build(settings).items()})
+        resolved.update({k: pulumi.Output.from_input(v) for k, v in build(target).items()})
         # `pulumi.runtime.test` waits for what the program returns: every output.
         return pulumi.Output.all(*resolved.values())
 
@@ -54,15 +66,44 @@ def capture(settings: StackSettings) -> tuple[list[dict[str, Any]], dict[str, An
             pulumi.runtime.test(program)()
     except Exception as exc:  # any failure of the program is a plan failure
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-        raise PlanError(f"{type(exc).__name__}: {message}") from exc
-    # Shown the way `pulumi stack output` shows them: secrets stay hidden.
-    outputs = {}
+        raise PlanError(f"{target.stack}: {type(exc).__name__}: {message}") from exc
+    values, secrets = {}, []
     for name, output in resolved.items():
         data = output._data.result()
-        outputs[name] = "[secret]" if data.is_secret else data.value
+        values[name] = data.value
+        if data.is_secret:
+            secrets.append(name)
+    shown = {name: "[secret]" if name in secrets else value for name, value in values.items()}
     resolve_aliases(monitor.registrations)
-    resources = [r.as_json() for r in monitor.registrations]
-    return resources, redact_secrets(outputs)
+    return StackCapture(
+        stack=target.stack,
+        resources=[r.as_json() for r in monitor.registrations],
+        outputs=redact_secrets(shown),
+        values=values,
+        secret_names=sorted(secrets),
+    )
+
+
+def capture(
+    aws: StackTarget, platform: StackTarget
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Plan an environment: its AWS stack, then its platform stack from the AWS stack's
+    outputs (read through the stack reference as the engine would). One list of
+    resources, whose URNs tell the stacks apart, and the outputs by stack."""
+    from platformctl.engine import STACK_REFERENCE, install  # noqa: PLC0415
+
+    first = capture_stack(aws)
+    mocks = install().mocks
+    mocks.stacks[platform.foundation_stack] = (first.values, first.secret_names)  # type: ignore[attr-defined]
+    second = capture_stack(platform)
+    # `pulumi up` of the platform stack starts after the AWS stack's has finished:
+    # its reference waits for every resource of the AWS stack.
+    aws_urns = [r["urn"] for r in first.resources]
+    for record in second.resources:
+        if record["type"] == STACK_REFERENCE:
+            record["dependencies"] = [*record["dependencies"], *aws_urns]
+    outputs = {first.stack: first.outputs, second.stack: second.outputs}
+    return first.resources + second.resources, outputs
 
 
 def run_plan(
@@ -71,12 +112,12 @@ def run_plan(
     *,
     root: Path | None = None,
     policies: bool = True,
-    settings: StackSettings | None = None,
 ) -> PlanResult:
-    """Plan one stack into `out_dir`. Raises SettingsError or PlanError."""
+    """Plan an environment (its two stacks) into `out_dir`. Raises SettingsError or PlanError."""
     started = time.perf_counter()
-    settings = settings or load_from_stack_file(stack, root)
-    resources, outputs = capture(settings)
+    aws, platform = load_environment(stack, root)
+    settings = aws.settings
+    resources, outputs = capture(aws, platform)
     result = PlanResult(stack=stack, settings=settings, resources=resources, outputs=outputs)
     result.timings["build"] = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -5,12 +5,19 @@ of plain values (ids, ARNs, the kubeconfig) — everything the platform layers a
 the stack outputs need, and nothing a later layer may change. With
 `cluster.mode: existing` the VPC, cluster and node groups come from the settings
 instead, and only the keys, databases and bucket are created.
+
+The AWS stack exports the foundation (`foundation_outputs`); the platform stack
+reads it back through a stack reference (`foundation_from_stack`): the output
+names below are the contract between an environment's two stacks
+(docs/decisions/0010-two-stacks.md). What the settings already say (names,
+region, the VPC CIDR) is taken from the settings on both sides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -68,6 +75,80 @@ class Foundation:
     managed: ManagedClusterParts | None = None
 
 
+def cluster_name_of(settings: StackSettings) -> str:
+    existing = settings.cluster.existing
+    return existing.name if existing is not None else settings.cluster_name
+
+
+def vpc_cidr_of(settings: StackSettings) -> str:
+    existing = settings.cluster.existing
+    return str(existing.vpc_cidr if existing is not None else settings.network.vpc_cidr)
+
+
+def foundation_outputs(f: Foundation) -> dict[str, Any]:
+    """The AWS stack's outputs: the foundation, by the names `foundation_from_stack` reads."""
+    outputs: dict[str, Any] = {
+        "clusterName": f.cluster_name,
+        "region": f.region,
+        "accountId": f.account_id,
+        "vpcId": f.vpc_id,
+        "vpcCidr": f.vpc_cidr,
+        "privateSubnetIds": f.private_subnet_ids,
+        "nodeSecurityGroupId": f.node_security_group_id,
+        "kubeconfig": f.kubeconfig,
+        "oidcProviderArn": f.oidc.arn,
+        "oidcProviderUrl": f.oidc.url,
+        "logsKmsKeyArn": f.logs_key_arn,
+        "dataKmsKeyArn": f.data_key_arn,
+        "bucketName": f.bucket_name,
+        "bucketArn": f.artifacts.bucket_arn,
+        "artifactKmsKeyArn": f.artifacts.key_arn,
+        "databases": {
+            name: {"endpoint": db.endpoint, "masterSecretArn": db.master_secret_arn}
+            for name, db in f.databases.items()
+        },
+    }
+    if f.managed is not None:
+        outputs |= {
+            "publicSubnetIds": f.managed.public_subnet_ids,
+            "secretsKmsKeyArn": f.managed.secrets_key_arn,
+            "nodeRoleArn": f.managed.node_role_arn,
+            "ebsCsiRoleArn": f.managed.ebs_csi_role_arn,
+        }
+    return outputs
+
+
+def foundation_from_stack(settings: StackSettings, reference: pulumi.StackReference) -> Foundation:
+    """The foundation as the platform stack sees it: cloud values from the AWS stack's outputs."""
+
+    def out(name: str) -> pulumi.Output[Any]:
+        return reference.require_output(name)
+
+    databases = out("databases")
+    return Foundation(
+        cluster_name=cluster_name_of(settings),
+        region=settings.region,
+        account_id=out("accountId"),
+        kubeconfig=out("kubeconfig"),
+        vpc_id=out("vpcId"),
+        vpc_cidr=vpc_cidr_of(settings),
+        private_subnet_ids=out("privateSubnetIds"),
+        node_security_group_id=out("nodeSecurityGroupId"),
+        oidc=OidcProvider(arn=out("oidcProviderArn"), url=out("oidcProviderUrl")),
+        logs_key_arn=out("logsKmsKeyArn"),
+        data_key_arn=out("dataKmsKeyArn"),
+        bucket_name=out("bucketName"),
+        artifacts=ArtifactStoreRef(bucket_arn=out("bucketArn"), key_arn=out("artifactKmsKeyArn")),
+        databases={
+            name: DatabaseEndpoint(
+                endpoint=databases.apply(lambda d, n=name: d[n]["endpoint"]),
+                master_secret_arn=databases.apply(lambda d, n=name: d[n]["masterSecretArn"]),
+            )
+            for name in settings.databases
+        },
+    )
+
+
 @dataclass(frozen=True)
 class _ClusterHandle:
     vpc_id: pulumi.Input[str]
@@ -104,16 +185,15 @@ def build_foundation(settings: StackSettings, aws_provider: aws.Provider) -> Fou
     data_key = key(
         "data-kms", "RDS storage, managed secrets and EBS volumes of the nodes", autoscaling=True
     )
+    cluster_name = cluster_name_of(settings)
     if settings.cluster.mode == "managed":
         handle = _managed_cluster(settings, aws_provider, logs_key, data_key)
-        cluster_name = settings.cluster_name
     else:
         existing = settings.cluster.existing
         assert existing is not None  # the settings validate this
-        cluster_name = existing.name
         handle = _ClusterHandle(
             vpc_id=existing.vpc_id,
-            vpc_cidr=str(existing.vpc_cidr),
+            vpc_cidr=vpc_cidr_of(settings),
             private_subnet_ids=list(existing.private_subnet_ids),
             node_security_group_id=existing.node_security_group_id,
             oidc=OidcProvider(existing.oidc_provider_arn, existing.oidc_provider_url),
@@ -290,7 +370,7 @@ def _managed_cluster(
     )
     return _ClusterHandle(
         vpc_id=network.vpc_id,
-        vpc_cidr=str(settings.network.vpc_cidr),
+        vpc_cidr=vpc_cidr_of(settings),
         private_subnet_ids=network.private_subnet_ids,
         node_security_group_id=cluster.node_security_group_id,
         oidc=OidcProvider(cluster.oidc_provider_arn, cluster.oidc_provider_url),

@@ -4,6 +4,12 @@ Two sources, one path through `settings_from_config`:
 - `load_from_pulumi()`: inside `pulumi up`/`preview`, from `pulumi.Config`;
 - `load_from_stack_file()`: the offline plan and tests, from `Pulumi.<stack>.yaml`.
 
+An environment is two stacks (docs/decisions/0010-two-stacks.md): `<env>`, the AWS
+layer, whose `Pulumi.<env>.yaml` holds every setting, and `<env>-platform`, the
+Kubernetes layers, whose own file names only the AWS stack it reads
+(`foundationStack`); it takes its settings from `Pulumi.<env>.yaml` too, so both
+layers of an environment always read the same validated settings.
+
 Every key is declared in `CONFIG_KEYS` (name -> where it lands in the model,
 its Pulumi.yaml type and description); a test keeps Pulumi.yaml in step.
 A bad value raises `SettingsError`, whose message is one line naming the key,
@@ -24,6 +30,7 @@ from stacks.defaults import defaults_for
 from stacks.settings import RuleViolationError, StackSettings
 
 PROJECT = "mlops-platform"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REGION_KEY = "aws:region"
 
 ConfigType = Literal["string", "integer", "boolean", "array", "object"]
@@ -163,6 +170,34 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
 }
 
 STRUCTURED_KEYS = tuple(k for k, v in CONFIG_KEYS.items() if v.structured)
+
+PLATFORM_SUFFIX = "-platform"
+# The only key of a `<env>-platform` stack's own config.
+PLATFORM_STACK_KEYS: dict[str, ConfigKey] = {
+    "foundationStack": ConfigKey(
+        (),
+        "string",
+        "<env>-platform stacks only: the AWS stack they read, e.g. organization/mlops-platform/dev "
+        "(every other setting comes from Pulumi.<env>.yaml).",
+    ),
+}
+Layer = Literal["aws", "platform"]
+
+
+@dataclass(frozen=True)
+class StackTarget:
+    """What one stack builds: the environment's settings and which of its two layers."""
+
+    settings: StackSettings
+    layer: Layer
+    # The platform layer's stack reference to the environment's AWS stack.
+    foundation_stack: str = ""
+
+    @property
+    def stack(self) -> str:
+        return self.settings.stack + (PLATFORM_SUFFIX if self.layer == "platform" else "")
+
+
 _MERGED_MAPS = ("nodeGroups", "databases")
 
 
@@ -195,21 +230,31 @@ def settings_from_config(raw: dict[str, Any], *, stack: str, region: str | None)
         raise SettingsError(_one_line(exc)) from None
 
 
-def load_from_stack_file(
-    stack: str, root: Path | None = None, overrides: dict[str, Any] | None = None
-) -> StackSettings:
-    """Read `Pulumi.<stack>.yaml` (the offline plan and the tests).
-
-    `overrides` replace keys of the file, as `pulumi config set` would (tests use it).
-    """
-    path = (root or Path(__file__).resolve().parent.parent) / f"Pulumi.{stack}.yaml"
+def _stack_file(stack: str, root: Path | None) -> dict[str, Any]:
+    path = (root or PROJECT_ROOT) / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise SettingsError(f"--stack {stack}: no {path.name}; stacks have a Pulumi.<stack>.yaml")
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path.name}: not valid YAML ({exc.__class__.__name__})") from None
-    config = document.get("config") or {}
+    return document.get("config") or {}
+
+
+def load_from_stack_file(
+    stack: str, root: Path | None = None, overrides: dict[str, Any] | None = None
+) -> StackSettings:
+    """Read an environment's `Pulumi.<stack>.yaml` (the offline plan and the tests).
+
+    `overrides` replace keys of the file, as `pulumi config set` would (tests use it).
+    """
+    if stack.endswith(PLATFORM_SUFFIX):
+        env = stack.removesuffix(PLATFORM_SUFFIX)
+        raise SettingsError(
+            f"--stack {stack}: an environment's settings live in Pulumi.{env}.yaml; "
+            f"plan --stack {env} (it plans both of its stacks)"
+        )
+    config = _stack_file(stack, root)
     raw: dict[str, Any] = {}
     for key, value in config.items():
         namespace, _, name = key.partition(":")
@@ -221,9 +266,60 @@ def load_from_stack_file(
     return settings_from_config(raw, stack=stack, region=config.get(REGION_KEY))
 
 
-def load_from_pulumi() -> StackSettings:
-    """Read the current stack's config through the Pulumi SDK (pulumi up / preview)."""
+def load_environment(
+    env: str, root: Path | None = None, overrides: dict[str, Any] | None = None
+) -> tuple[StackTarget, StackTarget]:
+    """Both stacks of an environment from their files: `<env>` and `<env>-platform`."""
+    settings = load_from_stack_file(env, root, overrides)
+    config = _stack_file(f"{env}{PLATFORM_SUFFIX}", root)
+    unknown = sorted(k for k in config if k.removeprefix(f"{PROJECT}:") not in PLATFORM_STACK_KEYS)
+    if unknown:
+        raise SettingsError(
+            f"{unknown[0]}: Pulumi.{env}{PLATFORM_SUFFIX}.yaml holds only foundationStack; "
+            f"the environment's settings live in Pulumi.{env}.yaml"
+        )
+    platform = _platform_target(
+        f"{env}{PLATFORM_SUFFIX}",
+        {"foundationStack": config.get(f"{PROJECT}:foundationStack")},
+        settings,
+    )
+    return StackTarget(settings=settings, layer="aws"), platform
+
+
+def load_from_pulumi() -> StackTarget:
+    """The current stack's target, through the Pulumi SDK (pulumi up / preview)."""
     import pulumi  # noqa: PLC0415 - the offline paths must not need the engine
+
+    stack = pulumi.get_stack()
+    if stack.endswith(PLATFORM_SUFFIX):
+        return _platform_target(stack, pulumi.Config(PROJECT))
+    return StackTarget(settings=_settings_from_pulumi(stack), layer="aws")
+
+
+def _platform_target(stack: str, config: Any, settings: StackSettings | None = None) -> StackTarget:
+    """A `<env>-platform` stack: its reference from its own config, its settings from
+    the environment's stack file beside Pulumi.yaml (the project directory)."""
+    env = stack.removesuffix(PLATFORM_SUFFIX)
+    foundation = config.get("foundationStack")
+    if not foundation:
+        raise SettingsError(
+            f"{PROJECT}:foundationStack: required in Pulumi.{stack}.yaml, the AWS stack this "
+            f"one reads, e.g. `pulumi config set foundationStack organization/{PROJECT}/{env}`"
+        )
+    if foundation.rsplit("/", 1)[-1] != env:
+        raise SettingsError(
+            f"{PROJECT}:foundationStack = {foundation!r}: must name the {env!r} stack "
+            f"(<org>/{PROJECT}/{env}): a platform stack reads its own environment"
+        )
+    return StackTarget(
+        settings=settings or load_from_stack_file(env),
+        layer="platform",
+        foundation_stack=foundation,
+    )
+
+
+def _settings_from_pulumi(stack: str) -> StackSettings:
+    import pulumi  # noqa: PLC0415
 
     config = pulumi.Config(PROJECT)
     raw: dict[str, Any] = {}
@@ -235,7 +331,7 @@ def load_from_pulumi() -> StackSettings:
         if value is not None:
             raw[key] = value
     region = pulumi.Config("aws").get("region")
-    return settings_from_config(raw, stack=pulumi.get_stack(), region=region)
+    return settings_from_config(raw, stack=stack, region=region)
 
 
 def _place(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

@@ -28,6 +28,7 @@ from platformctl.engine import (
     install,
     paused_gc,
     resolve_aliases,
+    use_stack,
 )
 
 MONITOR: RecordingMonitor = install(project="mlops-platform", stack="test")
@@ -75,6 +76,7 @@ def build(fn: Callable[[], Any]) -> Plan:
     Component tests build one component alone with explicit Args (and the providers
     of `on_aws()`/`on_cluster()`); whole-stack tests read the session's plans.
     """
+    use_stack("test")
     MONITOR.reset()
     run_pulumi(fn)
     resolve_aliases(MONITOR.registrations)
@@ -82,12 +84,13 @@ def build(fn: Callable[[], Any]) -> Plan:
 
 
 def build_stack(stack: str, **overrides: Any) -> Plan:
-    """Build Pulumi.<stack>.yaml with config overrides, in this process, under the mocks."""
-    from program import build as build_program
-    from stacks.loader import load_from_stack_file
+    """Plan an environment's two stacks (Pulumi.<stack>.yaml with config overrides) in this
+    process, under the mocks, as the offline plan does."""
+    from platformctl.plan import capture
+    from stacks.loader import load_environment
 
-    settings = load_from_stack_file(stack, overrides=overrides)
-    return build(lambda: build_program(settings))
+    resources, _ = capture(*load_environment(stack, overrides=overrides))
+    return Plan(tuple(Registration(**record) for record in resources))
 
 
 # What a component built alone is given: the mocked cluster's OIDC provider, tags, providers.

@@ -267,6 +267,9 @@ def test_plan_base_appends_the_diff(plans: dict[str, dict[str, Any]], tmp_path: 
         "      maxSize: 5\n"
     )
     (tmp_path / "Pulumi.dev.yaml").write_text(changed)
+    (tmp_path / "Pulumi.dev-platform.yaml").write_text(
+        (ROOT / "Pulumi.dev-platform.yaml").read_text()
+    )
     out = tmp_path / "head"
     base = plans["dev"]["dir"]
     proc = _plan("--stack", "dev", "--out", str(out), "--config-dir", str(tmp_path),

@@ -13,7 +13,7 @@ from platformctl import __main__ as cli
 from platformctl.cost import estimate
 from platformctl.plan import run_plan
 from platformctl.report import critical_path
-from tests.types import EKS_CLUSTER, NAT_GATEWAY, RDS_INSTANCE
+from tests.types import EKS_CLUSTER, HELM_RELEASE, NAT_GATEWAY, RDS_INSTANCE
 
 ROOT = Path(__file__).resolve().parents[2]
 RESOURCE_FIELDS = {
@@ -53,7 +53,9 @@ def test_plan_files(dev_plan: tuple[dict[str, Any], Path]) -> None:
     assert node_group["property_dependencies"]["launchTemplate"] == [
         next(r["urn"] for r in resources if r["name"] == "gpu-lt")
     ]
-    assert json.loads((out / "outputs.json").read_text())["kubeconfig"] == "[secret]"
+    outputs = json.loads((out / "outputs.json").read_text())
+    assert sorted(outputs) == ["dev", "dev-platform"]  # one plan, the environment's two stacks
+    assert outputs["dev"]["kubeconfig"] == "[secret]"
 
 
 def test_plan_holds_no_secret_value(dev_plan: tuple[dict[str, Any], Path]) -> None:
@@ -125,9 +127,11 @@ def test_prod_costs_more_than_dev(dev_plan: tuple[dict[str, Any], Path], prod) -
 def test_critical_path_runs_through_the_cluster(dev_plan: tuple[dict[str, Any], Path]) -> None:
     minutes, chain = critical_path(dev_plan[0]["resources"])
     names = [r["name"] for r in chain]
-    # The add-ons that run pods wait for the nodes, which wait for the cluster.
-    assert names[-1] in {"addons-coredns", "addons-aws-ebs-csi-driver"}
-    assert names.index("cluster-eks") < names.index("general-mng") < len(names) - 1
+    # The add-ons that run pods wait for the nodes, which wait for the cluster; the
+    # platform stack's reference waits for the whole AWS stack, its releases for it.
+    assert names.index("cluster-eks") < names.index("general-mng") < names.index("foundation")
+    assert names[names.index("foundation") - 1] in {"addons-coredns", "addons-aws-ebs-csi-driver"}
+    assert any(r["type"] == HELM_RELEASE for r in chain[names.index("foundation") :])
     assert minutes >= 10 + 4 + 1  # the cluster, a node group, then the add-ons that need nodes
     assert critical_path(dev_plan[0]["resources"]) == (minutes, chain)  # deterministic
     for earlier, later in itertools.pairwise(chain):
@@ -176,7 +180,7 @@ def test_program_error_exits_2(
     status = cli.main(["plan", "--stack", "dev", "--out", str(tmp_path / "out"), "--no-policy"])
     printed = capsys.readouterr().out.strip().splitlines()
     assert status == 2
-    assert printed == ["program error: RuntimeError: with a second line"]
+    assert printed == ["program error: dev: RuntimeError: with a second line"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
@@ -187,8 +191,9 @@ def test_plan_as_a_command(plans: dict[str, dict[str, Any]], stack: str) -> None
     assert plan["stdout"].startswith(f"{stack}: ")
     assert "policy: 0 mandatory" in plan["stdout"]
     assert plan["stderr"] == ""
-    prefix = f"urn:pulumi:{stack}::mlops-platform::"
-    assert all(r["urn"].startswith(prefix) for r in plan["resources"])
+    stacks = {r["urn"].split("::")[0] for r in plan["resources"]}
+    assert stacks == {f"urn:pulumi:{stack}", f"urn:pulumi:{stack}-platform"}
+    assert all(r["urn"].split("::")[1] == "mlops-platform" for r in plan["resources"])
 
 
 def test_run_plan_in_process(tmp_path: Path) -> None:

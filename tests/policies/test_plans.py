@@ -43,7 +43,9 @@ def test_policy_json_shape(plans: dict[str, dict[str, Any]], stack: str) -> None
         assert rule["resource_types"]
     for violation in policy["violations"]:
         assert set(violation) == {"policy", "pack", "level", "severity", "urn", "message"}
-        assert violation["urn"].startswith(f"urn:pulumi:{stack}::")
+        assert violation["urn"].startswith(
+            (f"urn:pulumi:{stack}::", f"urn:pulumi:{stack}-platform::")
+        )
         assert violation["message"].endswith(".")
 
 

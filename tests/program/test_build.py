@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from platformctl.engine import ROOT_STACK_TYPE
+from platformctl.engine import ROOT_STACK_TYPE, STACK_REFERENCE
 from platformctl.plan import capture
-from stacks.loader import load_from_stack_file, settings_from_config
+from stacks.loader import load_environment, settings_from_config
 from tests.conftest import Plan, build_stack
 from tests.stacks.test_settings import EXISTING
 from tests.types import (
@@ -59,9 +59,12 @@ def test_every_stack_builds_with_tags_parents_and_providers(stack: str, request)
             assert "pulumi:providers:aws::aws::" in r.provider, r.urn
     components = {r.urn for r in plan.registrations if not r.custom}
     top_level = [r for r in plan.registrations if r.parent.split("::")[2] == ROOT_STACK_TYPE]
-    # Only components and the providers sit at the top; everything else has a component parent.
+    # Only components, the providers and the platform stack's reference sit at the top;
+    # everything else has a component parent.
     for r in top_level:
-        assert (not r.custom) or r.type.startswith("pulumi:providers:"), r.urn
+        assert (
+            (not r.custom) or r.type.startswith("pulumi:providers:") or r.type == STACK_REFERENCE
+        ), r.urn
     top_urns = {r.urn for r in top_level}
     for r in plan.registrations:
         if r.urn not in top_urns:
@@ -69,7 +72,8 @@ def test_every_stack_builds_with_tags_parents_and_providers(stack: str, request)
 
 
 def test_stack_outputs_hide_the_kubeconfig() -> None:
-    resources, outputs = capture(load_from_stack_file("dev"))
+    resources, by_stack = capture(*load_environment("dev"))
+    outputs = by_stack["dev"]
     assert outputs["kubeconfig"] == "[secret]"
     assert outputs["clusterName"] == "mlops-platform-dev"
     assert outputs["vpcId"] == "vpc-network-vpc"
@@ -80,7 +84,9 @@ def test_stack_outputs_hide_the_kubeconfig() -> None:
     assert outputs["databases"]["mlflow"]["masterSecretArn"].startswith(
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!"
     )
-    assert {"mlflow", "pipeline_runner", "model_reader"} <= set(outputs["roleArns"])
+    assert {"mlflow", "pipeline_runner", "model_reader"} <= set(
+        by_stack["dev-platform"]["roleArns"]
+    )
     for key in ("logsKmsKeyArn", "dataKmsKeyArn", "secretsKmsKeyArn", "artifactKmsKeyArn"):
         assert outputs[key].startswith("arn:aws:kms:eu-west-1:123456789012:key/"), key
     assert len(resources) > 80

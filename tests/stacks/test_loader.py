@@ -11,10 +11,13 @@ import pulumi
 import pytest
 import yaml
 
+from platformctl.engine import use_stack
 from stacks import schema
 from stacks.loader import (
     CONFIG_KEYS,
+    PLATFORM_STACK_KEYS,
     SettingsError,
+    load_environment,
     load_from_pulumi,
     load_from_stack_file,
     settings_from_config,
@@ -44,7 +47,7 @@ def test_pulumi_yaml_declares_every_scalar_and_array_key_with_type_and_descripti
     }
     declared = project["config"]
     expected = {k for k, v in CONFIG_KEYS.items() if not v.structured}
-    assert set(declared) == expected
+    assert set(declared) == expected | set(PLATFORM_STACK_KEYS)
     for key, entry in declared.items():
         assert entry["type"] in {"string", "integer", "boolean", "array"}, key
         assert entry["description"].endswith("."), key
@@ -121,7 +124,10 @@ def test_load_from_pulumi_reads_the_stack_config(pulumi_config) -> None:
     pulumi_config("mlops-platform:vpcCidr", "10.50.0.0/16")
     pulumi_config("mlops-platform:nodeGroups", '{"gpu": {"maxSize": 3}}')
     pulumi_config("aws:region", "eu-central-1")
-    s = load_from_pulumi()
+    use_stack("test")
+    target = load_from_pulumi()
+    assert (target.layer, target.stack, target.foundation_stack) == ("aws", "test", "")
+    s = target.settings
     assert (s.environment, s.region, str(s.network.vpc_cidr)) == (
         "staging",
         "eu-central-1",
@@ -134,5 +140,62 @@ def test_load_from_pulumi_bad_json_names_the_key(pulumi_config) -> None:
     pulumi_config("mlops-platform:environment", "dev")
     pulumi_config("mlops-platform:nodeGroups", "{not json")
     pulumi_config("aws:region", "eu-west-1")
+    use_stack("test")
     with pytest.raises(SettingsError, match=r"^mlops-platform:nodeGroups: not valid object"):
         load_from_pulumi()
+
+
+def test_a_platform_stack_reads_its_reference_and_the_environment_s_settings(
+    pulumi_config,
+) -> None:
+    pulumi_config("mlops-platform:foundationStack", "organization/mlops-platform/dev")
+    use_stack("dev-platform")
+    try:
+        target = load_from_pulumi()
+    finally:
+        use_stack("test")
+    assert (target.layer, target.stack) == ("platform", "dev-platform")
+    assert target.foundation_stack == "organization/mlops-platform/dev"
+    assert target.settings == load_from_stack_file("dev")
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        (None, r"^mlops-platform:foundationStack: required in Pulumi\.dev-platform\.yaml"),
+        (
+            "organization/mlops-platform/prod",
+            r"^mlops-platform:foundationStack = 'organization/mlops-platform/prod': must name "
+            r"the 'dev' stack",
+        ),
+    ],
+)
+def test_a_platform_stack_without_its_own_reference_stops(
+    pulumi_config, reference: str | None, message: str
+) -> None:
+    if reference:
+        pulumi_config("mlops-platform:foundationStack", reference)
+    use_stack("dev-platform")
+    try:
+        with pytest.raises(SettingsError, match=message):
+            load_from_pulumi()
+    finally:
+        use_stack("test")
+
+
+def test_an_environment_is_two_stack_files(tmp_path) -> None:
+    aws, platform = load_environment("prod")
+    assert (aws.stack, platform.stack) == ("prod", "prod-platform")
+    assert platform.foundation_stack == "organization/mlops-platform/prod"
+    assert aws.settings == platform.settings
+    (tmp_path / "Pulumi.dev.yaml").write_text((ROOT / "Pulumi.dev.yaml").read_text())
+    (tmp_path / "Pulumi.dev-platform.yaml").write_text(
+        "config:\n  mlops-platform:foundationStack: organization/mlops-platform/dev\n"
+        "  mlops-platform:gpuQuota: 2\n"
+    )
+    with pytest.raises(
+        SettingsError, match=r"^mlops-platform:gpuQuota: Pulumi\.dev-platform\.yaml"
+    ):
+        load_environment("dev", tmp_path)
+    with pytest.raises(SettingsError, match=r"plan --stack dev \(it plans both of its stacks\)"):
+        load_from_stack_file("dev-platform")
