@@ -12,12 +12,16 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platformctl import cost as cost_model
 from platformctl import report
 from stacks.loader import SettingsError, load_from_stack_file
 from stacks.settings import StackSettings
+
+if TYPE_CHECKING:
+    from platformctl.checks import CheckResult
+    from platformctl.render import RenderStep
 
 EXIT_CLEAN = 0
 EXIT_MANDATORY_VIOLATION = 1
@@ -38,10 +42,14 @@ class PlanResult:
     cost: dict[str, Any] = field(default_factory=dict)
     manifests: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    render: RenderStep | None = None  # the charts' rendered objects (platformctl.render)
+    checks: list[CheckResult] = field(default_factory=list)
 
     @property
     def exit_status(self) -> int:
         if self.policy.get("mandatory_violations", 0):
+            return EXIT_MANDATORY_VIOLATION
+        if any(c.mandatory and not c.ok for c in self.checks):
             return EXIT_MANDATORY_VIOLATION
         return EXIT_CLEAN
 
@@ -102,6 +110,10 @@ def run_plan(
         step = time.perf_counter()
         result.manifests = _render_manifests(resources, out_dir / "manifests")
         result.timings["manifests"] = time.perf_counter() - step
+        result.render = _render_charts(resources, out_dir / "manifests", settings)
+        result.manifests = sorted([*result.manifests, *result.render.paths])
+        result.checks.append(result.render.check())
+        result.timings["render"] = time.perf_counter() - step - result.timings["manifests"]
         result.policy = policy.result()
     if policies:
         _write_json(out_dir / "policy.json", result.policy)
@@ -128,6 +140,15 @@ def _render_manifests(resources: list[dict[str, Any]], directory: Path) -> list[
     from platformctl.manifests import render_manifests  # noqa: PLC0415
 
     return render_manifests(resources, directory)
+
+
+def _render_charts(
+    resources: list[dict[str, Any]], directory: Path, settings: StackSettings
+) -> RenderStep:
+    """Every Helm release rendered with the real helm, beside the program's objects."""
+    from platformctl.render import plan_step  # noqa: PLC0415
+
+    return plan_step(resources, directory, kube_version=settings.cluster.minor_version)
 
 
 def _write_json(path: Path, data: Any) -> None:
