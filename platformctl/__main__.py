@@ -82,7 +82,9 @@ def _charts(args: argparse.Namespace, console: Console) -> int:
     done, errors = pull(cache, helm)
     for item in done:
         console.print(
-            f"{item.action} {item.path} (verified by {item.verified_by})", highlight=False
+            f"{item.action} {item.path} (verified by {item.verified_by})",
+            highlight=False,
+            soft_wrap=True,
         )
     for error in errors:
         console.print(f"[bold red]error[/]: {error}", highlight=False, soft_wrap=True)

@@ -166,6 +166,7 @@ def pull_one(key: str, pin: ChartPin, cache_dir: Path, helm: Path) -> Pulled:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".pull-") as tmp:
         work = Path(tmp)
+        (work / "out").mkdir()
         proc = subprocess.run(
             pull_command(pin, helm, work / "out"),
             capture_output=True,

@@ -529,14 +529,12 @@ def render_releases(
     renderer = Renderer(helm, helm_version, kube_version, render_cache)
     rendered: dict[int, list[dict[str, Any]]] = {}
     used: dict[int, tuple[str, ...]] = {}
-    failed: set[int] = set()
 
     def run(index: int, api: tuple[str, ...]) -> None:
         try:
             rendered[index] = renderer.render(jobs[index], api)
             used[index] = api
         except (RenderError, subprocess.TimeoutExpired) as exc:
-            failed.add(index)
             job = jobs[index]
             outcome.findings.append(
                 Finding(
@@ -547,22 +545,29 @@ def render_releases(
                 )
             )
 
+    def everything() -> list[dict[str, Any]]:
+        return own + [o for objs in rendered.values() for o in objs]
+
+    # Charts that never read the API versions first: their CRDs are then known when the
+    # charts that do read them render, so a changed release renders once, not twice.
+    readers = [i for i, job in enumerate(jobs) if job.reads_api]
     api = crd_api_versions(own)
-    pending = list(range(len(jobs)))
     try:
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+            first = [i for i in range(len(jobs)) if i not in readers]
+            list(pool.map(lambda i: run(i, api), first))
+            pending = readers
             for _round in range(MAX_API_ROUNDS):
+                api = crd_api_versions(everything())
                 list(pool.map(lambda i, a=api: run(i, a), pending))
-                everything = own + [o for objs in rendered.values() for o in objs]
-                api = crd_api_versions(everything)
-                pending = [
-                    i for i in rendered if i not in failed and jobs[i].reads_api and used[i] != api
-                ]
+                after = crd_api_versions(everything())
+                pending = [i for i in readers if i in rendered and used[i] != after]
+                api = after
                 if not pending:
                     break
     finally:
         renderer.close()
-    scopes = crd_scopes(own + [o for objs in rendered.values() for o in objs])
+    scopes = crd_scopes(everything())
     for index in sorted(rendered):
         release = jobs[index].release
         outcome.objects += [
