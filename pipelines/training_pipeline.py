@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 from kfp import compiler, dsl, kubernetes
 
-from contract import contract
 from pipelines import __version__
 from pipelines.components import (
     PACKAGED_SOURCE,
@@ -24,6 +23,7 @@ from pipelines.components import (
     model_registration,
     model_training,
 )
+from contract import contract
 
 PIPELINE_NAME = "iris-training"
 EXPERIMENT_NAME = "iris-training"

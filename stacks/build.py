@@ -29,8 +29,8 @@ from components.aws.irsa_role import IrsaRole, IrsaRoleArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.node_group import NodeGroup, NodeGroupArgs, TaintSpec
-from contract import ServiceAccountRef
 from stacks.catalog import gpu_count
+from contract import ServiceAccountRef
 from stacks.settings import StackSettings
 
 

@@ -19,7 +19,6 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from contract import Contract, contract, load_contract
 from stacks.catalog import (
     EC2_INSTANCE_TYPES,
     LOG_RETENTION_DAYS,
@@ -33,6 +32,7 @@ from stacks.catalog import (
     architecture,
     gpu_count,
 )
+from contract import Contract, contract, load_contract
 
 Environment = Literal["dev", "staging", "prod"]
 WORLD = {ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")}

