@@ -10,7 +10,7 @@ A copy verifies when its sha256 is the pin's `digest` or `published_digest`, or 
 its content digest (below) is the pin's `content_digest`: upstream repositories
 sometimes publish other bytes for the same files (tar timestamps, gzip), and a pull
 from upstream must verify as well as our packaged copy does
-(docs/decisions/0020-charts-rendered-as-helm-releases.md).
+(docs/decisions/0020-charts-locked-rendered-as-chart-v4.md).
 
 `pull` lets `helm pull` do the transport (HTTP repositories through their index.yaml,
 and OCI registries for `oci://` pins), into a temporary directory inside the cache; a

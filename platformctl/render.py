@@ -7,7 +7,7 @@ the release name is the resource name). Each is rendered with `helm template` fr
 digest-verified chart cache (platformctl.charts), with exactly its release name,
 namespace and values, `--kube-version` of the cluster, `--api-versions` of the CRDs the
 platform installs, and CRDs included, the way each resource type installs it
-(docs/decisions/0020-charts-rendered-as-helm-releases.md):
+(docs/decisions/0020-charts-locked-rendered-as-chart-v4.md):
 
 - a v3 Release runs Helm itself: hooks are created (test hooks are not: only
   `helm test` runs them), so the render keeps them (`--skip-tests`);

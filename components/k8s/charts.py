@@ -4,7 +4,7 @@ Each version is one that was published by late 2026 and that we found cited in
 the charts' own repositories or documentation (the source is beside each pin).
 Bump a version here, in one place; tests assert this table exactly.
 
-Each pin is also a lock entry (docs/decisions/0020-charts-rendered-as-helm-releases.md):
+Each pin is also a lock entry (docs/decisions/0020-charts-locked-rendered-as-chart-v4.md):
 `digest` is the sha256 of the packaged chart as `../shared/charts/index.json` records
 it, `published_digest` the repository index's digest where upstream publishes other
 bytes for the same chart, and `content_digest` a digest over the chart's files
