@@ -72,7 +72,7 @@ _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):
     """YAML 1.1 as the API server reads it, plus the bare `=` scalar (a CRD enum value
     such as a label-selector operator) that PyYAML's safe loader has no constructor for."""
 
@@ -545,7 +545,7 @@ def render_releases(
                 )
             )
 
-    def everything() -> list[dict[str, Any]]:
+    def everything() -> list[Mapping[str, Any]]:
         return own + [o for objs in rendered.values() for o in objs]
 
     # Charts that never read the API versions first: their CRDs are then known when the
