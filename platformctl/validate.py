@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +22,8 @@ import jsonschema
 import yaml
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
+
+from platformctl.checks import CheckResult, Finding, PlannedObject
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CRD_SCHEMA_DIR = ROOT.parent / "shared" / "crd-schemas"
@@ -172,3 +174,102 @@ def validate_manifests(
                 report.custom_validated += 1
             report.problems += [Problem(path.name, str(obj.get("kind")), name, e) for e in errors]
     return report
+
+
+# --- every planned object: the program's and the charts' (issue 9, item 5a) ---------------
+
+SCHEMA_CHECK = "schemas"
+
+
+def crd_json_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A CRD version's openAPIV3Schema as a strict JSON Schema, converted the way
+    `../shared/crd-schemas/` was (kubeconform's openapi2jsonschema): nested objects with
+    `properties` and no `additionalProperties` reject unknown fields, unless the CRD
+    preserves them (`x-kubernetes-preserve-unknown-fields`, as the API server does);
+    `nullable` admits null; int-or-string admits both. The root stays open."""
+
+    def convert(node: Any, root: bool = False) -> Any:
+        if isinstance(node, list):
+            return [convert(n) for n in node]
+        if not isinstance(node, Mapping):
+            return node
+        out = {k: convert(v) for k, v in node.items()}
+        if (
+            not root
+            and "properties" in out
+            and "additionalProperties" not in out
+            and not node.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            out["additionalProperties"] = False
+        if node.get("x-kubernetes-int-or-string") or node.get("format") == "int-or-string":
+            out.pop("type", None)
+            out.pop("anyOf", None)
+            out["oneOf"] = [{"type": "string"}, {"type": "integer"}]
+        if node.get("nullable") and isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        return out
+
+    return convert(dict(schema), root=True)
+
+
+def rendered_crd_schemas(
+    manifests: Iterable[Mapping[str, Any]],
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(group, version, Kind) -> JSON Schema, for every served version of every CRD given."""
+    schemas: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for obj in manifests:
+        if obj.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = obj.get("spec") or {}
+        kind = (spec.get("names") or {}).get("kind", "")
+        for version in spec.get("versions") or []:
+            schema = (version.get("schema") or {}).get("openAPIV3Schema")
+            if schema and version.get("served", True) is True:
+                key = (str(spec.get("group", "")), str(version.get("name", "")), str(kind))
+                schemas[key] = crd_json_schema(schema)
+    return schemas
+
+
+def _errors(validator: jsonschema.protocols.Validator, obj: Mapping[str, Any]) -> list[str]:
+    errors = sorted(validator.iter_errors(dict(obj)), key=lambda e: list(e.path))
+    return [f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors]
+
+
+def check_schemas(
+    objects: Sequence[PlannedObject],
+    minor_version: str,
+    crd_schema_dir: Path | None = DEFAULT_CRD_SCHEMA_DIR,
+) -> CheckResult:
+    """Every planned object against its schema: built-in kinds strictly with
+    kubernetes-validate at the cluster's minor; custom resources against the CRD that the
+    plan itself installs (exactly the version it serves), else `crd_schema_dir`."""
+    version, note = schema_version(minor_version)
+    served = rendered_crd_schemas(o.manifest for o in objects)
+    validators = {k: jsonschema.validators.validator_for(s)(s) for k, s in served.items()}
+    result = CheckResult(name=SCHEMA_CHECK, mandatory=True, evaluated=0)
+    counts = {"builtin": 0, "custom_from_plan_crds": 0, "custom_from_shared_schemas": 0}
+    skipped: list[str] = []
+    for obj in objects:
+        api_group, _, api_version = obj.api_version.rpartition("/")
+        key = (api_group, api_version, obj.kind)
+        if obj.api_version and not is_builtin(obj.api_version) and key in validators:
+            errors = _errors(validators[key], obj.manifest)
+            counts["custom_from_plan_crds"] += 1
+        else:
+            outcome, errors = validate_object(obj.manifest, version, crd_schema_dir)
+            if outcome.startswith("skipped"):
+                skipped.append(f"{obj.ref}: {outcome.removeprefix('skipped: ')}")
+                continue
+            counts["builtin" if outcome == "builtin" else "custom_from_shared_schemas"] += 1
+        result.evaluated += 1
+        result.findings += [
+            Finding(
+                SCHEMA_CHECK,
+                obj.ref,
+                f"{obj.kind} {obj.name} ({obj.release or obj.source}) does not match its "
+                f"schema: {error}",
+            )
+            for error in errors
+        ]
+    result.details = {"kubernetes_version": version, "note": note, **counts, "skipped": skipped}
+    return result

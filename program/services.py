@@ -250,3 +250,8 @@ def chart_table() -> dict[str, ChartPin]:
     for row in SERVICES:
         table |= dict(row.charts or {})
     return table
+
+
+def chart_lock() -> dict[str, ChartPin]:
+    """Every locked artefact: the charts and the kustomize manifests (Kubeflow Pipelines)."""
+    return {**chart_table(), **kubeflow_pipelines.KUSTOMIZATIONS}

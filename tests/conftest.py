@@ -117,8 +117,15 @@ def on_cluster() -> pulumi.ResourceOptions:
     )
 
 
+SHARED_CHARTS = ROOT.parent / "shared" / "charts"
+
+
 def _run_plans(out: Path) -> None:
     """`python -m platformctl plan` for every stack, side by side, as `make plan` runs it."""
+    # As the Makefile does: ../shared/charts is the chart cache wherever it exists.
+    env = dict(os.environ)
+    if SHARED_CHARTS.is_dir():
+        env.setdefault("MLOPS_CHART_CACHE", str(SHARED_CHARTS))
     procs = {
         stack: subprocess.Popen(
             [
@@ -132,6 +139,7 @@ def _run_plans(out: Path) -> None:
                 str(out / stack),
             ],
             cwd=ROOT,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

@@ -25,6 +25,8 @@ CHARTS: Final = {
         "v1.18.2",
         "https://charts.jetstack.io",
         "cert-manager/cert-manager deploy/charts/cert-manager",
+        digest="8de156ea0934fe1ae687649566d2d79d736553e1c5aa7311b5206dc87d7c1d2c",
+        content_digest="174ba5a398b86c831a526be25b017756f8bc88d1402c631bd4135bc4f4d14653",
     ),
 }
 LETSENCRYPT: Final = "https://acme-v02.api.letsencrypt.org/directory"

@@ -1,12 +1,22 @@
-"""The pin of one Helm chart (docs/decisions/0008-charts-pinned-and-rendered.md).
+"""The pin of one Helm chart (or kustomize tarball), and its lock entry.
 
 Each platform service's module pins its own charts; `program.services` gathers
-every pin into the one chart table the plan and `platformctl charts` read.
+every pin into the chart table and lock the plan and `platformctl charts` read
+(docs/decisions/0008-charts-pinned-and-rendered.md).
+
+Each pin is also a lock entry (docs/decisions/0020-charts-locked-rendered-as-chart-v4.md):
+`digest` is the sha256 of the packaged chart as `../shared/charts/index.json` records
+it, `published_digest` the repository index's digest where upstream publishes other
+bytes for the same chart, and `content_digest` a digest over the chart's files
+(paths and contents; no tar timestamps, owners or gzip), so that a repackaging of the
+same files verifies too. `platformctl.charts` checks every chart it pulls or renders
+against them. Bump a pin only to a chart that is in `../shared/charts/`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -15,3 +25,24 @@ class ChartPin:
     version: str
     repository: str
     source: str  # where the pinned version is cited
+    _: KW_ONLY
+    digest: str  # sha256 of the packaged chart (../shared/charts/index.json `sha256`)
+    content_digest: str  # sha256 over its files' paths and contents (platformctl.charts)
+    published_digest: str = ""  # the repository index's digest, where index.json gives one
+    kind: Literal["helm", "kustomize"] = "helm"
+    # kustomize pins: the kustomization directories inside the tarball, applied in order.
+    kustomizations: tuple[str, ...] = ()
+
+    @property
+    def filename(self) -> str:
+        """The file in a chart cache (`helm pull` names charts `<chart>-<version>.tgz`)."""
+        return f"{self.chart}-{self.version}.tgz"
+
+    @property
+    def accepted_digests(self) -> frozenset[str]:
+        """Byte digests a verified copy may have: ours, or the one upstream publishes."""
+        return frozenset(d for d in (self.digest, self.published_digest) if d)
+
+    @property
+    def is_oci(self) -> bool:
+        return self.repository.startswith("oci://")

@@ -30,6 +30,9 @@ CHARTS: Final = {
         "9.46.0",
         "https://kubernetes.github.io/autoscaler",
         "kubernetes/autoscaler charts/cluster-autoscaler",
+        digest="c5dd937e69c11f45ee05052d24b6a154ba7193c7499cbed03fd0fa535a74a4f4",
+        content_digest="a2c84bb3b72c1c54503dfdca35ed74029167b8723d1f661ce03b790bc601fa8e",
+        published_digest="67c01eab14239033d20b28e4eb50ea79795d4ac58a8e2d62a292ad670ed407c8",
     ),
 }
 

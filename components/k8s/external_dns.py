@@ -26,6 +26,9 @@ CHARTS: Final = {
         "1.19.0",
         "https://kubernetes-sigs.github.io/external-dns/",
         "kubernetes-sigs/external-dns charts/external-dns (docs: --version 1.19.0)",
+        digest="77867a4562f7942bddd86f3b9be8ba7d48762bceb799c974057480f8edfbeb64",
+        content_digest="34671d3fd2c58483c3f62e791a32d79abedd8e3fb2b0fbc1013c4df6a9b1faab",
+        published_digest="8bd576acf7c9074cdf6ca21662a1e923b786d0576a3e6cf3f75d252860a0af6e",
     ),
 }
 

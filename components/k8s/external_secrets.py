@@ -26,6 +26,9 @@ CHARTS: Final = {
         "0.17.0",  # the first release serving the external-secrets.io/v1 API we validate
         "https://charts.external-secrets.io",
         "external-secrets/external-secrets deploy/charts/external-secrets",
+        digest="e13779cde1e23100d2b8504714107a7f6d87fe9642c2676d8894d8b01f36662e",
+        content_digest="3bd008e060ac316adeaf0c86acb9a300055af8e0ebbe92c5b9052fdd197ef81f",
+        published_digest="fb5ce4831ed81621047943b850c056545d0953741a496b0f1638023d68d9c162",
     ),
 }
 STORE_NAME: Final = "aws-secrets-manager"

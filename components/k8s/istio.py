@@ -31,10 +31,38 @@ _VERSION: Final = "1.28.0"  # istio.io install docs: `helm pull istio/base --ver
 _SOURCE: Final = "istio/istio manifests/charts; helm pull istio/<chart> --version 1.28.0"
 
 CHARTS: Final = {
-    "istio-base": ChartPin("base", _VERSION, REPOSITORY, _SOURCE),
-    "istiod": ChartPin("istiod", _VERSION, REPOSITORY, _SOURCE),
-    "istio-cni": ChartPin("cni", _VERSION, REPOSITORY, _SOURCE),
-    "istio-ingressgateway": ChartPin("gateway", _VERSION, REPOSITORY, _SOURCE),
+    "istio-base": ChartPin(
+        "base",
+        _VERSION,
+        REPOSITORY,
+        _SOURCE,
+        digest="ef0a117d2f1822097d9cbedd893ed6d911384cdc5b7814aad351cf2d735a3689",
+        content_digest="c53461d217346a515841e24ba9d748d63b208e69a4053473ea09fed553b41cdd",
+    ),
+    "istiod": ChartPin(
+        "istiod",
+        _VERSION,
+        REPOSITORY,
+        _SOURCE,
+        digest="a69ed776c3aade9cfe98991af9c639e60cc1c493647302f5e442fe5a6be24aab",
+        content_digest="e60cdadce73222ce1c5f24cc3f11ef11589416a2af4c8a059655c1f1b814b89d",
+    ),
+    "istio-cni": ChartPin(
+        "cni",
+        _VERSION,
+        REPOSITORY,
+        _SOURCE,
+        digest="65885c62283ad96cf52ac4e7699cbc44f64e661fafe4841f0935f235cf2d7a66",
+        content_digest="a0ff8d8d7ec708493f4d89e46908896466ee78ac97b8d0cd6bf41be9c1994ca4",
+    ),
+    "istio-ingressgateway": ChartPin(
+        "gateway",
+        _VERSION,
+        REPOSITORY,
+        _SOURCE,
+        digest="73003afda57d5766ceeb3b6aa44f65ce15db5dae979711505e833177f727ea73",
+        content_digest="2fe4db01791e8e87c817f5f16d26a5ef67c7251e38e395b022fd483bc1685377",
+    ),
 }
 
 GATEWAY_SERVICE_ACCOUNT: Final = "istio-ingressgateway"

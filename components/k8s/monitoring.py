@@ -30,6 +30,8 @@ CHARTS: Final = {
         "78.3.0",
         "https://prometheus-community.github.io/helm-charts",
         "prometheus-community/helm-charts charts/kube-prometheus-stack",
+        digest="ef6125de78cab9718ce33253844dbdf4f553a13c59f277f80d29ef2daf77ffd9",
+        content_digest="a0b40785b1249c8bc083d487cc6fbc4a2682254d3633d0ac8939fd0423da4c5c",
     ),
 }
 GRAFANA_ADMIN_SECRET: Final = "grafana-admin"  # noqa: S105 - a Secret's name

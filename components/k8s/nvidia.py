@@ -25,12 +25,18 @@ CHARTS: Final = {
         "0.18.0",
         "https://nvidia.github.io/k8s-device-plugin",
         "NVIDIA/k8s-device-plugin deployments/helm (NVIDIA docs: --version 0.18.0)",
+        digest="3abe7949ce08e14dac6a3ebf81d6e2ed3fca15a0a0fb751e67de40c72761d4e4",
+        content_digest="7e05a118594ca13eae791c2f0a5a217753c63c78ed9c06af0e4f9eccd8cdffdd",
+        published_digest="3abe7949ce08e14dac6a3ebf81d6e2ed3fca15a0a0fb751e67de40c72761d4e4",
     ),
     "dcgm-exporter": ChartPin(
         "dcgm-exporter",
         "4.1.1",
         "https://nvidia.github.io/dcgm-exporter/helm-charts",
         "NVIDIA/dcgm-exporter deployment/",
+        digest="42c57f185a7f74fadd4f4a3cfddbdfcab65fdf378d18e0a4fbec921ea7b09515",
+        content_digest="b9c026cb0dfa613d494cfcc1f71a1c06db70118b8bbf66433e89b0eb9176ab1d",
+        published_digest="42c57f185a7f74fadd4f4a3cfddbdfcab65fdf378d18e0a4fbec921ea7b09515",
     ),
 }
 

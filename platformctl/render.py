@@ -1,0 +1,830 @@
+"""Render every Helm release of the plan with the real helm: the objects the cluster would run.
+
+The plan's `resources.json` holds the Helm releases as the engine sees them:
+`kubernetes:helm.sh/v3:Release` (inputs `name`, `namespace`, `chart`, `version`,
+`repositoryOpts.repo`, `values`) and `kubernetes:helm.sh/v4:Chart` (the same inputs;
+the release name is the resource name). Each is rendered with `helm template` from the
+digest-verified chart cache (platformctl.charts), with exactly its release name,
+namespace and values, `--kube-version` of the cluster, `--api-versions` of the CRDs the
+platform installs, and CRDs included, the way each resource type installs it
+(docs/decisions/0020-charts-locked-rendered-as-chart-v4.md):
+
+- a v3 Release runs Helm itself: hooks are created (test hooks are not: only
+  `helm test` runs them), so the render keeps them (`--skip-tests`);
+- a v4 Chart registers `helm template`'s manifest without hooks (the provider sets
+  `DisableHooks`), so the render drops them (`--no-hooks`).
+
+Both install the chart's `crds/` unless `skipCrds` is set, and set the release namespace
+on namespaced objects that name none (Helm's client; the v4 Chart's `Normalize`).
+
+The CRD API versions come from the plan itself, not a hand list: every release is
+rendered, the served versions of every CRD in the plan (rendered or typed) become the
+`--api-versions`, and the charts whose templates read `.Capabilities.APIVersions` are
+rendered again with them until the set no longer changes. A chart that never reads
+them renders the same whatever the set, so it is rendered once and cached without it.
+
+Renders run in parallel and are cached on disk by (helm version, chart content digest,
+release name, namespace, values digest, kube version, the API versions where the chart
+reads them, hooks, CRDs): re-planning an unchanged stack runs no helm at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from components.k8s.charts import ChartPin
+from platformctl.charts import (
+    ChartLockError,
+    cached_chart,
+    helm_environment,
+    resolve_cache_dir,
+)
+from platformctl.checks import CheckResult, Finding, PlannedObject
+from platformctl.manifests import REDACTED, is_kubernetes_object, kubernetes_object, object_filename
+from platformctl.wire import SIG_KEY, SIG_SECRET
+from program.services import chart_lock
+
+RELEASE_V3: Final = "kubernetes:helm.sh/v3:Release"
+CHART_V4: Final = "kubernetes:helm.sh/v4:Chart"
+HELM_TYPES: Final = frozenset({RELEASE_V3, CHART_V4})
+ENV_RENDER_CACHE: Final = "MLOPS_RENDER_CACHE"
+CHECK: Final = "render"
+HELM_TIMEOUT_S: Final = 120
+MAX_API_ROUNDS: Final = 4
+CRD_KIND: Final = "CustomResourceDefinition"
+
+# libyaml: 10-20x faster on the charts' large CRDs and dashboards.
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Loader(_BaseLoader):
+    """YAML 1.1 as the API server reads it, plus the bare `=` scalar (a CRD enum value
+    such as a label-selector operator) that PyYAML's safe loader has no constructor for."""
+
+
+_Loader.add_constructor(
+    "tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node)
+)
+
+# Built-in kinds that are cluster-scoped (everything else built in is namespaced). Custom
+# kinds take their scope from the CRDs in the plan.
+CLUSTER_SCOPED_KINDS: Final = frozenset(
+    {
+        "APIService",
+        "CertificateSigningRequest",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ClusterTrustBundle",
+        "ComponentStatus",
+        "CSIDriver",
+        "CSINode",
+        "CustomResourceDefinition",
+        "DeviceClass",
+        "FlowSchema",
+        "IngressClass",
+        "IPAddress",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PriorityClass",
+        "PriorityLevelConfiguration",
+        "ResourceSlice",
+        "RuntimeClass",
+        "ServiceCIDR",
+        "StorageClass",
+        "StorageVersionMigration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+        "VolumeAttributesClass",
+    }
+)
+
+
+class RenderError(RuntimeError):
+    """helm or kubectl failed on one release or kustomization; the message is one line."""
+
+
+# --- what the plan asks to render ------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """Wire values to plain data: integral floats to ints, secrets to the marker."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SIG_SECRET:
+            return REDACTED
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass(frozen=True)
+class HelmRelease:
+    """One Helm release of the plan, as its resource's inputs state it."""
+
+    urn: str
+    type: str
+    name: str  # the release name
+    namespace: str
+    chart: str
+    version: str
+    repository: str
+    values: Mapping[str, Any]
+    skip_crds: bool = False
+
+    @property
+    def hooks(self) -> bool:
+        """A v3 Release runs Helm's hooks; a v4 Chart registers no hook objects."""
+        return self.type == RELEASE_V3
+
+    @property
+    def values_digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.values, sort_keys=True).encode()).hexdigest()
+
+
+def helm_releases(resources: Iterable[Mapping[str, Any]]) -> list[HelmRelease]:
+    """The v3 Releases and v4 Charts of a plan's resources.json, in order."""
+    found: list[HelmRelease] = []
+    for resource in resources:
+        if resource.get("type") not in HELM_TYPES:
+            continue
+        inputs = _plain(resource.get("inputs") or {})
+        chart = str(inputs.get("chart", ""))
+        repository = str((inputs.get("repositoryOpts") or {}).get("repo", ""))
+        if chart.startswith("oci://") and not repository:
+            repository, _, chart = chart.rpartition("/")
+        name = inputs.get("name") if resource["type"] == RELEASE_V3 else None
+        found.append(
+            HelmRelease(
+                urn=str(resource["urn"]),
+                type=str(resource["type"]),
+                name=str(name or resource["name"]),
+                namespace=str(inputs.get("namespace") or "default"),
+                chart=chart,
+                version=str(inputs.get("version", "")),
+                repository=repository,
+                values=inputs.get("values") or {},
+                skip_crds=bool(inputs.get("skipCrds", False)),
+            )
+        )
+    return found
+
+
+def program_objects(resources: Iterable[Mapping[str, Any]]) -> list[PlannedObject]:
+    """The program's own typed Kubernetes objects of resources.json (source: their URN)."""
+    return [
+        PlannedObject(kubernetes_object(r.get("inputs") or {}), source=str(r["urn"]))
+        for r in resources
+        if is_kubernetes_object(str(r.get("type", ""))) and r.get("type") not in HELM_TYPES
+    ]
+
+
+def pin_for(release: HelmRelease, lock: Mapping[str, ChartPin]) -> ChartPin | None:
+    for pin in lock.values():
+        if pin.kind == "helm" and (pin.chart, pin.version) == (release.chart, release.version):
+            return pin
+    return None
+
+
+# --- CRDs: scopes and API versions -----------------------------------------------------
+
+
+def crd_api_versions(manifests: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """`group/version` and `group/version/Kind` of every served version of every CRD."""
+    found: set[str] = set()
+    for obj in manifests:
+        if obj.get("kind") != CRD_KIND:
+            continue
+        spec = obj.get("spec") or {}
+        group = spec.get("group")
+        kind = (spec.get("names") or {}).get("kind")
+        for version in spec.get("versions") or []:
+            if group and version.get("name") and version.get("served", True) is True:
+                found.add(f"{group}/{version['name']}")
+                if kind:
+                    found.add(f"{group}/{version['name']}/{kind}")
+    return tuple(sorted(found))
+
+
+def crd_scopes(manifests: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """(group, Kind) -> "Namespaced" | "Cluster", from the CRDs in the plan."""
+    scopes: dict[tuple[str, str], str] = {}
+    for obj in manifests:
+        if obj.get("kind") == CRD_KIND:
+            spec = obj.get("spec") or {}
+            kind = (spec.get("names") or {}).get("kind")
+            if spec.get("group") and kind:
+                scopes[(spec["group"], kind)] = str(spec.get("scope", "Namespaced"))
+    return scopes
+
+
+def is_namespaced(obj: Mapping[str, Any], scopes: Mapping[tuple[str, str], str]) -> bool:
+    api_version = str(obj.get("apiVersion", ""))
+    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    kind = str(obj.get("kind", ""))
+    if (group, kind) in scopes:
+        return scopes[(group, kind)] == "Namespaced"
+    return kind not in CLUSTER_SCOPED_KINDS
+
+
+def with_namespace(obj: dict[str, Any], namespace: str, scopes: Mapping[tuple[str, str], str]):
+    """The object with the release namespace set where it is namespaced and names none."""
+    metadata = obj.get("metadata") or {}
+    if metadata.get("namespace") or not is_namespaced(obj, scopes):
+        return obj
+    return {**obj, "metadata": {**metadata, "namespace": namespace}}
+
+
+# --- one helm template --------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def reads_api_versions(chart_path: Path, digest: str) -> bool:
+    """Whether any template of the chart (subcharts included) reads .Capabilities.APIVersions.
+
+    `digest` keys the cache: a different chart at the same path is read again.
+    """
+    del digest
+    with tarfile.open(chart_path, "r:gz") as tar:
+        for member in tar:
+            if member.isfile() and "/templates/" in f"/{member.name}":
+                handle = tar.extractfile(member)
+                if handle is not None and b"APIVersions" in handle.read():
+                    return True
+    return False
+
+
+def parse_manifests(text: str) -> list[dict[str, Any]]:
+    """Every object of a multi-document YAML stream; `List` objects expanded to their items."""
+    objects: list[dict[str, Any]] = []
+    for doc in yaml.load_all(text, Loader=_Loader):
+        if not isinstance(doc, dict) or not doc:
+            continue
+        if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            objects += [item for item in doc["items"] if isinstance(item, dict)]
+        else:
+            objects.append(doc)
+    return objects
+
+
+def template_argv(
+    helm: Path,
+    release: HelmRelease,
+    chart_path: Path,
+    values_path: Path,
+    kube_version: str,
+    api_versions: Sequence[str],
+) -> list[str]:
+    argv = [
+        str(helm),
+        "template",
+        release.name,
+        str(chart_path),
+        "--namespace",
+        release.namespace,
+        "--kube-version",
+        kube_version,
+        "--values",
+        str(values_path),
+        "--skip-tests",
+    ]
+    if not release.skip_crds:
+        argv.append("--include-crds")
+    if not release.hooks:
+        argv.append("--no-hooks")
+    for api_version in api_versions:
+        argv += ["--api-versions", api_version]
+    return argv
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    release: HelmRelease
+    pin: ChartPin
+    chart_path: Path
+    reads_api: bool
+
+
+def cache_key(job: RenderJob, helm_version: str, kube_version: str, api: Sequence[str]) -> str:
+    material = {
+        "helm": helm_version,
+        "chart": job.pin.content_digest,
+        "name": job.release.name,
+        "namespace": job.release.namespace,
+        "values": job.release.values_digest,
+        "kube": kube_version,
+        "api": list(api) if job.reads_api else None,
+        "hooks": job.release.hooks,
+        "crds": not job.release.skip_crds,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+class Renderer:
+    """Runs `helm template` for jobs, through an on-disk cache; counts what it ran."""
+
+    def __init__(
+        self, helm: Path, helm_version: str, kube_version: str, cache_dir: Path | None
+    ) -> None:
+        self.helm, self.helm_version, self.kube_version = helm, helm_version, kube_version
+        self.cache_dir = cache_dir
+        self.helm_runs = 0
+        self.cache_hits = 0
+        self._count = threading.Lock()  # renders run in threads
+        self._home = Path(tempfile.mkdtemp(prefix="mlops-helm-"))
+
+    def close(self) -> None:
+        import shutil  # noqa: PLC0415
+
+        shutil.rmtree(self._home, ignore_errors=True)
+
+    def render(self, job: RenderJob, api: Sequence[str]) -> list[dict[str, Any]]:
+        key = cache_key(job, self.helm_version, self.kube_version, api)
+        cached = self._read(key)
+        if cached is not None:
+            with self._count:
+                self.cache_hits += 1
+            return cached
+        with self._count:
+            self.helm_runs += 1
+        with tempfile.NamedTemporaryFile(
+            "w", dir=self._home, suffix=".json", delete=False, encoding="utf-8"
+        ) as values_file:
+            json.dump(job.release.values, values_file)  # JSON is YAML
+        argv = template_argv(
+            self.helm, job.release, job.chart_path, Path(values_file.name), self.kube_version, api
+        )
+        try:
+            proc = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                env=helm_environment(self._home),
+                timeout=HELM_TIMEOUT_S,
+                check=False,
+            )
+        finally:
+            Path(values_file.name).unlink(missing_ok=True)
+        if proc.returncode != 0:
+            lines = [line for line in proc.stderr.splitlines() if line.strip()]
+            reason = " ".join(lines[-3:]) if lines else f"helm exited {proc.returncode}"
+            raise RenderError(f"helm template failed: {reason.removeprefix('Error: ')}")
+        objects = parse_manifests(proc.stdout)
+        self._write(key, objects)
+        return objects
+
+    def _path(self, key: str) -> Path | None:
+        return self.cache_dir / f"{key}.json" if self.cache_dir is not None else None
+
+    def _read(self, key: str) -> list[dict[str, Any]] | None:
+        path = self._path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, list) else None
+
+    def _write(self, key: str, objects: list[dict[str, Any]]) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
+        ) as tmp:
+            json.dump(objects, tmp)
+        os.replace(tmp.name, path)
+
+
+# --- every release of a plan ------------------------------------------------------------
+
+
+@dataclass
+class Rendered:
+    """What rendering a plan's releases gave."""
+
+    objects: list[PlannedObject] = field(default_factory=list)
+    releases: list[HelmRelease] = field(default_factory=list)
+    api_versions: tuple[str, ...] = ()
+    helm_runs: int = 0
+    cache_hits: int = 0
+    notice: str = ""  # one line: why nothing (or not everything) was rendered
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def check(self) -> CheckResult:
+        return CheckResult(
+            name=CHECK,
+            mandatory=True,
+            evaluated=len(self.releases),
+            findings=list(self.findings),
+            details={
+                "rendered_objects": len(self.objects),
+                "helm_runs": self.helm_runs,
+                "cache_hits": self.cache_hits,
+                "api_versions": list(self.api_versions),
+                "notice": self.notice,
+                "seconds": round(self.seconds, 3),
+            },
+        )
+
+
+def default_render_cache(environ: Mapping[str, str] = os.environ) -> Path:
+    """$MLOPS_RENDER_CACHE, else `<XDG cache>/mlops-platform/renders`."""
+    if environ.get(ENV_RENDER_CACHE):
+        return Path(environ[ENV_RENDER_CACHE])
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mlops-platform" / "renders"
+
+
+def _jobs(
+    releases: Sequence[HelmRelease], lock: Mapping[str, ChartPin], chart_cache: Path
+) -> tuple[list[RenderJob], list[Finding], list[str]]:
+    jobs: list[RenderJob] = []
+    findings: list[Finding] = []
+    missing: list[str] = []
+    for release in releases:
+        pin = pin_for(release, lock)
+        if pin is None:
+            findings.append(
+                Finding(
+                    CHECK,
+                    release.urn,
+                    f"Release {release.name} installs chart {release.chart} {release.version}, "
+                    "which the chart lock (the service modules' pins, "
+                    "program.services.chart_lock) does not pin.",
+                )
+            )
+            continue
+        if pin.repository and release.repository.rstrip("/") != pin.repository.rstrip("/"):
+            findings.append(
+                Finding(
+                    CHECK,
+                    release.urn,
+                    f"Release {release.name} pulls {pin.chart} from {release.repository}, "
+                    f"but the lock pins it from {pin.repository}.",
+                )
+            )
+        path = chart_cache / pin.filename
+        if not path.is_file():
+            missing.append(pin.filename)
+            continue
+        try:
+            cached_chart(pin, chart_cache)
+        except ChartLockError as exc:
+            findings.append(Finding(CHECK, release.urn, str(exc)))
+            continue
+        jobs.append(RenderJob(release, pin, path, reads_api_versions(path, pin.content_digest)))
+    return jobs, findings, missing
+
+
+def render_releases(
+    resources: Sequence[Mapping[str, Any]],
+    *,
+    kube_version: str,
+    helm: Path,
+    helm_version: str,
+    chart_cache: Path,
+    render_cache: Path | None,
+    lock: Mapping[str, ChartPin] | None = None,
+    workers: int | None = None,
+) -> Rendered:
+    """Render every Helm release of `resources` (resources.json) into PlannedObjects."""
+    started = time.perf_counter()
+    releases = helm_releases(resources)
+    outcome = Rendered(releases=releases)
+    if not releases:
+        return outcome
+    jobs, outcome.findings, missing = _jobs(releases, lock or chart_lock(), chart_cache)
+    if missing:
+        outcome.notice = (
+            f"{len(missing)} of {len(releases)} charts are not in the chart cache {chart_cache} "
+            f"({', '.join(sorted(set(missing)))}): run `python -m platformctl charts pull` "
+            "(or `make charts`); their releases are not rendered"
+        )
+    own = [o.manifest for o in program_objects(resources)]
+    renderer = Renderer(helm, helm_version, kube_version, render_cache)
+    rendered: dict[int, list[dict[str, Any]]] = {}
+    used: dict[int, tuple[str, ...]] = {}
+
+    def run(index: int, api: tuple[str, ...]) -> None:
+        try:
+            rendered[index] = renderer.render(jobs[index], api)
+            used[index] = api
+        except (RenderError, subprocess.TimeoutExpired) as exc:
+            job = jobs[index]
+            outcome.findings.append(
+                Finding(
+                    CHECK,
+                    job.release.urn,
+                    f"Release {job.release.name} ({job.pin.chart} {job.pin.version}) does not "
+                    f"render: {str(exc).splitlines()[0]}",
+                )
+            )
+
+    def everything() -> list[Mapping[str, Any]]:
+        return own + [o for objs in rendered.values() for o in objs]
+
+    # Charts that never read the API versions first: their CRDs are then known when the
+    # charts that do read them render, so a changed release renders once, not twice.
+    readers = [i for i, job in enumerate(jobs) if job.reads_api]
+    api = crd_api_versions(own)
+    try:
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+            first = [i for i in range(len(jobs)) if i not in readers]
+            list(pool.map(lambda i: run(i, api), first))
+            pending = readers
+            for _round in range(MAX_API_ROUNDS):
+                api = crd_api_versions(everything())
+                list(pool.map(lambda i, a=api: run(i, a), pending))
+                after = crd_api_versions(everything())
+                pending = [i for i in readers if i in rendered and used[i] != after]
+                api = after
+                if not pending:
+                    break
+    finally:
+        renderer.close()
+    scopes = crd_scopes(everything())
+    for index in sorted(rendered):
+        release = jobs[index].release
+        outcome.objects += [
+            PlannedObject(with_namespace(obj, release.namespace, scopes), release.urn, release.name)
+            for obj in rendered[index]
+        ]
+    outcome.api_versions = api
+    outcome.helm_runs, outcome.cache_hits = renderer.helm_runs, renderer.cache_hits
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+# --- writing them beside the program's objects -------------------------------------------
+
+
+def redacted(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A Secret's data and stringData values replaced by the marker: no plaintext on disk."""
+    if manifest.get("kind") != "Secret" or manifest.get("apiVersion") != "v1":
+        return dict(manifest)
+    out = dict(manifest)
+    for key in ("data", "stringData"):
+        if isinstance(out.get(key), dict):
+            out[key] = dict.fromkeys(out[key], REDACTED)
+    return out
+
+
+def collisions(objects: Sequence[PlannedObject]) -> list[Finding]:
+    """Objects that would share a manifest file: on a cluster one would overwrite the other."""
+    seen: dict[str, PlannedObject] = {}
+    findings: list[Finding] = []
+    for obj in objects:
+        filename = object_filename(obj.manifest)
+        first = seen.setdefault(filename, obj)
+        if first is not obj:
+            findings.append(
+                Finding(
+                    CHECK,
+                    obj.ref,
+                    f"{obj.kind} {obj.name} is created by both {first.source} and {obj.source}: "
+                    f"on a cluster one would overwrite the other ({filename}).",
+                )
+            )
+    return findings
+
+
+def yaml_text(manifest: Mapping[str, Any], cache: Path | None) -> str:
+    """The object as YAML. Dumping is pure Python even with libyaml (the representer), and
+    the charts' dashboards and CRDs are large, so texts are kept by content digest."""
+    path = None
+    if cache is not None:
+        digest = hashlib.sha256(json.dumps(manifest).encode()).hexdigest()
+        path = cache / f"{digest}.yaml"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    text = yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, width=100)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
+        ) as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, path)
+    return text
+
+
+def write_rendered(
+    rendered: Sequence[PlannedObject],
+    program: Sequence[PlannedObject],
+    directory: Path,
+    yaml_cache: Path | None = None,
+) -> tuple[list[Path], list[Finding]]:
+    """Write the rendered objects into `directory` (one file per object, as
+    platformctl.manifests names them), beside the program's own, which are already there.
+
+    An object whose file another creator already holds is not written: it is a finding
+    naming both creators. Secrets are written with their values redacted.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    findings = collisions([*program, *rendered])
+    clashing = {f.subject for f in findings}
+    written: list[Path] = []
+    for obj in rendered:
+        if obj.ref in clashing and any(p.ref == obj.ref for p in program):
+            continue
+        path = directory / object_filename(obj.manifest)
+        if path in written:
+            continue
+        path.write_text(yaml_text(redacted(obj.manifest), yaml_cache), encoding="utf-8")
+        written.append(path)
+    return sorted(written), findings
+
+
+# --- kustomize ---------------------------------------------------------------------------
+
+
+def render_kustomization(tarball: Path, directory: str, kubectl: Path) -> list[dict[str, Any]]:
+    """`kubectl kustomize` of one kustomization directory inside a manifests tarball."""
+    with tempfile.TemporaryDirectory(prefix="mlops-kustomize-") as tmp:
+        with tarfile.open(tarball, "r:gz") as tar:
+            tar.extractall(tmp, filter="data")
+        target = Path(tmp) / directory
+        if not target.is_dir():
+            raise RenderError(f"{tarball.name}: no directory {directory}")
+        proc = subprocess.run(
+            [str(kubectl), "kustomize", str(target)],
+            capture_output=True,
+            text=True,
+            timeout=HELM_TIMEOUT_S,
+            check=False,
+        )
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise RenderError(
+            f"kubectl kustomize {directory} failed: {lines[-1] if lines else proc.returncode}"
+        )
+    return parse_manifests(proc.stdout)
+
+
+def render_pinned_kustomization(
+    pin: ChartPin, chart_cache: Path, kubectl: Path
+) -> list[PlannedObject]:
+    """Every kustomization of a kustomize pin, verified from the cache, in the pin's order."""
+    tarball = cached_chart(pin, chart_cache)
+    source = f"kustomize:{pin.chart}@{pin.version}"
+    return [
+        PlannedObject(obj, source=f"{source}/{directory}", release=pin.chart)
+        for directory in pin.kustomizations
+        for obj in render_kustomization(tarball, directory, kubectl)
+    ]
+
+
+# --- as a real preview shows them to the policy packs --------------------------------------
+
+
+def resource_type(manifest: Mapping[str, Any]) -> str:
+    """`kubernetes:<group>/<version>:<Kind>` (the core group is `core`)."""
+    api_version = str(manifest.get("apiVersion", ""))
+    group, _, version = api_version.rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{manifest.get('kind', '')}"
+
+
+def _child_urn(parent_urn: str, child_type: str, child_name: str) -> str:
+    """A child's URN: the parent's type chain, `$`, the child's type, `::`, its name."""
+    head, _, _parent_name = parent_urn.rpartition("::")
+    stack_project, _, parent_types = head.rpartition("::")
+    return f"{stack_project}::{parent_types}${child_type}::{child_name}"
+
+
+def _secret_wrapped(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """As the v4 Chart registers a v1 Secret: `data` and `stringData` marked secret."""
+    out = dict(manifest)
+    if manifest.get("kind") == "Secret" and manifest.get("apiVersion") == "v1":
+        for key in ("data", "stringData"):
+            if key in out:
+                out[key] = {SIG_KEY: SIG_SECRET, "value": out[key]}
+    return out
+
+
+def preview_resources(objects: Sequence[PlannedObject]) -> list[dict[str, Any]]:
+    """Rendered objects as the resources a real preview registers for a v4 Chart, in the
+    record shape of resources.json, for the policy packs (platformctl.analyzer).
+
+    Each is a child of its release's resource, named `<release resource name>:<namespace>/
+    <name>` (`<release resource name>:<name>` when cluster-scoped), as the provider names
+    a Chart's objects (yaml/v2 `register`); inputs are the manifest.
+    """
+    records: list[dict[str, Any]] = []
+    for obj in objects:
+        release_resource = obj.source.rpartition("::")[2]
+        local = f"{obj.namespace}/{obj.name}" if obj.namespace else obj.name
+        name = f"{release_resource}:{local}"
+        typ = resource_type(obj.manifest)
+        records.append(
+            {
+                "urn": _child_urn(obj.source, typ, name),
+                "type": typ,
+                "name": name,
+                "parent": obj.source,
+                "custom": True,
+                "inputs": _secret_wrapped(obj.manifest),
+                "dependencies": [],
+                "property_dependencies": {},
+                "provider": "",
+                "protect": False,
+            }
+        )
+    return records
+
+
+# --- the plan's step -------------------------------------------------------------------------
+
+
+@dataclass
+class RenderStep:
+    """The plan's rendering step: the rendered objects, their files, the check and a notice."""
+
+    rendered: Rendered
+    paths: list[Path] = field(default_factory=list)
+
+    @property
+    def objects(self) -> list[PlannedObject]:
+        return self.rendered.objects
+
+    @property
+    def notice(self) -> str:
+        return self.rendered.notice
+
+    def check(self) -> CheckResult:
+        return self.rendered.check()
+
+
+def plan_step(
+    resources: Sequence[Mapping[str, Any]],
+    manifest_dir: Path,
+    *,
+    kube_version: str,
+    chart_cache: Path | None = None,
+    render_cache: Path | None = None,
+) -> RenderStep:
+    """Render the plan's releases into `manifest_dir` beside the program's objects.
+
+    Without helm or without a chart cache the step renders nothing and says, in one
+    line, how to get them; the rest of the plan is unaffected.
+    """
+    from platformctl.tools import ToolError, find_tools  # noqa: PLC0415
+
+    releases = helm_releases(resources)
+    cache = resolve_cache_dir(chart_cache)
+    if not releases:
+        return RenderStep(Rendered())
+    if not cache.is_dir():
+        return RenderStep(
+            Rendered(
+                releases=releases,
+                notice=(
+                    f"no chart cache at {cache}: run `python -m platformctl charts pull` "
+                    f"(or `make charts`) to render the plan's {len(releases)} Helm releases"
+                ),
+            )
+        )
+    try:
+        tools = find_tools()
+    except ToolError as exc:
+        return RenderStep(Rendered(releases=releases, notice=str(exc)))
+    render_cache = render_cache or default_render_cache()
+    rendered = render_releases(
+        resources,
+        kube_version=kube_version,
+        helm=tools.helm,
+        helm_version=tools.helm_version,
+        chart_cache=cache,
+        render_cache=render_cache,
+    )
+    paths, clashes = write_rendered(
+        rendered.objects, program_objects(resources), manifest_dir, render_cache / "yaml"
+    )
+    rendered.findings += clashes
+    return RenderStep(rendered, paths)

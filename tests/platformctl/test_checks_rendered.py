@@ -1,0 +1,182 @@
+"""Schemas (5a) and values (5b) over everything the plan would apply: defects caught, plans pass."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from platformctl.checks import PlannedObject
+from platformctl.render import helm_releases, program_objects, render_releases
+from platformctl.validate import check_schemas, crd_json_schema
+from platformctl.values import check_values, unknown_paths
+from tests.platformctl.rendering import shared_charts_or_skip, tools_or_skip
+
+
+@pytest.fixture(scope="module")
+def dev_objects(plans, tmp_path_factory) -> tuple[list[dict[str, Any]], list[PlannedObject]]:
+    charts = shared_charts_or_skip()
+    tools = tools_or_skip()
+    resources = plans["dev"]["resources"]
+    rendered = render_releases(
+        resources,
+        kube_version="1.33",
+        helm=tools.helm,
+        helm_version=tools.helm_version,
+        chart_cache=charts,
+        render_cache=tmp_path_factory.mktemp("renders"),
+    )
+    return resources, program_objects(resources) + rendered.objects
+
+
+@pytest.mark.parametrize("minor", ["1.33", "1.36"])
+def test_every_planned_object_matches_its_schema(dev_objects, minor: str) -> None:
+    _, objects = dev_objects
+    result = check_schemas(objects, minor)
+    assert result.findings == []
+    assert result.evaluated == len(objects)
+    assert result.details["kubernetes_version"] == minor
+    # The charts' own CRDs validate their custom resources (exactly the served version).
+    assert result.details["custom_from_plan_crds"] > 50
+
+
+def _one(objects: list[PlannedObject], kind: str) -> PlannedObject:
+    return next(o for o in objects if o.kind == kind and o.release)
+
+
+def test_an_unknown_field_in_a_rendered_workload_fails(dev_objects) -> None:
+    _, objects = dev_objects
+    deployment = _one(objects, "Deployment")
+    bad = copy.deepcopy(dict(deployment.manifest))
+    bad["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    result = check_schemas([PlannedObject(bad, deployment.source, deployment.release)], "1.36")
+    [finding] = result.findings
+    assert finding.subject == deployment.ref
+    assert "imagePullPolicyy" in finding.message
+
+
+def test_a_custom_resource_is_checked_against_the_crd_the_plan_installs(dev_objects) -> None:
+    _, objects = dev_objects
+    monitor = _one(objects, "ServiceMonitor")
+    crds = [o for o in objects if o.kind == "CustomResourceDefinition"]
+    bad = copy.deepcopy(dict(monitor.manifest))
+    bad["spec"]["endpoints"][0]["intervall"] = "30s"
+    result = check_schemas([PlannedObject(bad, monitor.source), *crds], "1.36", crd_schema_dir=None)
+    assert result.details["custom_from_plan_crds"] == 1
+    assert [f.subject for f in result.findings] == [monitor.ref]
+    assert "intervall" in result.findings[0].message
+
+
+def test_crd_conversion_keeps_what_the_api_server_keeps() -> None:
+    schema = crd_json_schema(
+        {
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "properties": {
+                        "port": {"x-kubernetes-int-or-string": True},
+                        "free": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                            "properties": {"a": {"type": "string"}},
+                        },
+                        "note": {"type": "string", "nullable": True},
+                    },
+                }
+            },
+        }
+    )
+    spec = schema["properties"]["spec"]
+    assert spec["additionalProperties"] is False
+    assert "additionalProperties" not in schema  # the root stays open
+    assert "additionalProperties" not in spec["properties"]["free"]
+    assert spec["properties"]["port"]["oneOf"] == [{"type": "string"}, {"type": "integer"}]
+    assert spec["properties"]["note"]["type"] == ["string", "null"]
+
+
+def test_values_the_charts_do_not_declare_are_found(dev_objects) -> None:
+    """A misspelt key fails; the only finding left in dev is istiod's `pilot` block."""
+    charts = shared_charts_or_skip()
+    resources, _ = dev_objects
+    releases = helm_releases(resources)
+    result = check_values(releases, charts)
+    assert result.evaluated == len(releases)
+    misspelt = [
+        r
+        if r.name != "cert-manager"
+        else type(r)(**{**r.__dict__, "values": {**r.values, "replicaCont": 2}})
+        for r in releases
+    ]
+    found = check_values(misspelt, charts)
+    new = {f.message for f in found.findings} - {f.message for f in result.findings}
+    assert new == {
+        "Release cert-manager sets `replicaCont`, which chart cert-manager v1.18.2 does not "
+        "declare in its values.yaml: Helm ignores it.",
+        # cert-manager's values.schema.json closes its root: the schema catches it too.
+        "Release cert-manager: values do not match chart cert-manager's values.schema.json: "
+        "<root>: Additional properties are not allowed ('replicaCont' was unexpected)",
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="live defect: components/k8s/istio.py sets istiod values under `pilot`, which "
+    "istiod 1.28 no longer reads (its values are top level): nodeSelector, resources, "
+    "ENABLE_NATIVE_SIDECARS and cni.enabled are ignored. Remove this mark with the fix.",
+)
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_value_the_plans_set_is_read(plans, stack: str) -> None:
+    charts = shared_charts_or_skip()
+    result = check_values(helm_releases(plans[stack]["resources"]), charts)
+    assert result.findings == []
+
+
+def test_schema_violations_are_found() -> None:
+    charts = shared_charts_or_skip()
+    release = helm_releases(
+        [
+            {
+                "urn": "urn:pulumi:dev::p::kubernetes:helm.sh/v3:Release::cm",
+                "type": "kubernetes:helm.sh/v3:Release",
+                "name": "cm",
+                "inputs": {
+                    "name": "cert-manager",
+                    "namespace": "cert-manager",
+                    "chart": "cert-manager",
+                    "version": "v1.18.2",
+                    "repositoryOpts": {"repo": "https://charts.jetstack.io"},
+                    "values": {"replicaCount": "two"},
+                },
+            }
+        ]
+    )
+    result = check_values(release, charts)
+    assert [f.message for f in result.findings] == [
+        "Release cert-manager: values do not match chart cert-manager's values.schema.json: "
+        "replicaCount: 'two' is not of type 'number'"
+    ]
+
+
+def test_free_form_maps_take_any_key() -> None:
+    defaults = {"nodeSelector": {"kubernetes.io/os": "linux"}, "image": {"tag": "1"}}
+    values = {"nodeSelector": {"pool": "general"}, "image": {"tagg": "2"}, "extra": 1}
+    assert list(unknown_paths(values, defaults)) == ["image.tagg", "extra"]
+
+
+def test_values_of_an_uncached_chart_are_not_checked(tmp_path: Path) -> None:
+    release = helm_releases(
+        [
+            {
+                "urn": "u",
+                "type": "kubernetes:helm.sh/v3:Release",
+                "name": "x",
+                "inputs": {"name": "x", "chart": "cert-manager", "version": "v1.18.2"},
+            }
+        ]
+    )
+    result = check_values(release, tmp_path)
+    assert result.evaluated == 0
+    assert result.details["not_checked"] == ["x: chart cert-manager v1.18.2 not cached"]
