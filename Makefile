@@ -16,7 +16,7 @@ export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \
-        run-pipeline lock venvs clean
+        run-pipeline lock venvs clean promtool test-alerts
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -26,6 +26,8 @@ help:
 	@echo "make compile-pipeline     write the training pipeline's IR YAML"
 	@echo "make run-pipeline         run the training pipeline locally (kfp.local + MLflow on SQLite)"
 	@echo "make lock                 re-pin every requirements*.txt from the *.in files"
+	@echo "make test-alerts          alert rules (promtool), scrape objects and the Grafana dashboard"
+	@echo "make promtool             unpack Debian's promtool into .venv/bin (needed by the alert tests)"
 
 # --- environments -----------------------------------------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -82,6 +84,29 @@ compile-pipeline: $(PIPE_VENV)/.installed
 
 run-pipeline: $(PIPE_VENV)/.installed
 	$(PIPE_VENV)/bin/python -m pipelines run --local
+
+# --- alerts and dashboard -------------------------------------------------------
+# The alert tests run `promtool test rules`: promtool comes from Debian bookworm's
+# prometheus package, downloaded and unpacked into the venv's bin (the package is not
+# installed, so no Prometheus service is set up or started). `make test` needs it.
+PROMETHEUS_DEB := prometheus=2.42.0+ds-5+deb12u1
+PROMTOOL := $(VENV)/bin/promtool
+
+$(PROMTOOL): | $(VENV)/.installed
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  cd "$$tmp" && \
+	  { apt-get download -q $(PROMETHEUS_DEB) || { apt-get update -q && apt-get download -q $(PROMETHEUS_DEB); }; } && \
+	  dpkg-deb -x prometheus_*.deb root && \
+	  install -m 0755 root/usr/bin/promtool $(CURDIR)/$(PROMTOOL)
+	$(PROMTOOL) --version | head -1
+
+promtool: $(PROMTOOL)
+
+test-infra: $(PROMTOOL)
+
+test-alerts: $(VENV)/.installed $(PROMTOOL)
+	$(VENV)/bin/python -m pytest tests/components/k8s/test_alerts.py tests/components/k8s/test_scrapes.py \
+	  tests/components/k8s/test_dashboards.py -q
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed
