@@ -16,7 +16,7 @@ export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \
-        run-pipeline lock venvs clean promtool test-alerts
+        run-pipeline lock venvs clean promtool test-alerts lock-alerts
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -102,11 +102,26 @@ $(PROMTOOL): | $(VENV)/.installed
 
 promtool: $(PROMTOOL)
 
-test-infra: $(PROMTOOL)
+# The MLflow server on its image's pins plus prometheus-flask-exporter: the alert tests
+# start it on 127.0.0.1 and read the series MLflowDown watches (a subprocess, like checkov).
+MLFLOW_METRICS_VENV := .venv-mlflow-metrics
 
-test-alerts: $(VENV)/.installed $(PROMTOOL)
+$(MLFLOW_METRICS_VENV)/.installed: requirements-mlflow-metrics.txt
+	$(PYTHON) -m venv $(MLFLOW_METRICS_VENV)
+	$(MLFLOW_METRICS_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(MLFLOW_METRICS_VENV)/bin/uv pip install -q --python $(MLFLOW_METRICS_VENV)/bin/python --compile-bytecode -r requirements-mlflow-metrics.txt
+	touch $@
+
+lock-alerts: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q requirements-mlflow-metrics.in -o requirements-mlflow-metrics.txt -p 3.11
+
+lock: lock-alerts
+
+test-infra: $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
+
+test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/components/k8s/test_alerts.py tests/components/k8s/test_scrapes.py \
-	  tests/components/k8s/test_dashboards.py -q
+	  tests/components/k8s/test_dashboards.py tests/components/k8s/test_mlflow_metrics.py -q
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed
