@@ -129,6 +129,18 @@ def test_chart_selects_release_label_by_default() -> None:
     assert "release: {{ $.Release.Name | quote }}" in template
 
 
+def test_kube_state_metrics_job_and_namespace_as_the_chart_scrapes_them() -> None:
+    # InferenceServiceRestarts selects job="kube-state-metrics" and the pod's namespace.
+    values = yaml.safe_load(_chart_member("values.yaml"))
+    chart = yaml.safe_load(_chart_member("charts/kube-state-metrics/Chart.yaml"))
+    monitor = _chart_member("charts/kube-state-metrics/templates/servicemonitor.yaml")
+    assert values["kube-state-metrics"]["prometheus"]["monitor"]["http"]["honorLabels"] is True
+    assert 'jobLabel: {{ default "app.kubernetes.io/name"' in monitor
+    assert chart["name"] == scrapes.JOB_KUBE_STATE_METRICS
+    assert chart["appVersion"] == "2.20.0"  # the tag POD_CONTAINER_RESTARTS cites
+    assert "v2.20.0" in m.POD_CONTAINER_RESTARTS.source
+
+
 def test_validates_against_the_prometheusrule_crd() -> None:
     if not DEFAULT_CRD_SCHEMA_DIR.is_dir():
         pytest.skip(f"{DEFAULT_CRD_SCHEMA_DIR} is absent (shared CRD schemas beside the checkout)")

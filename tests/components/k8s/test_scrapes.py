@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.k8s import metric_catalog as m
 from components.k8s import scrapes
 from components.k8s.metric_catalog import INFERENCESERVICE_POD_LABEL
 from platformctl.validate import DEFAULT_CRD_SCHEMA_DIR, validate_object
@@ -204,3 +205,19 @@ def test_istio_merge_annotations() -> None:
 def test_bad_input_names_the_field(call: Any, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+def test_the_pinned_charts_run_the_versions_the_catalog_cites() -> None:
+    dcgm = yaml.safe_load(_chart_file("dcgm-exporter-4.8.2.tgz", "dcgm-exporter/values.yaml"))
+    assert dcgm["image"]["tag"].startswith("4.5.3-4.8.2")
+    assert "4.5.3-4.8.2" in m.DCGM_GPU_UTIL.source
+    # The exporter reads the default counters, which hold DCGM_FI_DEV_GPU_UTIL.
+    assert dcgm["arguments"] == ["-f", "/etc/dcgm-exporter/default-counters.csv"]
+    istiod = yaml.safe_load(_chart_file("istiod-1.30.3.tgz", "istiod/Chart.yaml"))
+    assert istiod["appVersion"] == "1.30.3"
+    assert "istio/proxy 1.30.3" in m.ISTIO_REQUESTS.source
+    member = "manifests/kustomize/third-party/argo/base/workflow-controller-deployment-patch.yaml"
+    argo = yaml.safe_load(_chart_file("kubeflow-pipelines-manifests-2.17.0.tgz", member))
+    image = argo["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "quay.io/argoproj/workflow-controller:v4.0.5"
+    assert "argo-workflows v4.0.5" in m.ARGO_WORKFLOWS_TOTAL.source
