@@ -10,6 +10,7 @@ our scrape objects attach. A metric renamed upstream is changed here, in one pla
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Final
 
@@ -72,7 +73,7 @@ MLFLOW_EXPORTER_INFO: Final = MetricSource(
 SCRAPE_UP: Final = MetricSource(
     name="up",
     exporter="Prometheus itself, one series per scrape target",
-    source="prometheus/prometheus: the synthetic `up` series of every target",
+    source="prometheus/prometheus v3.14.0 scrape/scrape.go (the synthetic `up` of every target)",
     labels=frozenset(),
 )
 
@@ -104,11 +105,15 @@ DCGM_GPU_UTIL: Final = MetricSource(
 
 
 def selector(metric: MetricSource, **matchers: str) -> str:
-    """`name{k="v", ...}` in the order given; a value starting with `=~` is a regex matcher."""
+    """`name{k="v", ...}` in the order given; a value starting with `=~` is a regex matcher.
+
+    Values are written as PromQL double-quoted strings, escaped as JSON escapes them
+    (backslash, quote, control characters), which PromQL's string syntax accepts.
+    """
     parts = []
     for key, value in matchers.items():
         op, val = ("=~", value[2:]) if value.startswith("=~") else ("=", value)
-        parts.append(f'{key}{op}"{val}"')
+        parts.append(f"{key}{op}{json.dumps(val, ensure_ascii=False)}")
     return f"{metric.name}{{{', '.join(parts)}}}"
 
 

@@ -89,3 +89,10 @@ def top_comparison(expr: str) -> tuple[str, float]:
     assert isinstance(tree, pp.BinaryExpr), f"not a comparison: {expr}"
     assert isinstance(tree.rhs, pp.NumberLiteral), f"right side is not a number: {expr}"
     return str(tree.op), float(tree.rhs.val)
+
+
+def condition_of(expr: str) -> str:
+    """The left side of an `<expr> <op> <number>` alert condition, as PromQL text."""
+    tree = pp.parse(expr)
+    assert isinstance(tree, pp.BinaryExpr), f"not a comparison: {expr}"
+    return str(tree.lhs)

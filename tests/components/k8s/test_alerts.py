@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 import subprocess
-import sys
 import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +24,13 @@ import yaml
 from components.k8s import alerts, monitoring, scrapes
 from components.k8s import metric_catalog as m
 from platformctl.validate import DEFAULT_CRD_SCHEMA_DIR, validate_object
-from tests.components.k8s.promql_check import catalog_violations, reads, top_comparison
+from tests.components.k8s.promql_check import (
+    catalog_violations,
+    condition_of,
+    reads,
+    top_comparison,
+)
+from tests.components.k8s.promtool import promtool, run_rule_tests
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKLOADS, MLFLOW, MONITORING = "mlops", "mlflow", "monitoring"
@@ -231,19 +235,11 @@ def test_jobs_in_expressions_are_the_scrape_objects_jobs() -> None:
 # --- promtool --------------------------------------------------------------------------------
 
 
-def _promtool() -> str:
-    beside = Path(sys.executable).parent / "promtool"
-    found = str(beside) if beside.is_file() else shutil.which("promtool")
-    if not found:
-        pytest.skip("promtool is not installed: `make promtool` unpacks Debian's into .venv/bin")
-    return found
-
-
 def test_promtool_checks_the_rule_file(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump({"groups": _rule()["spec"]["groups"]}, sort_keys=False))
     result = subprocess.run(
-        [_promtool(), "check", "rules", str(rules)], capture_output=True, text=True, check=False
+        [promtool(), "check", "rules", str(rules)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 6 rules found" in result.stdout
@@ -284,11 +280,7 @@ def _run_case(
                 }
             )
         checks.append({"eval_time": ev.at, "alertname": alert, "exp_alerts": expected})
-    (tmp_path / "rules.yaml").write_text(
-        yaml.safe_dump({"groups": (rule or _rule())["spec"]["groups"]}, sort_keys=False)
-    )
     test = {
-        "rule_files": ["rules.yaml"],
         "evaluation_interval": evaluation_interval,
         "tests": [
             {
@@ -298,14 +290,7 @@ def _run_case(
             }
         ],
     }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(test, sort_keys=False))
-    return subprocess.run(
-        [_promtool(), "test", "rules", "test.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_rule_tests(tmp_path, test, (rule or _rule())["spec"]["groups"])
 
 
 def _assert_case(
@@ -364,14 +349,27 @@ def test_latency_just_below_1s_never_fires(tmp_path: Path) -> None:
     )
 
 
+def test_latency_is_judged_per_inferenceservice(tmp_path: Path) -> None:
+    # A slow model next to a fast one: only the slow one alerts, under its own name.
+    fast = [
+        (series.replace('inferenceservice="iris"', 'inferenceservice="wine"'), values)
+        for series, values in _latency_series(0.9501)
+    ]
+    _assert_case(
+        tmp_path,
+        "HighInferenceLatency",
+        [*_latency_series(0.9499), *fast],
+        [Eval("6m", ISVC_ALERT)],
+    )
+
+
 @pytest.mark.parametrize(("fraction", "p95_ms"), [(0.9499, 1002.994), (0.9501, 999.947)])
 def test_latency_fixtures_sit_just_either_side_of_1s(
     tmp_path: Path, fraction: float, p95_ms: float
 ) -> None:
     # What the alert's own quantile reads on those series, evaluated by promtool.
-    condition = _rules_by_name()["HighInferenceLatency"]["expr"].rsplit(" > ", 1)[0]
+    condition = condition_of(_rules_by_name()["HighInferenceLatency"]["expr"])
     test = {
-        "rule_files": [],
         "evaluation_interval": "1m",
         "tests": [
             {
@@ -389,14 +387,7 @@ def test_latency_fixtures_sit_just_either_side_of_1s(
             }
         ],
     }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(test, sort_keys=False))
-    result = subprocess.run(
-        [_promtool(), "test", "rules", "test.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_rule_tests(tmp_path, test)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -16,6 +16,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 from components.k8s import dashboards, monitoring
 from platformctl.validate import validate_object
 from tests.components.k8s.promql_check import catalog_violations, interpolate_grafana, reads
+from tests.components.k8s.promtool import run_rule_tests
 
 CHART = (
     Path(__file__).resolve().parents[3].parent
@@ -135,3 +136,74 @@ def test_sidecar_settings_of_the_pinned_chart_load_it() -> None:
 def test_bad_namespace_names_the_field() -> None:
     with pytest.raises(ValueError, match=r"namespace = 'Monitoring': must be a DNS label"):
         dashboards.dashboard_configmap(namespace="Monitoring")
+
+
+def _labels(**labels: str) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+def _series(isvc: str, pod: str, ok: int, errors: int) -> list[dict[str, str]]:
+    """One pod's traffic: `ok` and `errors` requests a minute, all served in (100, 250] ms."""
+    target = {"job": "kserve-inference", "namespace": "mlops", "pod": pod, "inferenceservice": isvc}
+    istio = {**target, "reporter": "destination"}
+    series = [
+        {"series": "up" + _labels(**target), "values": "1x20"},
+        {
+            "series": "istio_requests_total" + _labels(**istio, response_code="200"),
+            "values": f"0+{ok}x20",
+        },
+        {
+            "series": "istio_requests_total" + _labels(**istio, response_code="503"),
+            "values": f"0+{errors}x20",
+        },
+    ]
+    for le, count in (("100", 0), ("250", ok + errors), ("+Inf", ok + errors)):
+        series.append(
+            {
+                "series": "istio_request_duration_milliseconds_bucket" + _labels(**istio, le=le),
+                "values": f"0+{count}x20",
+            }
+        )
+    return series
+
+
+def test_panel_queries_compute_what_their_titles_say(tmp_path: Path) -> None:
+    # iris: two pods, 10/s + 9/s ok and 1/s 5xx; wine: one pod, 5/s; a third pod fails its
+    # scrape (up 0) and does not make a model active.
+    series = [
+        *_series("iris", "iris-a", ok=600, errors=0),
+        *_series("iris", "iris-b", ok=540, errors=60),
+        *_series("wine", "wine-a", ok=300, errors=0),
+        {
+            "series": "up"
+            + _labels(job="kserve-inference", namespace="mlops", pod="x-a", inferenceservice="x"),
+            "values": "0x20",
+        },
+    ]
+    expected = {
+        "Inference requests/s": [("{}", 25.0)],
+        "P95 latency by model": [
+            ('{inferenceservice="iris"}', 242.5),  # 100 + 150 * 0.95
+            ('{inferenceservice="wine"}', 242.5),
+        ],
+        "Active models": [("{}", 2.0)],
+        "Error rate %": [("{}", 4.0)],  # 1 of 25 requests a second
+        "Request rate by model": [
+            ('{inferenceservice="iris"}', 20.0),
+            ('{inferenceservice="wine"}', 5.0),
+        ],
+    }
+    checks = [
+        {
+            "expr": interpolate_grafana(_panels()[title]["targets"][0]["expr"]),
+            "eval_time": "15m",
+            "exp_samples": [{"labels": labels, "value": value} for labels, value in samples],
+        }
+        for title, samples in expected.items()
+    ]
+    test = {
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}],
+    }
+    result = run_rule_tests(tmp_path, test)
+    assert result.returncode == 0, result.stdout + result.stderr
