@@ -121,7 +121,8 @@ test-infra: $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
 
 test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/components/k8s/test_alerts.py tests/components/k8s/test_scrapes.py \
-	  tests/components/k8s/test_dashboards.py tests/components/k8s/test_mlflow_metrics.py -q
+	  tests/components/k8s/test_dashboards.py tests/components/k8s/test_metric_catalog.py \
+	  tests/components/k8s/test_mlflow_metrics.py tests/platformctl/test_alert_wiring.py -q
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed
