@@ -45,6 +45,7 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running server's base URL; stopped (its whole process group) after the module."""
     if not MLFLOW.is_file():
         pytest.skip(f"{MLFLOW} is absent: `make .venv-mlflow-metrics/.installed` creates it")
     work = tmp_path_factory.mktemp("mlflow-server")
@@ -108,17 +109,16 @@ def _series(exposition: str) -> dict[str, list[str]]:
     return found
 
 
-def test_metrics_endpoint_exports_the_liveness_gauge(mlflow_url: str) -> None:
+# One test per server start: under pytest-xdist two tests of this module could each start one.
+def test_server_exports_the_liveness_gauge_and_request_series(mlflow_url: str) -> None:
     status, body = _get(f"{mlflow_url}/metrics")
     assert status == 200
     series = _series(body)
     assert m.MLFLOW_EXPORTER_INFO.name in series, sorted(series)
-    (sample,) = series[m.MLFLOW_EXPORTER_INFO.name][:1]
+    sample = series[m.MLFLOW_EXPORTER_INFO.name][0]
     assert sample.endswith(" 1.0")
     assert 'version="0.23.2"' in sample  # the label the catalog records
 
-
-def test_requests_are_counted_under_the_mlflow_prefix(mlflow_url: str) -> None:
     # The first store query may create the SQLite schema: allow it time on a busy machine.
     status, _ = _get(f"{mlflow_url}/api/2.0/mlflow/experiments/search?max_results=1", 60.0)
     assert status == 200
