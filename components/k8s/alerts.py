@@ -25,7 +25,7 @@ RULE_NAME: Final = "mlops-platform-alerts"
 # kube-prometheus-stack 88.5.3 values.yaml: with ruleSelectorNilUsesHelmValues (default
 # true) the Prometheus selects rules labelled `release: <release name>`; the platform
 # sets it false (every rule), and this label satisfies both settings.
-DEFAULT_RELEASE: Final = "kube-prometheus-stack"
+DEFAULT_RELEASE: Final = scrapes.DEFAULT_RELEASE
 RUNBOOK_DOC: Final = "docs/alerts.md"
 
 # The design's thresholds, in the units the expressions compare.

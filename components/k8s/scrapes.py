@@ -68,6 +68,11 @@ DCGM_SERVICE_LABELS: Final = {"app.kubernetes.io/name": "dcgm-exporter"}
 DCGM_PORT_NAME: Final = "metrics"
 
 SCRAPE_INTERVAL: Final = "30s"
+# kube-prometheus-stack 88.5.3 values.yaml: with serviceMonitorSelectorNilUsesHelmValues and
+# podMonitorSelectorNilUsesHelmValues (default true) its Prometheus selects monitors
+# labelled `release: <release name>`; the platform sets both false (every monitor). The
+# label satisfies both settings, as on the PrometheusRule.
+DEFAULT_RELEASE: Final = "kube-prometheus-stack"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -105,6 +110,15 @@ def istio_merge_annotations(port: int, path: str = "/metrics") -> dict[str, str]
     }
 
 
+def _metadata(name: str, namespace: str, selector_labels: Mapping[str, str] | None) -> Manifest:
+    labels = dict(selector_labels) if selector_labels is not None else {"release": DEFAULT_RELEASE}
+    return {
+        "name": require_dns_label("name", name),
+        "namespace": require_dns_label("namespace", namespace),
+        "labels": labels,
+    }
+
+
 def _job(job: str) -> dict[str, Any]:
     # Applied after prometheus-operator's own relabelings, so it replaces the default
     # `<namespace>/<monitor name>` job.
@@ -131,15 +145,13 @@ def _meshed_pod_monitor(
     namespace: str,
     job: str,
     selector: Mapping[str, Any],
+    selector_labels: Mapping[str, str] | None,
     extra_relabelings: list[dict[str, Any]] | None = None,
 ) -> Manifest:
     return {
         "apiVersion": API_VERSION,
         "kind": "PodMonitor",
-        "metadata": {
-            "name": require_dns_label("name", name),
-            "namespace": require_dns_label("namespace", namespace),
-        },
+        "metadata": _metadata(name, namespace, selector_labels),
         "spec": {
             "selector": dict(selector),
             "namespaceSelector": {"matchNames": [namespace]},
@@ -159,7 +171,12 @@ def _meshed_pod_monitor(
     }
 
 
-def inference_pod_monitor(*, namespace: str, name: str = JOB_INFERENCE) -> Manifest:
+def inference_pod_monitor(
+    *,
+    namespace: str,
+    name: str = JOB_INFERENCE,
+    selector_labels: Mapping[str, str] | None = None,
+) -> Manifest:
     """Every InferenceService pod in the workloads namespace, through the Istio agent.
 
     Selects the pods by the label KServe puts on each of them and copies its value into
@@ -173,6 +190,7 @@ def inference_pod_monitor(*, namespace: str, name: str = JOB_INFERENCE) -> Manif
         namespace=namespace,
         job=JOB_INFERENCE,
         selector={"matchExpressions": [{"key": INFERENCESERVICE_POD_LABEL, "operator": "Exists"}]},
+        selector_labels=selector_labels,
         extra_relabelings=[
             {
                 "action": "replace",
@@ -188,6 +206,7 @@ def mlflow_pod_monitor(
     namespace: str,
     name: str = JOB_MLFLOW,
     pod_labels: Mapping[str, str] = MLFLOW_POD_LABELS,
+    selector_labels: Mapping[str, str] | None = None,
 ) -> Manifest:
     """The MLflow server's pods, through the Istio agent (a PodMonitor: 15020 is on no Service).
 
@@ -200,6 +219,7 @@ def mlflow_pod_monitor(
         namespace=namespace,
         job=JOB_MLFLOW,
         selector={"matchLabels": _require_labels("pod_labels", pod_labels)},
+        selector_labels=selector_labels,
     )
 
 
@@ -208,6 +228,7 @@ def workflow_controller_pod_monitor(
     namespace: str,
     name: str = JOB_WORKFLOW_CONTROLLER,
     pod_labels: Mapping[str, str] = WORKFLOW_CONTROLLER_POD_LABELS,
+    selector_labels: Mapping[str, str] | None = None,
 ) -> Manifest:
     """Kubeflow Pipelines' Argo workflow controller, which counts run outcomes.
 
@@ -221,6 +242,7 @@ def workflow_controller_pod_monitor(
         namespace=namespace,
         job=JOB_WORKFLOW_CONTROLLER,
         selector={"matchLabels": _require_labels("pod_labels", pod_labels)},
+        selector_labels=selector_labels,
     )
 
 
@@ -229,6 +251,7 @@ def dcgm_service_monitor(
     namespace: str,
     name: str = JOB_DCGM,
     service_labels: Mapping[str, str] = DCGM_SERVICE_LABELS,
+    selector_labels: Mapping[str, str] | None = None,
 ) -> Manifest:
     """dcgm-exporter's Service (the chart's own ServiceMonitor stays off: CRD order).
 
@@ -238,10 +261,7 @@ def dcgm_service_monitor(
     return {
         "apiVersion": API_VERSION,
         "kind": "ServiceMonitor",
-        "metadata": {
-            "name": require_dns_label("name", name),
-            "namespace": require_dns_label("namespace", namespace),
-        },
+        "metadata": _metadata(name, namespace, selector_labels),
         "spec": {
             "selector": {"matchLabels": _require_labels("service_labels", service_labels)},
             "namespaceSelector": {"matchNames": [namespace]},
@@ -270,11 +290,14 @@ def scrape_objects(
     mlflow_namespace: str,
     kubeflow_namespace: str,
     dcgm_namespace: str,
+    selector_labels: Mapping[str, str] | None = None,
 ) -> list[Manifest]:
     """Every scrape object the alerts need, in one list for the composition to create."""
     return [
-        inference_pod_monitor(namespace=workloads_namespace),
-        mlflow_pod_monitor(namespace=mlflow_namespace),
-        workflow_controller_pod_monitor(namespace=kubeflow_namespace),
-        dcgm_service_monitor(namespace=dcgm_namespace),
+        inference_pod_monitor(namespace=workloads_namespace, selector_labels=selector_labels),
+        mlflow_pod_monitor(namespace=mlflow_namespace, selector_labels=selector_labels),
+        workflow_controller_pod_monitor(
+            namespace=kubeflow_namespace, selector_labels=selector_labels
+        ),
+        dcgm_service_monitor(namespace=dcgm_namespace, selector_labels=selector_labels),
     ]

@@ -221,3 +221,17 @@ def test_the_pinned_charts_run_the_versions_the_catalog_cites() -> None:
     image = argo["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "quay.io/argoproj/workflow-controller:v4.0.5"
     assert "argo-workflows v4.0.5" in m.ARGO_WORKFLOWS_TOTAL.source
+
+
+def test_monitors_carry_the_release_label_the_charts_default_selectors_match() -> None:
+    values = yaml.safe_load(_chart_file("kube-prometheus-stack-88.5.3.tgz",
+                                        "kube-prometheus-stack/values.yaml"))  # fmt: skip
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["serviceMonitorSelectorNilUsesHelmValues"] is True
+    assert spec["podMonitorSelectorNilUsesHelmValues"] is True
+    for obj in _objects():
+        assert obj["metadata"]["labels"] == {"release": "kube-prometheus-stack"}
+    custom = scrapes.scrape_objects(**NAMESPACES, selector_labels={"prometheus": "platform"})
+    assert {tuple(o["metadata"]["labels"].items()) for o in custom} == {
+        (("prometheus", "platform"),)
+    }
