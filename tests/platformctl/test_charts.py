@@ -21,9 +21,6 @@ import pytest
 
 from components.k8s.charts import ChartPin
 from components.k8s.kubeflow_pipelines import KUSTOMIZATIONS
-from program.services import chart_lock, chart_table
-
-CHARTS = chart_table()
 from platformctl.__main__ import main as cli
 from platformctl.charts import (
     ChartLockError,
@@ -35,7 +32,10 @@ from platformctl.charts import (
     resolve_cache_dir,
     verify_bytes,
 )
+from program.services import chart_lock, chart_table
 from tests.platformctl.rendering import shared_charts_or_skip, tools_or_skip
+
+CHARTS = chart_table()
 
 
 def _repack(data: bytes, *, mtime: int, level: int, extra: bytes | None = None) -> bytes:
