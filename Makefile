@@ -16,7 +16,7 @@ export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \
-        run-pipeline lock venvs clean
+        run-pipeline lock venvs clean test-connectivity bench-connectivity graphviz lock-nca
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -26,6 +26,8 @@ help:
 	@echo "make compile-pipeline     write the training pipeline's IR YAML"
 	@echo "make run-pipeline         run the training pipeline locally (kfp.local + MLflow on SQLite)"
 	@echo "make lock                 re-pin every requirements*.txt from the *.in files"
+	@echo "make test-connectivity    the connectivity proof's tests (network-config-analyzer in .venv-nca)"
+	@echo "make bench-connectivity   nca's runtime on the dev plan and on ~200 workloads"
 
 # --- environments -----------------------------------------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -92,3 +94,32 @@ lock: $(VENV)/.installed
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache
+
+# --- connectivity (issue 9 item 5g) ----------------------------------------------
+# .venv-nca: network-config-analyzer pins PyYAML==6.0.2 and networkx==3.2.1 exactly,
+# so it gets its own environment; platformctl/checks/nca.py runs it as a program.
+# graphviz (Debian) draws the map as SVG; without it (no root) the SVG is skipped.
+NCA_VENV := .venv-nca
+
+$(NCA_VENV)/.installed: requirements-nca.txt
+	$(PYTHON) -m venv $(NCA_VENV)
+	$(NCA_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(NCA_VENV)/bin/uv pip install -q --python $(NCA_VENV)/bin/python --compile-bytecode -r requirements-nca.txt
+	touch $@
+
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz >/dev/null 2>&1; } || \
+	  echo "graphviz not installed (needs root and apt): the connectivity SVG test is skipped"
+
+# `make test` runs these tests inside test-infra; this adds what they need to it.
+test-infra: $(NCA_VENV)/.installed graphviz
+
+test-connectivity: $(VENV)/.installed $(NCA_VENV)/.installed graphviz
+	$(VENV)/bin/python -m pytest tests/platformctl/connectivity -q
+
+bench-connectivity: $(VENV)/.installed $(NCA_VENV)/.installed
+	$(VENV)/bin/python bench/connectivity_bench.py
+
+lock-nca: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q requirements-nca.in -o requirements-nca.txt -p 3.11
