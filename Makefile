@@ -20,7 +20,8 @@ export PYTHONDONTWRITEBYTECODE := 1
         lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
         deploy-example status \
         tools tools-v33 charts test-helm-compat lock-tools \
-        promtool test-alerts lock-alerts
+        promtool test-alerts lock-alerts \
+        test-connectivity bench-connectivity graphviz lock-nca
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -42,6 +43,8 @@ help:
 	@echo "make test-helm-compat     every chart renders the same with helm 4.1.4 as with 4.2.3"
 	@echo "make test-alerts          alert rules (promtool), scrape objects and the Grafana dashboard"
 	@echo "make promtool             unpack Debian's promtool into .venv/bin (needed by the alert tests)"
+	@echo "make test-connectivity    the connectivity proof's tests (network-config-analyzer in .venv-nca)"
+	@echo "make bench-connectivity   nca's runtime on the dev plan and on ~200 workloads"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -231,3 +234,29 @@ lock: $(VENV)/.installed
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache
+
+# --- connectivity (issue 9 item 5g) ----------------------------------------------
+# .venv-nca: network-config-analyzer pins PyYAML==6.0.2 and networkx==3.2.1 exactly,
+# so it gets its own environment; platformctl/checks/nca.py runs it as a program.
+# graphviz (Debian) draws the map as SVG; without it (no root) the SVG is skipped.
+NCA_VENV := .venv-nca
+
+$(eval $(call environment,$(NCA_VENV),requirements-nca.txt))
+
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz >/dev/null 2>&1; } || \
+	  echo "graphviz not installed (needs root and apt): the connectivity SVG test is skipped"
+
+# `make test` runs these tests inside test-infra; this adds what they need to it.
+test-infra: $(NCA_VENV)/.installed graphviz
+
+test-connectivity: $(VENV)/.installed $(NCA_VENV)/.installed graphviz
+	$(VENV)/bin/python -m pytest tests/platformctl/connectivity -q
+
+bench-connectivity: $(VENV)/.installed $(NCA_VENV)/.installed
+	$(VENV)/bin/python bench/connectivity_bench.py
+
+lock-nca: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q requirements-nca.in -o requirements-nca.txt -p 3.11
+lock: lock-nca
