@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -36,8 +37,10 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
 SOURCE_URL = "https://github.com/mlops-platform/mlops-platform"
 BASE_IMAGE = "localhost/mlops-platform/base"
-# The base: python3 and the venv module from Debian; ca-certificates for TLS to AWS.
-BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+# The base: python3 and the venv module from Debian; ca-certificates for TLS to AWS;
+# libstdc++6, which manylinux wheels (numpy, pandas, pyarrow...) expect of the system
+# and the essential variant leaves out (the smoke test met the ImportError).
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "libstdc++6")
 # Documentation, manual pages and translations are not needed in a container; the
 # copyright files stay (they are the licences of what the image ships).
 DPKG_EXCLUDES = (
@@ -86,6 +89,7 @@ class BuiltImage:
     pushed_to: str
     size_bytes: int
     build_seconds: float
+    push_seconds: float
 
 
 def containers_conf() -> str:
@@ -137,8 +141,14 @@ def mmdebstrap_command(inputs: BuildInputs, tarball: Path) -> list[str]:
     ]
 
 
+def base_key(inputs: BuildInputs) -> str:
+    """Names the base by everything mmdebstrap is given: changed packages, a new base."""
+    command = mmdebstrap_command(inputs, Path("rootfs.tar"))
+    return hashlib.sha256("\0".join(command).encode()).hexdigest()[:12]
+
+
 def base_reference(inputs: BuildInputs) -> str:
-    return f"{BASE_IMAGE}:{SUITE}-{inputs.source_date_epoch}"
+    return f"{BASE_IMAGE}:{SUITE}-{inputs.source_date_epoch}-{base_key(inputs)}"
 
 
 def import_command(tarball: Path, reference: str) -> list[str]:
@@ -252,10 +262,13 @@ def _prepare(inputs: BuildInputs) -> dict[str, str]:
 
 
 def build_base(inputs: BuildInputs, env: Mapping[str, str]) -> tuple[str, float]:
-    """The base image; the tarball is made once per mirror state and epoch."""
+    """The base image, made once per input: an existing one keeps the images' layer cache."""
     reference = base_reference(inputs)
     started = time.monotonic()
-    tarball = inputs.out / f"base-{SUITE}-{inputs.source_date_epoch}.tar"
+    exists = subprocess.run(["podman", "image", "exists", reference], env=env, check=False)
+    if exists.returncode == 0:
+        return reference, time.monotonic() - started
+    tarball = inputs.out / f"base-{SUITE}-{inputs.source_date_epoch}-{base_key(inputs)}.tar"
     if not tarball.exists():
         partial = tarball.with_suffix(".partial.tar")
         _run(
@@ -281,17 +294,33 @@ def build_image(
     seconds = time.monotonic() - started
     size = int(_run(["podman", "image", "inspect", "--format", "{{.Size}}", reference], env))
     destination = push_destination(repository, inputs)
+    if not inputs.push_registry:
+        (inputs.out / "oci").mkdir(exist_ok=True)
     digest_file = inputs.out / f"{name}.digest"
+    started = time.monotonic()
     _run(push_command(reference, destination, digest_file), env)
+    pushed = time.monotonic() - started
     digest = digest_file.read_text(encoding="utf-8").strip()
-    return BuiltImage(name, repository, inputs.tag, digest, destination, size, round(seconds, 1))
+    return BuiltImage(
+        name, repository, inputs.tag, digest, destination, size, round(seconds, 1), round(pushed, 1)
+    )
 
 
 def git_revision() -> str:
-    done = subprocess.run(
+    """HEAD, with `-dirty` when images/ differs from it: the label must not claim a commit."""
+    head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
     )
-    return done.stdout.strip() if done.returncode == 0 else "unknown"
+    if head.returncode != 0:
+        return "unknown"
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--", "images", "pipelines/__init__.py"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
 
 
 def git_epoch() -> int:
@@ -368,7 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for image in built:
         print(
             f"{image.name}: {local_reference(image.repository, image.tag)}@{image.digest}"
-            f" ({image.size_bytes / 1e6:.0f} MB, built in {image.build_seconds:.1f} s)"
+            f" ({image.size_bytes / 1e6:.0f} MB; build {image.build_seconds:.1f} s,"
+            f" push {image.push_seconds:.1f} s)"
         )
     return 0
 
