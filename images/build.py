@@ -32,6 +32,7 @@ from pathlib import Path
 from images import IMAGES_DIR, REPO_ROOT, LockError, load_lock
 
 DEFAULT_OUT = REPO_ROOT / "out" / "images"
+LOCK_PATHSPEC = "images/lock.json"
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
@@ -236,8 +237,8 @@ def _run(command: Sequence[str], env: Mapping[str, str], log: Path | None = None
             raise SystemExit(f"{command[0]} {command[1]} failed:\n{done.stderr[-4000:]}")
         return done.stdout
     with log.open("w", encoding="utf-8") as fh:
-        done = subprocess.run(command, env=env, check=False, stdout=fh, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
+        logged = subprocess.run(command, env=env, check=False, stdout=fh, stderr=subprocess.STDOUT)
+    if logged.returncode != 0:
         tail = log.read_text(encoding="utf-8")[-4000:]
         raise SystemExit(f"{command[0]} {command[1]} failed (log {log}):\n{tail}")
     return ""
@@ -314,7 +315,15 @@ def git_revision() -> str:
     if head.returncode != 0:
         return "unknown"
     status = subprocess.run(
-        ["git", "status", "--porcelain", "--", "images", "pipelines/__init__.py"],
+        [
+            "git",
+            "status",
+            "--porcelain",
+            "--",
+            "images",
+            f":!{LOCK_PATHSPEC}",
+            "pipelines/__init__.py",
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -324,9 +333,12 @@ def git_revision() -> str:
 
 
 def git_epoch() -> int:
-    """The commit time of the last change under images/: the same on every machine."""
+    """The commit time of the last change under images/: the same on every machine.
+
+    The lock is left out: it records builds, it is not an input of one.
+    """
     done = subprocess.run(
-        ["git", "log", "-1", "--format=%ct", "--", "images"],
+        ["git", "log", "-1", "--format=%ct", "--", "images", f":!{LOCK_PATHSPEC}"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -71,12 +71,17 @@ def test_builds_with_the_make_target_tools_and_pushes_by_commit() -> None:
     assert "make images-deps" in runs
     assert "python3 -m images.build" in runs
     assert '--push-registry "$REGISTRY" --revision "$GITHUB_SHA" --tag "$GITHUB_SHA"' in runs
+    # The same base epoch as `make images`: the last commit under images/.
+    assert "epoch=\"$(git log -1 --format=%ct -- images ':!images/lock.json')\"" in runs
+    assert '--source-date-epoch "$epoch"' in runs
     assert "python3 -m images.update_lock --build out/images/build.json --source ci" in runs
     for job in ("build-push", "lock-pr"):
         for step in _steps(job):
             assert "${{" not in step.get("run", ""), step  # values reach scripts through env
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False
+    (checkout, *_) = _steps("build-push")
+    assert checkout["with"]["fetch-depth"] == 0
 
 
 def test_the_lock_changes_through_a_pull_request() -> None:
