@@ -1,7 +1,8 @@
 """The images the platform builds, and the lock that says which build runs.
 
 `lock.json` beside this file records, per image, the ECR repository, the tag and the
-digest of the build that runs (docs/decisions/0019-images-built.md, docs/images.md).
+digest of the build that runs (docs/decisions/0019-images-built.md,
+docs/decisions/0023-image-lock.md, docs/images.md).
 This package reads it with the standard library only, like `contract`
 (docs/decisions/0015-one-contract.md): the infrastructure program (the MLflow
 Deployment's image, the ECR repositories to create) and the pipelines (the steps'

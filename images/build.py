@@ -32,7 +32,6 @@ from pathlib import Path
 from images import IMAGES_DIR, REPO_ROOT, LockError, load_lock
 
 DEFAULT_OUT = REPO_ROOT / "out" / "images"
-LOCK_PATHSPEC = "images/lock.json"
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
@@ -308,22 +307,14 @@ def build_image(
 
 
 def git_revision() -> str:
-    """HEAD, with `-dirty` when images/ differs from it: the label must not claim a commit."""
+    """HEAD, `-dirty` when a build context differs from it: a label must not claim a commit."""
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
     )
     if head.returncode != 0:
         return "unknown"
     status = subprocess.run(
-        [
-            "git",
-            "status",
-            "--porcelain",
-            "--",
-            "images",
-            f":!{LOCK_PATHSPEC}",
-            "pipelines/__init__.py",
-        ],
+        ["git", "status", "--porcelain", "--", *image_contexts(), "pipelines/__init__.py"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -332,13 +323,19 @@ def git_revision() -> str:
     return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
 
 
-def git_epoch() -> int:
-    """The commit time of the last change under images/: the same on every machine.
+def image_contexts() -> list[str]:
+    """The build contexts, images/<name>/: what goes into the images (the lock does not)."""
+    return sorted(f"images/{p.parent.name}" for p in IMAGES_DIR.glob("*/Containerfile"))
 
-    The lock is left out: it records builds, it is not an input of one.
+
+def git_epoch() -> int:
+    """The commit time of the last change to a build context: the same on every machine.
+
+    The tooling beside them (this module, the lock) changes no image; the base's own
+    inputs (suite, packages, mirror) name its tag through `base_key`.
     """
     done = subprocess.run(
-        ["git", "log", "-1", "--format=%ct", "--", "images", f":!{LOCK_PATHSPEC}"],
+        ["git", "log", "-1", "--format=%ct", "--", *image_contexts()],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -71,10 +71,8 @@ def test_builds_with_the_make_target_tools_and_pushes_by_commit() -> None:
     assert "make images-deps" in runs
     assert "python3 -m images.build" in runs
     assert '--push-registry "$REGISTRY" --revision "$GITHUB_SHA" --tag "$GITHUB_SHA"' in runs
-    # The same base epoch as `make images`: the last commit under images/.
-    assert "epoch=\"$(git log -1 --format=%ct -- images ':!images/lock.json')\"" in runs
-    assert '--source-date-epoch "$epoch"' in runs
-    assert "python3 -m images.update_lock --build out/images/build.json --source ci" in runs
+    # images.build reads the epoch from git as `make images` does: history and access.
+    assert 'sudo git config --system --add safe.directory "$GITHUB_WORKSPACE"' in runs
     for job in ("build-push", "lock-pr"):
         for step in _steps(job):
             assert "${{" not in step.get("run", ""), step  # values reach scripts through env
