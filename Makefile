@@ -21,7 +21,9 @@ export PYTHONDONTWRITEBYTECODE := 1
         deploy-example status \
         tools tools-v33 charts test-helm-compat lock-tools \
         promtool test-alerts lock-alerts \
-        test-connectivity bench-connectivity graphviz lock-nca
+        test-connectivity bench-connectivity graphviz lock-nca \
+        images images-deps images-lock images-clean test-images \
+        lock-images
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -45,6 +47,10 @@ help:
 	@echo "make promtool             unpack Debian's promtool into .venv/bin (needed by the alert tests)"
 	@echo "make test-connectivity    the connectivity proof's tests (network-config-analyzer in .venv-nca)"
 	@echo "make bench-connectivity   nca's runtime on the dev plan and on ~200 workloads"
+	@echo "make images               build the base and both images with podman (opt-in; apt installs)"
+	@echo "make test-images          smoke-test the built images (MLflow on PostgreSQL, a pipeline step)"
+	@echo "make images-lock          record this machine's build in images/lock.json (source local-build)"
+	@echo "make images-clean         remove the images' podman storage under out/images"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -224,6 +230,46 @@ test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/components/k8s/test_alerts.py tests/components/k8s/test_scrapes.py \
 	  tests/components/k8s/test_dashboards.py tests/components/k8s/test_metric_catalog.py \
 	  tests/components/k8s/test_mlflow_metrics.py tests/platformctl/test_alert_wiring.py -q
+# --- images (docs/images.md) ----------------------------------------------------
+# Opt-in, not part of `make test`: Debian's podman and mmdebstrap build the base and
+# the images (images/build.py, standard library only, no venv). podman's config and
+# storage live in out/images/podman (CONTAINERS_CONF / CONTAINERS_STORAGE_CONF).
+IMAGES_VENV := .venv-images
+IMAGES_OUT ?= out/images
+IMAGES_HOST_PACKAGES := podman buildah mmdebstrap uidmap slirp4netns runc fuse-overlayfs \
+        debian-archive-keyring
+
+images-deps:
+	@dpkg -s $(IMAGES_HOST_PACKAGES) >/dev/null 2>&1 || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $(IMAGES_HOST_PACKAGES); }
+
+images: images-deps
+	$(PYTHON) -m images.build --out $(IMAGES_OUT)
+
+images-lock:
+	$(PYTHON) -m images.update_lock --build $(IMAGES_OUT)/build.json --source local-build
+
+images-clean:
+	$(PYTHON) -m images.build --out $(IMAGES_OUT) --clean
+
+$(eval $(call environment,$(IMAGES_VENV),requirements-images.txt))
+
+# The smoke tests need the images: they build them first (cached layers make a
+# rebuild of unchanged images take seconds). tests/conftest.py needs Pulumi, which
+# this environment does not have: --confcutdir keeps pytest from loading it.
+test-images: images $(IMAGES_VENV)/.installed
+	IMAGES_OUT=$(IMAGES_OUT) $(IMAGES_VENV)/bin/python -m pytest tests/images -m images \
+	  --confcutdir=tests/images -q
+
+lock-images: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q images/mlflow/requirements.in -o images/mlflow/requirements.txt -p 3.11 --generate-hashes
+	$(VENV)/bin/uv pip compile -q images/pipeline-runtime/requirements.in -c pipelines/requirements.txt \
+	  -o images/pipeline-runtime/requirements.txt -p 3.11 --generate-hashes
+	$(VENV)/bin/uv pip compile -q images/pipeline-runtime/build-requirements.in \
+	  -o images/pipeline-runtime/build-requirements.txt -p 3.11 --generate-hashes
+	$(VENV)/bin/uv pip compile -q requirements-images.in -o requirements-images.txt -p 3.11
+lock: lock-images
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed
