@@ -16,7 +16,7 @@ export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \
-        run-pipeline lock venvs clean
+        run-pipeline lock venvs clean submit-pipeline deploy-example
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -25,6 +25,8 @@ help:
 	@echo "make bench                benchmarks (plan vs import floor; pipeline compile and local run)"
 	@echo "make compile-pipeline     write the training pipeline's IR YAML"
 	@echo "make run-pipeline         run the training pipeline locally (kfp.local + MLflow on SQLite)"
+	@echo "make submit-pipeline      upload the pipeline as version __version__ to KFP and start a run"
+	@echo "make deploy-example [STACK=dev]  promote MLflow's champion to workloads/<STACK>/ and commit"
 	@echo "make lock                 re-pin every requirements*.txt from the *.in files"
 
 # --- environments -----------------------------------------------------------
@@ -56,12 +58,12 @@ plan: $(VENV)/.installed
 test: test-infra test-pipelines
 
 test-infra: $(VENV)/.installed $(CHECKOV_VENV)/.installed
-	$(VENV)/bin/python -m pytest tests --ignore=tests/pipelines -n 2 -q
+	$(VENV)/bin/python -m pytest tests -n 2 -q
 
-# tests/conftest.py sets Pulumi's mocks and imports pulumi, which this
-# environment does not have: --confcutdir keeps pytest from loading it.
-test-pipelines: $(PIPE_VENV)/.installed
-	$(PIPE_VENV)/bin/python -m pytest tests/pipelines --confcutdir=tests/pipelines -q
+# The pipelines' tests live beside them: pytest loads pipelines/tests/conftest.py
+# and no conftest of tests/ (a sibling directory), so no --confcutdir is needed.
+test-pipelines: $(PIPE_VENV)/.installed .venv-sklearnserver/.installed .venv-mlflow-mcp/.installed
+	$(PIPE_VENV)/bin/python -m pytest pipelines/tests -q
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -78,10 +80,44 @@ bench: $(VENV)/.installed $(PIPE_VENV)/.installed
 
 # --- pipelines ----------------------------------------------------------------
 compile-pipeline: $(PIPE_VENV)/.installed
-	$(PIPE_VENV)/bin/python -m pipelines compile --out out/training_pipeline.yaml
+	$(PIPE_VENV)/bin/python -m pipelines compile --out out/training_pipeline.yaml \
+	  $(if $(IMAGE),--image $(IMAGE)) $(if $(REGISTRY),--registry $(REGISTRY))
 
 run-pipeline: $(PIPE_VENV)/.installed
 	$(PIPE_VENV)/bin/python -m pipelines run --local
+
+# --- pipelines: submit, promote, the serving runtime, MLflow's MCP server (wip/pipelines)
+# Two environments for the pipelines' tests: KServe v0.20.0's sklearn runtime (the
+# kserve/sklearnserver:v0.20.0 image's versions), in which a test loads the model the
+# pipeline registers, and MLflow's MCP server as an assistant runs it.
+SKLEARN_VENV := .venv-sklearnserver
+MCP_VENV := .venv-mlflow-mcp
+KFP_HOST ?= http://127.0.0.1:8888
+TRACKING_URI ?= http://127.0.0.1:5000
+
+$(SKLEARN_VENV)/.installed: requirements-sklearnserver.txt
+	$(PYTHON) -m venv $(SKLEARN_VENV)
+	$(SKLEARN_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(SKLEARN_VENV)/bin/uv pip install -q --python $(SKLEARN_VENV)/bin/python --compile-bytecode -r requirements-sklearnserver.txt
+	touch $@
+
+$(MCP_VENV)/.installed: requirements-mlflow-mcp.txt
+	$(PYTHON) -m venv $(MCP_VENV)
+	$(MCP_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(MCP_VENV)/bin/uv pip install -q --python $(MCP_VENV)/bin/python --compile-bytecode -r requirements-mlflow-mcp.txt
+	touch $@
+
+# KFP's API through a port-forward (kubectl -n kubeflow port-forward svc/ml-pipeline
+# 8888:8888) or an authenticating proxy; a bearer token only from $$KFP_TOKEN.
+submit-pipeline: $(PIPE_VENV)/.installed
+	$(PIPE_VENV)/bin/python -m pipelines submit --host $(KFP_HOST) \
+	  $(if $(IMAGE),--image $(IMAGE)) $(if $(REGISTRY),--registry $(REGISTRY))
+
+# The environment's MLflow (kubectl -n mlflow port-forward svc/mlflow-server 5000:5000);
+# BUCKET=<artifact bucket> on an environment's first promotion.
+deploy-example: $(PIPE_VENV)/.installed
+	$(PIPE_VENV)/bin/python -m pipelines promote --env $(STACK) --tracking-uri $(TRACKING_URI) \
+	  $(if $(BUCKET),--bucket $(BUCKET))
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed
@@ -89,6 +125,8 @@ lock: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements-dev.in -o requirements-dev.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-checkov.in -o requirements-checkov.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q pipelines/requirements.in -o pipelines/requirements.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q requirements-sklearnserver.in -o requirements-sklearnserver.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q requirements-mlflow-mcp.in -o requirements-mlflow-mcp.txt -p 3.11
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache
