@@ -186,12 +186,20 @@ def _submit(args: argparse.Namespace) -> int:
 
     from contract import contract
     from pipelines.runtime_image import ImageError
-    from pipelines.submit import TOKEN_ENV, SubmitError, parse_parameters, read_package, submit
+    from pipelines.submit import (
+        TOKEN_ENV,
+        SubmitError,
+        check_host,
+        parse_parameters,
+        read_package,
+        submit,
+    )
     from pipelines.training_pipeline import compile_pipeline
 
     token = os.environ.get(TOKEN_ENV) or None
     with tempfile.TemporaryDirectory() as tmp:
         try:
+            check_host(args.host, token)
             if args.package is not None:
                 if args.image or args.registry:
                     raise SubmitError("--package is already compiled: drop --image/--registry")
@@ -230,8 +238,13 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _promote(args: argparse.Namespace) -> int:
     from pipelines.promote import PromoteError, promote
-    from pipelines.workloads import REPO_ROOT
+    from pipelines.workloads import REPO_ROOT, WorkloadError, check_env
 
+    try:
+        check_env(args.env)
+    except WorkloadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         result = promote(
             env=args.env,

@@ -269,9 +269,13 @@ def test_a_failed_commit_leaves_the_checkout_as_it_was(
     assert _git(repo, "status", "--porcelain") == ""
 
 
-def test_cli_errors_are_one_line_and_exit_1(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["promote", "--env", "qa", "--repo", str(repo)])
-    assert code == 1
+def test_cli_errors_are_one_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["promote", "--env", "qa", "--repo", str(repo)]) == 2  # a bad argument
     assert capsys.readouterr().err == (
         "error: environment 'qa' is unknown; allowed: dev, staging, prod\n"
     )
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert main(["promote", "--env", "dev", "--repo", str(repo), "--tracking-uri", url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot reach MLflow at {url} (")
+    assert err.count("\n") == 1

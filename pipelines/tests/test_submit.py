@@ -374,9 +374,15 @@ def test_cli_failure_is_one_line_and_exit_1(
     assert err.startswith(f"error: cannot reach Kubeflow Pipelines at {host} (")
 
 
-def test_cli_bad_parameter_exits_2(
-    package: PipelinePackage, capsys: pytest.CaptureFixture[str]
+def test_cli_bad_arguments_exit_2_before_any_request(
+    package: PipelinePackage, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code = main(["submit", "--package", str(package.path), "--param", "seed=x"])
     assert code == 2
     assert capsys.readouterr().err == "error: --param seed='x': allowed: an integer\n"
+    monkeypatch.setenv("KFP_TOKEN", "t")
+    code = main(["submit", "--host", "http://kfp.example.com", "--package", str(package.path)])
+    assert code == 2
+    assert capsys.readouterr().err.startswith(
+        "error: --host http://kfp.example.com: KFP_TOKEN is set, and a bearer token is sent "
+    )
