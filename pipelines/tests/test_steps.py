@@ -1,4 +1,4 @@
-"""Table tests of the steps' own logic, called in-process through ``python_func``."""
+"""Table tests of the steps' own logic: the plain functions, called in-process."""
 
 from pathlib import Path
 
@@ -7,14 +7,14 @@ import pytest
 from kfp.dsl import Dataset
 
 from contract import CONTRACT_PATH, ContractError, load_contract
-from pipelines.components import data_ingestion, data_validation, feature_engineering
+from pipelines.steps import data_ingestion, data_validation, feature_engineering
 
 HEADER = "sepal_length,sepal_width,petal_length,petal_width,species"
 
 
 def _iris(tmp_path: Path) -> pd.DataFrame:
     raw = Dataset(uri=str(tmp_path / "iris.csv"))
-    data_ingestion.python_func(source="packaged:iris", source_version="", raw_data=raw)
+    data_ingestion(source="packaged:iris", source_version="", raw_data=raw)
     return pd.read_csv(raw.path)
 
 
@@ -22,9 +22,7 @@ def _validate(tmp_path: Path, text: str, min_rows: int = 30) -> Dataset:
     src = tmp_path / "in.csv"
     src.write_text(text)
     out = Dataset(uri=str(tmp_path / "validated.csv"))
-    data_validation.python_func(
-        raw_data=Dataset(uri=str(src)), min_rows=min_rows, validated_data=out
-    )
+    data_validation(raw_data=Dataset(uri=str(src)), min_rows=min_rows, validated_data=out)
     return out
 
 
@@ -45,9 +43,7 @@ def test_packaged_dataset_ships_with_scikit_learn(tmp_path: Path) -> None:
 )
 def test_ingestion_rejects_bad_sources(tmp_path: Path, source: str, message: str) -> None:
     with pytest.raises(ValueError, match="allowed: 'packaged:iris', an s3://") as err:
-        data_ingestion.python_func(
-            source=source, source_version="", raw_data=Dataset(uri=str(tmp_path / "x"))
-        )
+        data_ingestion(source=source, source_version="", raw_data=Dataset(uri=str(tmp_path / "x")))
     assert str(err.value).startswith(message)
 
 
@@ -121,7 +117,7 @@ def test_feature_engineering_split_is_stratified_and_seeded(tmp_path: Path) -> N
             Dataset(uri=str(tmp_path / f"tr{run}")),
             Dataset(uri=str(tmp_path / f"te{run}")),
         )
-        feature_engineering.python_func(
+        feature_engineering(
             validated_data=Dataset(uri=str(tmp_path / "v.csv")),
             test_size=0.2,
             seed=7,
@@ -137,7 +133,7 @@ def test_feature_engineering_split_is_stratified_and_seeded(tmp_path: Path) -> N
         ValueError,
         match=r"\[feature-engineering\] test_size=0.9; allowed: a fraction in \[0.05, 0.5\]",
     ):
-        feature_engineering.python_func(
+        feature_engineering(
             validated_data=Dataset(uri=str(tmp_path / "v.csv")),
             test_size=0.9,
             seed=7,
