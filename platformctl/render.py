@@ -436,16 +436,19 @@ class Rendered:
     notice: str = ""  # one line: why nothing (or not everything) was rendered
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+    kustomizations: int = 0  # kustomize.v2.Directory resources (platformctl.kustomize)
+    kubectl_runs: int = 0
 
     def check(self) -> CheckResult:
         return CheckResult(
             name=CHECK,
             mandatory=True,
-            evaluated=len(self.releases),
+            evaluated=len(self.releases) + self.kustomizations,
             findings=list(self.findings),
             details={
                 "rendered_objects": len(self.objects),
                 "helm_runs": self.helm_runs,
+                "kubectl_runs": self.kubectl_runs,
                 "cache_hits": self.cache_hits,
                 "api_versions": list(self.api_versions),
                 "notice": self.notice,
@@ -796,9 +799,11 @@ def plan_step(
     """
     from platformctl.tools import ToolError, find_tools  # noqa: PLC0415
 
+    from platformctl.kustomize import directory_resources, render_directories  # noqa: PLC0415
+
     releases = helm_releases(resources)
     cache = resolve_cache_dir(chart_cache)
-    if not releases:
+    if not releases and not directory_resources(resources):
         return RenderStep(Rendered())
     if not cache.is_dir():
         return RenderStep(
@@ -823,6 +828,18 @@ def plan_step(
         chart_cache=cache,
         render_cache=render_cache,
     )
+    # The kustomize.v2.Directory resources (Kubeflow Pipelines), beside the releases.
+    kustomized = render_directories(
+        resources,
+        kubectl=tools.kubectl,
+        kubectl_version=tools.kubectl_version,
+        chart_cache=cache,
+        render_cache=render_cache,
+    )
+    rendered.objects += kustomized.objects
+    rendered.findings += kustomized.findings
+    rendered.kustomizations = len(kustomized.directories)
+    rendered.kubectl_runs = kustomized.kubectl_runs
     paths, clashes = write_rendered(
         rendered.objects, program_objects(resources), manifest_dir, render_cache / "yaml"
     )

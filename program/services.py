@@ -182,11 +182,18 @@ def _mlflow(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformServic
 
 def _kubeflow_pipelines(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
     contract = ctx.settings.contract
+    database = ctx.foundation.databases["pipelines"]
     args = kubeflow_pipelines.KubeflowPipelinesArgs(
         runner=contract.service_accounts["pipeline_runner"],
         artifact_prefix=contract.pipelines.artifact_prefix,
         artifacts=ctx.foundation.artifacts,
         aws=ctx.aws,
+        region=ctx.settings.region,
+        bucket_name=ctx.foundation.bucket_name,
+        database=kubeflow_pipelines.PipelinesDatabase(
+            endpoint=database.endpoint, master_secret_arn=database.master_secret_arn
+        ),
+        pod_monitor=ctx.on("monitoring"),
     )
     return kubeflow_pipelines.KubeflowPipelines("kubeflow-pipelines", args, opts)
 
@@ -239,7 +246,14 @@ SERVICES: Final[tuple[ServiceRow, ...]] = (
         charts=cluster_autoscaler.CHARTS,
     ),
     ServiceRow("mlflow", _mlflow, ("mlflow",)),
-    ServiceRow("kubeflow_pipelines", _kubeflow_pipelines, ("kubeflow",)),
+    ServiceRow(
+        "kubeflow_pipelines",
+        _kubeflow_pipelines,
+        ("kubeflow",),
+        # Credentials through the ClusterSecretStore; the PodMonitor needs the operator's
+        # CRDs; the sidecars (STRICT mTLS in kubeflow) need istiod's injector.
+        after=("external_secrets", "monitoring", "istio"),
+    ),
     ServiceRow("kserve", _kserve, ("workloads",)),
 )
 

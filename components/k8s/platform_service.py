@@ -124,13 +124,21 @@ class PlatformService(pulumi.ComponentResource):
         role: IrsaRole | None = None,
         *,
         aliases: Sequence[pulumi.Alias] = (),
+        automount: bool | None = None,
     ) -> k8s.core.v1.ServiceAccount:
-        """A ServiceAccount the service's pods run under, with its IRSA annotation."""
+        """A ServiceAccount the service's pods run under, with its IRSA annotation.
+
+        `automount=False` for pods that never call the Kubernetes API: no token is
+        mounted unless a pod asks for one (None leaves Kubernetes' default).
+        """
         metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": MANAGED_BY}
         if role is not None:
             metadata["annotations"] = role.annotations
         return k8s.core.v1.ServiceAccount(
-            f"sa-{namespace}-{name}", metadata=metadata, opts=self.child_opts(aliases=aliases)
+            f"sa-{namespace}-{name}",
+            metadata=metadata,
+            automount_service_account_token=automount,
+            opts=self.child_opts(aliases=aliases),
         )
 
     def release(
