@@ -47,7 +47,14 @@ from typing import Any, Final
 
 import yaml
 
+from components.k8s import kfp_manifests
 from components.k8s.charts import ChartPin
+from components.k8s.kubeflow_pipelines import (
+    DIRECTORY_TYPE,
+    MANIFESTS_ROOT,
+    PIN,
+    kustomize_directories,
+)
 from platformctl.charts import (
     ChartLockError,
     cached_chart,
@@ -55,6 +62,7 @@ from platformctl.charts import (
     resolve_cache_dir,
 )
 from platformctl.checks import CheckResult, Finding, PlannedObject
+from platformctl.kustomize import KustomizeError, kustomize, materialize
 from platformctl.manifests import REDACTED, is_kubernetes_object, kubernetes_object, object_filename
 from platformctl.wire import SIG_KEY, SIG_SECRET
 from program.services import chart_lock
@@ -64,6 +72,7 @@ CHART_V4: Final = "kubernetes:helm.sh/v4:Chart"
 HELM_TYPES: Final = frozenset({RELEASE_V3, CHART_V4})
 ENV_RENDER_CACHE: Final = "MLOPS_RENDER_CACHE"
 CHECK: Final = "render"
+KUSTOMIZE_CHECK: Final = "render"  # Directory findings belong to the same render check
 HELM_TIMEOUT_S: Final = 120
 MAX_API_ROUNDS: Final = 4
 CRD_KIND: Final = "CustomResourceDefinition"
@@ -704,6 +713,141 @@ def render_pinned_kustomization(
     ]
 
 
+# --- the kustomize.v2.Directory resources (Kubeflow Pipelines; platformctl.kustomize) --------
+
+
+@dataclass(frozen=True)
+class DirectoryResource:
+    urn: str
+    directory: str
+
+
+def directory_resources(resources: Iterable[Mapping[str, Any]]) -> list[DirectoryResource]:
+    """The `kustomize.v2.Directory` resources of a plan's resources.json, in order."""
+    return [
+        DirectoryResource(str(r["urn"]), str((r.get("inputs") or {}).get("directory", "")))
+        for r in resources
+        if r.get("type") == DIRECTORY_TYPE
+    ]
+
+
+def known_parts(manifests_root: str = MANIFESTS_ROOT) -> dict[str, str]:
+    """A Directory's `directory` -> the overlay part it applies (this tree's overlays)."""
+    return {path: part for part, path in kustomize_directories(manifests_root).items()}
+
+
+@dataclass
+class KustomizeRendered:
+    objects: list[PlannedObject] = field(default_factory=list)
+    directories: list[DirectoryResource] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    kubectl_runs: int = 0
+    cache_hits: int = 0
+    notice: str = ""
+
+    def check(self) -> CheckResult:
+        return CheckResult(
+            name=KUSTOMIZE_CHECK,
+            mandatory=True,
+            evaluated=len(self.directories),
+            findings=list(self.findings),
+            details={
+                "rendered_objects": len(self.objects),
+                "kubectl_runs": self.kubectl_runs,
+                "cache_hits": self.cache_hits,
+                "notice": self.notice,
+            },
+        )
+
+
+def kustomize_cache_key(kubectl_version: str, part: str) -> str:
+    material = {
+        "kubectl": kubectl_version,
+        "manifests": PIN.content_digest,
+        "overlay": kfp_manifests.overlay_digest(),
+        "part": part,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def render_directories(
+    resources: Sequence[Mapping[str, Any]],
+    *,
+    kubectl: Path,
+    kubectl_version: str,
+    chart_cache: Path,
+    render_cache: Path | None,
+) -> KustomizeRendered:
+    """Every Directory resource of `resources` rendered into PlannedObjects (source: its URN).
+
+    A Directory whose path is not one of this tree's overlays is a finding: the plan
+    could not show what it applies.
+    """
+    out = KustomizeRendered(directories=directory_resources(resources))
+    if not out.directories:
+        return out
+    parts = known_parts()
+    with tempfile.TemporaryDirectory(prefix="mlops-kfp-") as tmp:
+        materialized: Path | None = None
+        for resource in out.directories:
+            part = parts.get(resource.directory)
+            if part is None:
+                out.findings.append(
+                    Finding(
+                        KUSTOMIZE_CHECK,
+                        resource.urn,
+                        f"Directory {resource.directory!r} is not one of the platform's "
+                        f"overlays ({', '.join(sorted(parts))}): the plan cannot show its objects.",
+                    )
+                )
+                continue
+            key = kustomize_cache_key(kubectl_version, part)
+            objects = _read_kustomized(render_cache, key)
+            if objects is None:
+                try:
+                    materialized = materialized or materialize(chart_cache, Path(tmp))
+                    text = kustomize(materialized / kfp_manifests.OVERLAY_ROOT / part, kubectl)
+                    objects = parse_manifests(text)
+                except (KustomizeError, subprocess.TimeoutExpired) as exc:
+                    out.findings.append(
+                        Finding(KUSTOMIZE_CHECK, resource.urn, str(exc).splitlines()[0])
+                    )
+                    continue
+                out.kubectl_runs += 1
+                _write_kustomized(render_cache, key, objects)
+            else:
+                out.cache_hits += 1
+            out.objects += [PlannedObject(o, resource.urn, PIN.chart) for o in objects]
+    return out
+
+
+def _kustomize_path(cache: Path | None, key: str) -> Path | None:
+    return cache / "kustomize" / f"{key}.json" if cache is not None else None
+
+
+def _read_kustomized(cache: Path | None, key: str) -> list[dict[str, Any]] | None:
+    path = _kustomize_path(cache, key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, list) else None
+
+
+def _write_kustomized(cache: Path | None, key: str, objects: list[dict[str, Any]]) -> None:
+    path = _kustomize_path(cache, key)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
+    ) as tmp:
+        json.dump(objects, tmp)
+    os.replace(tmp.name, path)
+
+
 # --- as a real preview shows them to the policy packs --------------------------------------
 
 
@@ -798,8 +942,6 @@ def plan_step(
     line, how to get them; the rest of the plan is unaffected.
     """
     from platformctl.tools import ToolError, find_tools  # noqa: PLC0415
-
-    from platformctl.kustomize import directory_resources, render_directories  # noqa: PLC0415
 
     releases = helm_releases(resources)
     cache = resolve_cache_dir(chart_cache)

@@ -65,8 +65,8 @@ NAMESPACE: Final = "kubeflow"
 CONFIG_MAP: Final = "pipeline-install-config"
 LAUNCHER_CONFIG_MAP: Final = "kfp-launcher"
 WORKFLOW_CONFIG_MAP: Final = "workflow-controller-configmap"
-DB_SECRET: Final = "mysql-secret"  # the name the upstream Deployments read
-MLMD_CONFIG_SECRET: Final = "metadata-grpc-config"
+DB_SECRET: Final = "mysql-secret"  # noqa: S105 - a Secret's name the upstream Deployments read
+MLMD_CONFIG_SECRET: Final = "metadata-grpc-config"  # noqa: S105 - a Secret's name
 MLMD_CONFIG_FILE: Final = "config.textproto"
 
 RDS_CA_DIR: Final = "/etc/rds-ca"
@@ -130,7 +130,9 @@ _RBAC = "rbac.authorization.k8s.io/v1"
 
 PLATFORM_REMOVALS: Final[tuple[Removal, ...]] = (
     *[Removal(("apps/v1", "Deployment", n), r) for n, r in DROPPED_DEPLOYMENTS.items()],
-    *_removals("Service", "v1", ("seaweedfs", "mysql", "cache-server"), "its pods are not installed"),
+    *_removals(
+        "Service", "v1", ("seaweedfs", "mysql", "cache-server"), "its pods are not installed"
+    ),
     *_removals(
         "PersistentVolumeClaim",
         "v1",
@@ -437,8 +439,105 @@ def envoy_patch() -> Manifest:
     return patch
 
 
+@dataclass(frozen=True)
+class Hardening:
+    """What every kept Deployment's pod gets beyond its own patch."""
+
+    containers: tuple[str, ...]  # main and init containers, upstream's and ours
+    api: bool  # its account's token is mounted (the pod calls the Kubernetes API)
+    probe: Manifest | None = None  # (container, probes) where upstream has none
+
+
+HIGH_UID: Final = 10001  # KFP's images run under any UID (upstream's OpenShift support)
+TMP_VOLUME: Final = "tmp"
+# checkov may skip only these ids (platformctl.checkov ALLOWED_SKIPS): images are pinned
+# by the manifests' version tags.
+CHECKOV_SKIPS: Final = {
+    "checkov.io/skip1": "CKV_K8S_43=images pinned by the pinned manifests' version tags",
+    "checkov.io/skip2": "CKV_K8S_15=IfNotPresent with immutable version tags",
+}
+_WAIT_DB = "wait-for-database"
+_WAIT_MLMD = "wait-for-metadata-grpc"
+_WAIT_API = "wait-for-ml-pipeline"
+_FETCH = "fetch-rds-ca"
+
+
+def _tcp_probes(port: int) -> Manifest:
+    probe = {"tcpSocket": {"port": port}, "periodSeconds": 10, "timeoutSeconds": 2}
+    return {"readinessProbe": probe, "livenessProbe": {**probe, "initialDelaySeconds": 15}}
+
+
+HARDENING: Final[dict[str, Hardening]] = {
+    "ml-pipeline": Hardening(("ml-pipeline-api-server", _WAIT_DB, _WAIT_MLMD, _FETCH), api=True),
+    "metadata-grpc-deployment": Hardening(("container", _WAIT_DB, _FETCH), api=False),
+    "ml-pipeline-ui": Hardening(("ml-pipeline-ui",), api=True),
+    "metadata-envoy-deployment": Hardening(
+        ("container",), api=False, probe={"container": _tcp_probes(9090)}
+    ),
+    "workflow-controller": Hardening(
+        ("workflow-controller",),
+        api=True,
+        probe={
+            "workflow-controller": {
+                "readinessProbe": {
+                    "httpGet": {"path": "/healthz", "port": 6060},
+                    "periodSeconds": 10,
+                    "timeoutSeconds": 5,
+                }
+            }
+        },
+    ),
+    "ml-pipeline-persistenceagent": Hardening(
+        ("ml-pipeline-persistenceagent", _WAIT_API), api=True
+    ),
+    "ml-pipeline-scheduledworkflow": Hardening(
+        ("ml-pipeline-scheduledworkflow", _WAIT_API),
+        api=True,
+        probe={"ml-pipeline-scheduledworkflow": _tcp_probes(9090)},
+    ),
+    "ml-pipeline-visualizationserver": Hardening(("ml-pipeline-visualizationserver",), api=False),
+}
+
+
+def harden(patch: Manifest, hardening: Hardening) -> Manifest:
+    """The patch plus: a high UID and a read-only root (a writable /tmp) on every
+    container, no token where the pod never calls the API, probes where upstream has
+    none, and the checkov skips for tag-pinned images."""
+    spec = patch["spec"]["template"]["spec"]
+    patch["metadata"]["annotations"] = dict(CHECKOV_SKIPS)
+    entries = {c["name"]: c for key in ("containers", "initContainers") for c in spec.get(key, [])}
+    for name in hardening.containers:
+        entry = entries.get(name)
+        if entry is None:
+            key = "containers" if name == hardening.containers[0] else "initContainers"
+            entry = {"name": name}
+            spec.setdefault(key, []).append(entry)
+            entries[name] = entry
+        entry["securityContext"] = {
+            **entry.get("securityContext", {}),
+            "runAsUser": HIGH_UID,
+            "readOnlyRootFilesystem": True,
+        }
+        entry["volumeMounts"] = [
+            *entry.get("volumeMounts", []),
+            {"name": TMP_VOLUME, "mountPath": "/tmp"},  # noqa: S108 - in the container
+        ]
+        entry.update((hardening.probe or {}).get(name, {}))
+    spec["volumes"] = [
+        *spec.get("volumes", []),
+        {"name": TMP_VOLUME, "emptyDir": {"sizeLimit": "256Mi"}},
+    ]
+    if not hardening.api:
+        spec["automountServiceAccountToken"] = False
+    return patch
+
+
 def deployment_patches() -> list[Manifest]:
-    """Every kept Deployment's patch: pool, requests and limits, and its own changes."""
+    """Every kept Deployment's patch: pool, requests and limits, hardening, its own changes."""
+    return [harden(p, HARDENING[p["metadata"]["name"]]) for p in _own_patches()]
+
+
+def _own_patches() -> list[Manifest]:
     return [
         api_server_patch(),
         metadata_grpc_patch(),
@@ -463,16 +562,7 @@ def deployment_patches() -> list[Manifest]:
     ]
 
 
-KEPT_DEPLOYMENTS: Final = (
-    "ml-pipeline",
-    "metadata-grpc-deployment",
-    "ml-pipeline-ui",
-    "metadata-envoy-deployment",
-    "workflow-controller",
-    "ml-pipeline-persistenceagent",
-    "ml-pipeline-scheduledworkflow",
-    "ml-pipeline-visualizationserver",
-)
+KEPT_DEPLOYMENTS: Final = tuple(HARDENING)
 
 
 # --- the overlays -------------------------------------------------------------------------

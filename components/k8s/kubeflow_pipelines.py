@@ -375,7 +375,9 @@ class KubeflowPipelines(PlatformService):
                 ns,
                 kfp.WORKFLOW_CONFIG_MAP,
                 pulumi.Output.from_input(args.bucket_name).apply(
-                    lambda b: workflow_controller_config(region=args.region, bucket=b, prefix=prefix)
+                    lambda b: workflow_controller_config(
+                        region=args.region, bucket=b, prefix=prefix
+                    )
                 ),
             ),
         ]

@@ -132,18 +132,6 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
     ),
     DeclaredFlow(Pods("kubeflow"), Pods("mlflow"), _tcp(5000), "pipeline steps log to MLflow"),
     DeclaredFlow(GATEWAY, Pods("mlflow"), _tcp(5000), "the MLflow UI through the gateway"),
-    DeclaredFlow(
-        GATEWAY,
-        Pods("kubeflow", (("app", "ml-pipeline-ui"),)),
-        _tcp(3000),
-        "the Pipelines UI through the gateway",
-    ),
-    DeclaredFlow(
-        GATEWAY,
-        Pods("kubeflow", (("app", "ml-pipeline"),)),
-        _tcp(8888),
-        "the Pipelines API through the gateway",
-    ),
     DeclaredFlow(GATEWAY, Pods("workloads"), _tcp(8080, 8012), "inference through the gateway"),
     DeclaredFlow(
         GATEWAY,
@@ -169,6 +157,21 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
     DeclaredFlow(Pods("kubeflow"), Pods("kubeflow"), LISTENERS, "Kubeflow Pipelines' components"),
     DeclaredFlow(Pods("mlflow"), "databases", _tcp(5432), "MLflow's PostgreSQL (RDS)"),
     DeclaredFlow(Pods("kubeflow"), "databases", _tcp(3306), "Kubeflow Pipelines' MySQL (RDS)"),
+    # Kubeflow Pipelines' UI and API are not routed through the gateway: no authentication
+    # of their own (docs/kubeflow-pipelines.md). Its MySQL clients fetch the RDS CA bundle
+    # from AWS's trust store at start (components.k8s.kfp_manifests).
+    DeclaredFlow(
+        Pods("kubeflow", (("component", "metadata-grpc-server"),)),
+        "public",
+        _tcp(HTTPS),
+        "ML Metadata fetches the RDS CA bundle",
+    ),
+    DeclaredFlow(
+        Pods("kubeflow", (("app", "ml-pipeline"),)),
+        "public",
+        _tcp(HTTPS),
+        "the Pipelines API server fetches the RDS CA bundle",
+    ),
     DeclaredFlow(PROMETHEUS, "nodes", _tcp(10250), "kubelet and cAdvisor metrics"),
     DeclaredFlow(
         Pods("monitoring", (("app.kubernetes.io/name", "grafana"),)),

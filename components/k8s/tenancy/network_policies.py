@@ -204,9 +204,8 @@ def _flows(key: str, ctx: FlowContext) -> list[PolicySpec]:  # noqa: PLR0912 - a
         out.append(_aws_apis(ctx))
         out += _istiod(ctx)
     elif key == "kubeflow":
-        out += _from_namespaces(
-            ctx, "allow-ingress-istio", ["istio"], ports(KFP_UI_PORT, KFP_API_PORT)
-        )
+        # No ingress from the gateway: Kubeflow Pipelines has no authentication of its
+        # own, so its UI and API stay cluster-internal (docs/kubeflow-pipelines.md).
         out += _itself(ctx, key)
         if _has(ctx, "mlflow"):
             out.append(
@@ -214,6 +213,14 @@ def _flows(key: str, ctx: FlowContext) -> list[PolicySpec]:  # noqa: PLR0912 - a
             )
         if _has(ctx, "kserve"):
             out.append(egress("allow-egress-kserve", [namespace_peer(ns["kserve"])], ports(8080)))
+        # Pipeline steps call inference services in the workloads namespace.
+        out.append(
+            egress(
+                "allow-egress-workloads",
+                [namespace_peer(ns["workloads"])],
+                ports(PREDICTOR_PORT, QUEUE_PROXY_PORT),
+            )
+        )
         out.append(egress("allow-egress-mysql", [ip_peer(ctx.vpc_cidr)], ports(MYSQL_PORT)))
         out.append(_aws_apis(ctx))
         out.append(_kube_api(ctx))
@@ -291,7 +298,6 @@ def _istio_flows(ctx: FlowContext) -> list[PolicySpec]:
     upstreams = {
         "workloads": ports(PREDICTOR_PORT, QUEUE_PROXY_PORT),
         "mlflow": ports(MLFLOW_PORT),
-        "kubeflow": ports(KFP_UI_PORT, KFP_API_PORT),
     }
     for key, port_list in upstreams.items():
         if _has(ctx, key):

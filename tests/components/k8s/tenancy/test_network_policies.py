@@ -115,14 +115,13 @@ def test_mlflow_flows() -> None:
 
 def test_kubeflow_flows() -> None:
     got = policies("kubeflow")
-    assert rule(got["allow-ingress-istio"]) == {
-        "from": [ns("istio-system")],
-        "ports": tcp(3000, 8888),
-    }
+    # Not routed through the gateway: Kubeflow Pipelines has no authentication of its own.
+    assert "allow-ingress-istio" not in got
     assert rule(got["allow-ingress-same-namespace"]) == {"from": [ns("kubeflow")]}
     assert rule(got["allow-egress-same-namespace"]) == {"to": [ns("kubeflow")]}
     assert rule(got["allow-egress-mlflow"]) == {"to": [ns("mlflow")], "ports": tcp(5000)}
     assert rule(got["allow-egress-kserve"]) == {"to": [ns("kserve")], "ports": tcp(8080)}
+    assert rule(got["allow-egress-workloads"]) == {"to": [ns("mlops")], "ports": tcp(8080, 8012)}
     assert rule(got["allow-egress-mysql"]) == {"to": [VPC_PEER], "ports": tcp(3306)}
     assert rule(got["allow-egress-kube-api"]) == {"to": [VPC_PEER], "ports": tcp(443)}
 
@@ -175,9 +174,7 @@ def test_istio_system_flows() -> None:
     assert got["allow-egress-gateway-to-mlflow"]["egress"] == [
         {"to": [ns("mlflow")], "ports": tcp(5000)}
     ]
-    assert got["allow-egress-gateway-to-kubeflow"]["egress"] == [
-        {"to": [ns("kubeflow")], "ports": tcp(3000, 8888)}
-    ]
+    assert "allow-egress-gateway-to-kubeflow" not in got  # nothing is routed there
 
 
 def test_monitoring_scrapes_exactly_the_metrics_ports() -> None:
