@@ -169,6 +169,7 @@ port-forward-kfp-api:
 install:
 	@$(PREFLIGHT) check pulumi --stack $(STACK)
 	$(MAKE) --no-print-directory $(VENV)/.installed
+	$(MAKE) --no-print-directory kfp-manifests
 	pulumi up --stack $(STACK) $(POLICY_PACKS)
 	pulumi up --stack $(STACK)-platform $(POLICY_PACKS)
 
@@ -351,11 +352,10 @@ lock: lock-nca
 # --- Kubeflow Pipelines (issue 11 item 2; docs/kubeflow-pipelines.md) ----------------------
 # The platform stack's kustomize.v2.Directory resources read the pinned manifests and the
 # platform's overlays from out/kustomize/: materialized from the chart cache (digests
-# checked) before `pulumi up` of <env>-platform (docs/decisions/0036-kubeflow-pipelines-manifests.md).
+# checked) before `pulumi up` of <env>-platform; `make install` runs it
+# (docs/decisions/0036-kubeflow-pipelines-manifests.md).
 kfp-manifests: $(VENV)/.installed
 	$(VENV)/bin/python -m platformctl.kustomize
-
-install: kfp-manifests
 
 test-kfp: $(VENV)/.installed tools
 	$(VENV)/bin/python -m pytest tests/components/k8s/test_kubeflow_pipelines.py \

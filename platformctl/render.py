@@ -446,6 +446,7 @@ class Rendered:
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
     kustomizations: int = 0  # kustomize.v2.Directory resources (platformctl.kustomize)
+    kustomized_objects: int = 0  # of `objects`, those the Directories render
     kubectl_runs: int = 0
 
     def check(self) -> CheckResult:
@@ -981,6 +982,7 @@ def plan_step(
     rendered.objects += kustomized.objects
     rendered.findings += kustomized.findings
     rendered.kustomizations = len(kustomized.directories)
+    rendered.kustomized_objects = len(kustomized.objects)
     rendered.kubectl_runs = kustomized.kubectl_runs
     paths, clashes = write_rendered(
         rendered.objects, program_objects(resources), manifest_dir, render_cache / "yaml"

@@ -70,7 +70,8 @@ def test_counts_of_the_baseline(dev: Plan) -> None:
     assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 11
     assert len(dev.by_type(ROLE)) == 13
     assert len(dev.by_type(ROLE_BINDING)) == 13
-    assert len(dev.by_type(NETWORK_POLICY)) == 80
+    # 80, less the gateway's two policies towards kubeflow, plus kubeflow's egress to mlops.
+    assert len(dev.by_type(NETWORK_POLICY)) == 79
     assert len(dev.by_type(PEER_AUTHENTICATION)) == 3
 
 
@@ -155,6 +156,8 @@ def test_service_accounts_with_roles_match_the_trust_subject(zone: Plan) -> None
         "cluster-autoscaler/cluster-autoscaler",
         "mlflow/mlflow-server",
         "kubeflow/pipeline-runner",
+        "kubeflow/ml-pipeline",  # Kubeflow Pipelines' API server: pipeline packages in S3
+        "kubeflow/ml-pipeline-ui",  # its UI: artifacts and archived logs
         "mlops/kserve-model-reader",
     }
     by_arn = {}
@@ -197,6 +200,15 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "mlflow/mlflow-server",
         "kubeflow/pipeline-runner",
         "mlops/kserve-model-reader",
+        # Kubeflow Pipelines' accounts (components/k8s/kfp_manifests.py ACCOUNTS).
+        "kubeflow/ml-pipeline",
+        "kubeflow/ml-pipeline-ui",
+        "kubeflow/ml-pipeline-persistenceagent",
+        "kubeflow/ml-pipeline-scheduledworkflow",
+        "kubeflow/argo",
+        "kubeflow/metadata-grpc-server",
+        "kubeflow/metadata-envoy",
+        "kubeflow/ml-pipeline-visualizationserver",
     }
     for patch in dev.by_type(SERVICE_ACCOUNT_PATCH):
         assert patch.inputs["metadata"]["name"] == "default"
