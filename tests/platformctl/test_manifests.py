@@ -31,7 +31,9 @@ def test_one_file_per_object_and_release(rendered: tuple[Path, list[Path]], dev:
     # A kustomize.v2.Directory is a component: its objects are rendered, not written here.
     components = ("kubernetes:helm.sh/v3:Release", "kubernetes:kustomize/v2:Directory")
     objects = [
-        r for r in dev.registrations if r.type.startswith("kubernetes:") and r.type not in components
+        r
+        for r in dev.registrations
+        if r.type.startswith("kubernetes:") and r.type not in components
     ]
     releases = dev.by_type("kubernetes:helm.sh/v3:Release")
     assert len(list(out.glob("*.yaml"))) == len(objects)
