@@ -17,6 +17,7 @@ from components.k8s.kubeflow_pipelines import DIRECTORY_TYPE, PIN, kustomize_dir
 from components.k8s.tenancy.plan import quota_for
 from platformctl.kustomize import KustomizeError, materialize
 from platformctl.render import render_directories
+from platformctl.validate import DEFAULT_CRD_SCHEMA_DIR, validate_object
 from tests.platformctl.rendering import ROOT, shared_charts_or_skip, tools_or_skip
 
 URN = "urn:pulumi:dev-platform::mlops-platform::mlops:kubeflow_pipelines:KubeflowPipelines$"
@@ -241,3 +242,14 @@ def test_the_api_server_is_the_release_the_pipelines_client_pairs_with(rendered)
         "kfp": minor.split("."),
         "kfp-server-api": minor.split("."),
     }
+
+
+@pytest.mark.parametrize("version", ["1.33", "1.36"])
+def test_every_rendered_object_validates_at_the_cluster_minors(rendered, version: str) -> None:
+    """Built-in kinds strictly at today's minor and at the 1.36 the platform moves to; the
+    CRDs themselves are built-in objects (their custom resources are Argo's, at run time)."""
+    results = [
+        validate_object(o.manifest, version, DEFAULT_CRD_SCHEMA_DIR) for o in rendered.objects
+    ]
+    assert [errors for _kind, errors in results if errors] == []
+    assert {kind for kind, _errors in results} == {"builtin"}
