@@ -16,7 +16,7 @@ export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \
-        run-pipeline lock venvs clean
+        run-pipeline lock venvs clean publish-policies
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -26,6 +26,7 @@ help:
 	@echo "make compile-pipeline     write the training pipeline's IR YAML"
 	@echo "make run-pipeline         run the training pipeline locally (kfp.local + MLflow on SQLite)"
 	@echo "make lock                 re-pin every requirements*.txt from the *.in files"
+	@echo "make publish-policies     stage both policy packs, kit included, for pulumi policy publish"
 
 # --- environments -----------------------------------------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -83,11 +84,20 @@ compile-pipeline: $(PIPE_VENV)/.installed
 run-pipeline: $(PIPE_VENV)/.installed
 	$(PIPE_VENV)/bin/python -m pipelines run --local
 
+# --- policy packs: the shared kit staged with each pack (wip/policies) -----------
+# Each pack in $(POLICY_PACKS)/<pack>/ with the kit's wheel and its pins, as
+# `pulumi policy publish` uploads it (policies/README.md, "Publishing").
+POLICY_PACKS ?= out/policy-packs
+
+publish-policies: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl.policy_stage --out $(POLICY_PACKS)
+
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements.in -o requirements.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-dev.in -o requirements-dev.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-checkov.in -o requirements-checkov.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q policies/requirements.in -o policies/requirements.txt -p 3.11 -c requirements.txt
 	$(VENV)/bin/uv pip compile -q pipelines/requirements.in -o pipelines/requirements.txt -p 3.11
 
 clean:

@@ -151,11 +151,18 @@ def prepare(resources: Sequence[Mapping[str, Any]]) -> list[_Prepared]:
 
 
 class PackProcess:
-    """A policy pack started as the engine starts it; use as a context manager."""
+    """A policy pack started as the engine starts it; use as a context manager.
 
-    def __init__(self, pack_dir: pathlib.Path, *, project: str, stack: str) -> None:
+    ``python`` is the interpreter of the pack's environment (default: this one's); the
+    engine uses the virtualenv that PulumiPolicy.yaml names.
+    """
+
+    def __init__(
+        self, pack_dir: pathlib.Path, *, project: str, stack: str, python: str | None = None
+    ) -> None:
         self.pack_dir = pathlib.Path(pack_dir)
         self.project, self.stack = project, stack
+        self.python = python or sys.executable
         self.proc: subprocess.Popen[bytes] | None = None
         self.channel: grpc.Channel | None = None
         self.stub: analyzer_pb2_grpc.AnalyzerStub | None = None
@@ -169,7 +176,7 @@ class PackProcess:
             "PULUMI_CONFIG": "{}",
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.pack_dir)],
+            [self.python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.pack_dir)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,

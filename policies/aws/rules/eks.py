@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource
-
-from ._common import (
+from mlops_policy_kit import (
     ADVISORY,
     CRITICAL,
     HIGH,
@@ -21,9 +19,6 @@ from ._common import (
     MANDATORY,
     MEDIUM,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
-    StackValidationArgs,
     as_list,
     as_map,
     number,
@@ -33,6 +28,12 @@ from ._common import (
     stack_policy,
     str_list,
     truthy,
+)
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
 )
 
 EKS_CLUSTER = "eks:index:Cluster"
@@ -515,6 +516,7 @@ node_group_scaling = resource_policy(
     validate=validate_node_group_capacity,
     types=NODE_GROUPS,
     level=ADVISORY,
+    advisory_reason=("Scaling bounds are a capacity and cost choice, not a security control."),
     severity=LOW,
     benchmarks=("MLOPS-D14",),
 )

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._common import (
+from mlops_policy_kit import (
     CRITICAL,
     HIGH,
     MANDATORY,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
     as_list,
     as_map,
     json_doc,
@@ -20,6 +18,7 @@ from ._common import (
     statements,
     str_list,
 )
+from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._common import as_list, as_map
+from mlops_policy_kit import (
+    as_list,
+    as_map,
+)
 
 POD = "kubernetes:core/v1:Pod"
 POD_TEMPLATE_KINDS = {

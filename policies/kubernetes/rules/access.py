@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from ._common import (
+from mlops_policy_kit import (
     CRITICAL,
     HIGH,
     MANDATORY,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
     as_list,
     as_map,
     resource_policy,
     str_list,
 )
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
 from ._pods import object_label
 
 SERVICE = "kubernetes:core/v1:Service"

@@ -5,18 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource
-
-from ._common import (
+from mlops_policy_kit import (
     ADVISORY,
     HIGH,
     LOW,
     MANDATORY,
     MEDIUM,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
-    StackValidationArgs,
     as_list,
     as_map,
     of_type,
@@ -24,6 +19,13 @@ from ._common import (
     stack_policy,
     str_list,
 )
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
 from ._pods import WORKLOAD_TYPES, namespace_of
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -176,6 +178,11 @@ namespace_psa_restricted = resource_policy(
     validate=validate_psa_restricted,
     types=(NAMESPACE,),
     level=ADVISORY,
+    advisory_reason=(
+        "Node agents need the host, so their namespaces enforce privileged by design; "
+        "k8s-namespace-pod-security-exception-reasoned requires the reason beside the "
+        "label."
+    ),
     severity=LOW,
     benchmarks=("PSS-restricted-profile",),
     config={

@@ -10,20 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ._common import (
+from mlops_policy_kit import (
     CRITICAL,
     HIGH,
     MANDATORY,
     MEDIUM,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
     as_list,
     as_map,
     number,
     resource_policy,
     str_list,
 )
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
 from ._pods import (
     WORKLOAD_TYPES,
     containers,

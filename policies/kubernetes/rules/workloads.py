@@ -6,17 +6,17 @@ import fnmatch
 import re
 from typing import Any
 
-from ._common import (
+from mlops_policy_kit import (
     HIGH,
     MANDATORY,
     MEDIUM,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
     as_list,
     as_map,
     resource_policy,
 )
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
 from ._pods import WORKLOAD_TYPES, containers, object_label, pod_spec
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
