@@ -600,6 +600,14 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
         "k8s-namespace-pod-security-exception-reasoned",
     ),
     (
+        "deployment-in-a-node-agent-namespace",
+        lambda r: (
+            node_agent_namespace(r, "privileged", "The CNI agent needs the host.")
+            or r.append(workload_in("node-agents", "controller"))
+        ),
+        "k8s-namespace-privileged-only-node-agents",
+    ),
+    (
         "object-in-default-namespace",
         lambda r: r.append(
             k8s("stray-config", "v1", "ConfigMap", {"name": "stray"}, data={"a": "b"})
@@ -762,9 +770,14 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
 ALSO = {
     "host-path": {"k8s-pod-volume-types-restricted"},
     "helm-namespace-without-deny": {"k8s-namespace-resource-quota"},
-    # a namespace below restricted is both an advisory and, without its reason, mandatory
-    "namespace-baseline": {"k8s-namespace-pod-security-exception-reasoned"},
+    # a namespace below restricted is both an advisory and, without its reason, mandatory;
+    # and it hosts mlflow's Deployment, which is no node agent
+    "namespace-baseline": {
+        "k8s-namespace-pod-security-exception-reasoned",
+        "k8s-namespace-privileged-only-node-agents",
+    },
     "privileged-namespace-without-reason": {"k8s-namespace-pod-security-restricted"},
+    "deployment-in-a-node-agent-namespace": {"k8s-namespace-pod-security-restricted"},
     # '*' verbs on pods include create
     "rbac-star-verbs": {"k8s-rbac-pod-create-restricted"},
     # mlops's namespace-wide policy is no longer STRICT
@@ -813,6 +826,11 @@ def test_workload_in_a_new_namespace_needs_deny_and_quota() -> None:
     ]
 
 
+# What any Deployment in a namespace below restricted raises besides the controls tested.
+BELOW_RESTRICTED = {
+    "k8s-namespace-pod-security-restricted",
+    "k8s-namespace-privileged-only-node-agents",
+}
 PSS_RULES = sorted(p.name for p in K8S_POLICIES if p.name in pod_security.LEVEL_OF)
 
 
@@ -868,7 +886,7 @@ def test_added_capabilities_follow_the_namespace_level(
         inputs(records, NAMESPACE, "ns-apps")["metadata"]["annotations"] = {
             "mlops-platform.io/pod-security-reason": "A baseline tenant."
         }
-    found = violated(K8S_POLICIES, records) - {"k8s-namespace-pod-security-restricted"}
+    found = violated(K8S_POLICIES, records) - BELOW_RESTRICTED
     assert found == broken
 
 
@@ -886,7 +904,7 @@ def test_an_unset_seccomp_profile_is_refused_only_where_restricted_applies(
         inputs(records, NAMESPACE, "ns-apps")["metadata"]["annotations"] = {
             "mlops-platform.io/pod-security-reason": "A baseline tenant."
         }
-    found = violated(K8S_POLICIES, records) - {"k8s-namespace-pod-security-restricted"}
+    found = violated(K8S_POLICIES, records) - BELOW_RESTRICTED
     assert found == expected
 
 

@@ -28,7 +28,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from ._levels import LEVELS, NAMESPACE, PSA_ENFORCE, RESTRICTED, enforced_level
+from ._levels import LEVELS, NAMESPACE, PSA_ENFORCE, RESTRICTED, enforced_level, namespace_levels
 from ._pods import CLUSTER_SCOPED_TYPES, WORKLOAD_TYPES, namespace_of, object_label
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -265,6 +265,40 @@ namespace_psa_reasoned = resource_policy(
 )
 
 
+DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
+
+
+def validate_only_node_agents(
+    args: StackValidationArgs, report: ReportViolation, _: Config
+) -> None:
+    """Below restricted, a namespace is there for node agents (one pod per node, needing the
+    host): any other workload there escapes the Pod Security controls it should meet."""
+    levels = namespace_levels(args.resources)
+    for resource in of_type(args.resources, *WORKLOAD_TYPES):
+        if resource.resource_type == DAEMON_SET or resource.resource_type in CLUSTER_SCOPED_TYPES:
+            continue
+        namespace = namespace_of(resource.props)
+        level = levels.get(namespace, RESTRICTED)
+        if level != RESTRICTED:
+            what = object_label(resource.resource_type, resource.props, resource.name)
+            report(
+                f"The {what} runs in the {level} namespace '{namespace}', which is for node "
+                "agents; move it to a restricted namespace.",
+                resource.urn,
+            )
+
+
+namespace_only_node_agents = stack_policy(
+    name="k8s-namespace-privileged-only-node-agents",
+    description="Namespaces below the restricted Pod Security level may run only node agents.",
+    validate=validate_only_node_agents,
+    types=(*WORKLOAD_TYPES, NAMESPACE),
+    level=MANDATORY,
+    severity=HIGH,
+    benchmarks=("MLOPS-D11", "CIS-EKS-4.2.1"),
+)
+
+
 def validate_psa_restricted(
     args: ResourceValidationArgs, report: ReportViolation, config: Config
 ) -> None:
@@ -361,6 +395,7 @@ POLICIES = [
     namespace_default_account_token,
     namespace_psa_label,
     namespace_psa_reasoned,
+    namespace_only_node_agents,
     namespace_psa_restricted,
     object_not_in_default,
 ]
