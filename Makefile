@@ -24,7 +24,8 @@ export PYTHONDONTWRITEBYTECODE := 1
         test-connectivity bench-connectivity graphviz lock-nca \
         images images-deps images-lock images-clean test-images \
         lock-images \
-        submit-pipeline
+        submit-pipeline \
+        publish-policies
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -53,6 +54,7 @@ help:
 	@echo "make test-images          smoke-test the built images (MLflow on PostgreSQL, a pipeline step)"
 	@echo "make images-lock          record this machine's build in images/lock.json (source local-build)"
 	@echo "make images-clean         remove the images' podman storage under out/images"
+	@echo "make publish-policies     stage both policy packs, kit included, for pulumi policy publish"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -294,11 +296,20 @@ submit-pipeline: $(PIPE_VENV)/.installed
 	$(PIPE_VENV)/bin/python -m pipelines submit --host $(KFP_HOST) \
 	  $(if $(IMAGE),--image $(IMAGE)) $(if $(REGISTRY),--registry $(REGISTRY))
 
+# --- policy packs: the shared kit staged with each pack (wip/policies) -----------
+# Each pack in $(POLICY_STAGE)/<pack>/ with the kit's wheel and its pins, as
+# `pulumi policy publish` uploads it (policies/README.md, "Publishing").
+POLICY_STAGE ?= out/policy-packs
+
+publish-policies: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl.policy_stage --out $(POLICY_STAGE)
+
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements.in -o requirements.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-dev.in -o requirements-dev.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-checkov.in -o requirements-checkov.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q policies/requirements.in -o policies/requirements.txt -p 3.11 -c requirements.txt
 	$(VENV)/bin/uv pip compile -q pipelines/requirements.in -o pipelines/requirements.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-sklearnserver.in -o requirements-sklearnserver.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-mlflow-mcp.in -o requirements-mlflow-mcp.txt -p 3.11
