@@ -1,4 +1,4 @@
-"""`python -m platformctl plan --stack dev --out DIR`."""
+"""`python -m platformctl plan --stack dev --out DIR` and `python -m platformctl local ...`."""
 
 from __future__ import annotations
 
@@ -67,8 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument(
         "--config-dir", help="directory holding Pulumi.<stack>.yaml (default: the project root)"
     )
+    from platformctl.local import cli as local_cli  # noqa: PLC0415 - stdlib + rich only
+
+    local_cli.add_parser(commands)
     args = parser.parse_args(argv)
     console = Console(stderr=False)
+    if args.command == "local":
+        return local_cli.main(args, console)
     if args.command == "plan":
         # A short batch process that makes almost no cyclic garbage: the cyclic
         # collector only re-scans the build's objects (about 40 % of the plan's
