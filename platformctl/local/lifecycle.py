@@ -17,15 +17,13 @@ import secrets
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from contract import contract
-from platformctl.local import procs, services
+from platformctl.local import http, procs, services
 from platformctl.local.errors import LocalError
 from platformctl.local.layout import BUCKET, HOST, Layout, Ports
 from platformctl.local.progress import Event, Failed, Registered, parse_line
@@ -75,7 +73,9 @@ def require_ports_free(ports: dict[str, int]) -> None:
         if not 1 <= port <= 65535:
             raise LocalError(f"--{name}-port={port}; allowed: an integer in [1, 65535].")
         if port in seen:
-            raise LocalError(f"--{name}-port={port} is also --{seen[port]}-port; give each its own.")
+            raise LocalError(
+                f"--{name}-port={port} is also --{seen[port]}-port; give each its own."
+            )
         seen[port] = name
         if procs.port_taken(port, HOST):
             raise LocalError(
@@ -215,14 +215,16 @@ def _start_postgres(
         proc,
         port=port,
         url=f"postgresql://{HOST}:{port}/mlflow",
-        version=version,
+        version=f"PostgreSQL {version}",
         log=log,
         stop_signal="SIGINT",  # PostgreSQL's fast shutdown
     )
     undo.records.append(record)
 
     def ready() -> bool:
-        return subprocess.run(services.pg_isready_command(layout, port), check=False).returncode == 0
+        return (
+            subprocess.run(services.pg_isready_command(layout, port), check=False).returncode == 0
+        )
 
     procs.wait_until(ready, proc=proc, name="postgres", timeout=timeouts.postgres, log=log)
     if first:
@@ -235,7 +237,7 @@ def _start_postgres(
         )
         if created.returncode != 0:
             raise LocalError(f"createdb mlflow failed: {created.stderr.strip()}")
-    say(f"postgres {version} on {HOST}:{port} (data {layout.pgdata})")
+    say(f"postgres (PostgreSQL {version}) on {HOST}:{port} (data {layout.pgdata})")
     return record
 
 
@@ -297,7 +299,7 @@ def _start_s3(
     undo.records.append(record)
     url = services.s3_url(port)
     procs.wait_until(
-        lambda: _http_status(f"{url}/moto-api/") == 200,
+        lambda: http.status(f"{url}/moto-api/") == 200,
         proc=proc,
         name="s3",
         timeout=timeouts.s3,
@@ -305,12 +307,12 @@ def _start_s3(
     )
     if first:
         # Path-style and unsigned: moto takes it as CreateBucket in us-east-1.
-        _http_request("PUT", f"{url}/{BUCKET}")
+        http.request("PUT", f"{url}/{BUCKET}")
         what = "created"
     else:
-        _http_request("POST", f"{url}/moto-api/recorder/replay-recording")
+        http.request("POST", f"{url}/moto-api/recorder/replay-recording")
         what = "restored from its recording"
-    if _http_status(f"{url}/{BUCKET}", method="HEAD") != 200:
+    if http.status(f"{url}/{BUCKET}", method="HEAD") != 200:
         raise LocalError(f"bucket {BUCKET} is missing after start; see {log}")
     say(f"s3 (moto) on {url}, bucket {BUCKET} {what}")
     return record
@@ -338,7 +340,7 @@ def _start_mlflow(
     )
     undo.records.append(record)
     procs.wait_until(
-        lambda: _http_status(f"{url}/health") == 200,
+        lambda: http.status(f"{url}/health") == 200,
         proc=proc,
         name="mlflow",
         timeout=timeouts.mlflow,
@@ -391,7 +393,7 @@ def serve(layout: Layout, port: int, alias: str, timeout: float, say: Say) -> Se
         )
         undo.records.append(record)
         procs.wait_until(
-            lambda: _http_status(f"{url}/v2/models/{name}/ready") == 200,
+            lambda: http.status(f"{url}/v2/models/{name}/ready") == 200,
             proc=proc,
             name="serve",
             timeout=timeout,
@@ -483,11 +485,7 @@ def status(layout: Layout) -> list[ServiceStatus]:
         record = state.services.get(name)
         if record is None:
             continue
-        detail = ""
-        if name == "serve":
-            detail = f"model version {served_version(layout)}"
-        elif name == "s3":
-            detail = f"bucket {state.bucket}"
+        detail = f"model version {served_version(layout)}" if name == "serve" else ""
         rows.append(ServiceStatus(record, procs.is_running(record), detail))
     return rows
 
@@ -522,26 +520,3 @@ def _require_up(layout: Layout) -> LocalState:
     ):
         raise LocalError("the local platform is not up; run `local up` first.")
     return state
-
-
-# --- HTTP, standard library only ---------------------------------------------------
-
-
-def _http_status(url: str, method: str = "GET") -> int:
-    request = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - loopback URLs we built
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except (urllib.error.URLError, OSError):
-        return 0
-
-
-def _http_request(method: str, url: str) -> None:
-    request = urllib.request.Request(url, method=method, data=b"" if method != "GET" else None)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback URLs we built
-            response.read()
-    except urllib.error.URLError as exc:
-        raise LocalError(f"{method} {url} failed: {exc}") from None

@@ -1,4 +1,4 @@
-"""Child processes: start detached with their own process group, wait until ready, stop exactly them.
+"""Child processes: start detached in their own process group, wait until ready, stop exactly them.
 
 Linux /proc only (the platform's machines and CI): the start time in
 /proc/<pid>/stat tells our process from a later one with the same pid, and the
@@ -8,6 +8,7 @@ forks (MLflow's uvicorn, PostgreSQL's backends).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -22,7 +23,7 @@ from platformctl.local.state import ServiceRecord
 
 
 def start_ticks(pid: int) -> int | None:
-    """When the kernel started `pid` (clock ticks since boot), or None if there is no such process."""
+    """When the kernel started `pid` (clock ticks since boot); None if there is no such process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -138,15 +139,16 @@ def _group_gone(record: ServiceRecord, timeout: float) -> bool:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def port_taken(port: int, host: str = "127.0.0.1") -> bool:
     """True when something listens on (or holds) `host:port`."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers do: connections of a stopped server in TIME_WAIT do not
+        # hold the port, a listening socket does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

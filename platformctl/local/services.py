@@ -112,7 +112,15 @@ def pgpass_line(password: str) -> str:
 
 
 def s3_command(layout: Layout, port: int) -> list[str]:
-    return [str(layout.stores_venv / "bin" / "python"), "-m", "moto.server", "-H", HOST, "-p", str(port)]
+    return [
+        str(layout.stores_venv / "bin" / "python"),
+        "-m",
+        "moto.server",
+        "-H",
+        HOST,
+        "-p",
+        str(port),
+    ]
 
 
 def s3_env(layout: Layout, environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -64,9 +64,7 @@ def load_state(path: Path) -> LocalState | None:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"version {data.get('version')!r}, expected {STATE_VERSION}")
-        services = {
-            name: ServiceRecord(**rec) for name, rec in dict(data["services"]).items()
-        }
+        services = {name: ServiceRecord(**rec) for name, rec in dict(data["services"]).items()}
         return LocalState(bucket=str(data["bucket"]), services=services)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LocalError(
