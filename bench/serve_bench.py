@@ -176,7 +176,7 @@ def main() -> int:
         results: dict[str, dict[str, list[float]]] = {
             name: {"p50": [], "p99": [], "rps": []} for name in servers
         }
-        for name, port in servers.items():  # warm both up
+        for port in servers.values():  # warm both up
             asyncio.run(load(port, 400, args.concurrency))
         for round_ in range(args.rounds):
             order = list(servers) if round_ % 2 == 0 else list(reversed(servers))

