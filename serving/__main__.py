@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     LoopbackModelServer(host=args.host, http_port=args.port, access_log=args.access_log).start(
         [model]
     )
-    model.stop_watching()
+    model.stop()
     return 0
 
 

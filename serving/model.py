@@ -2,9 +2,13 @@
 
 A background thread asks the registry every `poll_seconds` which version the
 alias names; when it moved, the new version is downloaded and loaded beside the
-old one and then swapped in with one assignment, so requests in flight finish on
-the version they started with and no request sees a half-loaded model. A failed
+old one (its own inference process, warm) and then swapped in with one
+assignment, so requests in flight finish on the version they started with and no
+request sees a half-loaded model; the old process ends once they have. A failed
 reload keeps the current version serving and is logged.
+
+Requests are decoded and answered on the event loop; the prediction itself runs
+in the version's inference process (serving/pool.py).
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from kserve import InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 from kserve.utils.numpy_codec import to_np_dtype
 
+from serving.pool import InferencePool
 from serving.registry import AliasTarget, LoadedModel, ModelLoadError
 from serving.signature import RequestTensor, feature_matrix
 
 log = logging.getLogger("serving")
+DRAIN_SECONDS = 1.0
 
 Resolver = Callable[[], AliasTarget]
 Loader = Callable[[AliasTarget], LoadedModel]
@@ -49,15 +55,15 @@ class RegistryModel(Model):
         self._load = load
         self._poll_seconds = poll_seconds
         self._status_file = status_file
-        self._current: LoadedModel | None = None
+        self._active: tuple[LoadedModel, InferencePool] | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
     @property
     def current(self) -> LoadedModel:
-        if self._current is None:
+        if self._active is None:
             raise RuntimeError("no version is loaded")
-        return self._current
+        return self._active[0]
 
     def load(self) -> bool:
         self._swap(self._load(self._resolve()))
@@ -67,18 +73,23 @@ class RegistryModel(Model):
     def refresh(self) -> bool:
         """Load the alias's version if it moved; True when a new version was swapped in."""
         target = self._resolve()
-        if self._current is not None and target.version == self._current.version:
+        if self._active is not None and target.version == self._active[0].version:
             return False
         self._swap(self._load(target))
         return True
 
     def watch(self) -> None:
-        """Follow the alias in a daemon thread until `stop_watching`."""
+        """Follow the alias in a daemon thread until `stop`."""
         self._watcher = threading.Thread(target=self._watch, name="alias-watch", daemon=True)
         self._watcher.start()
 
-    def stop_watching(self) -> None:
+    def stop(self) -> None:
+        """Stop following the alias and end the inference process (kserve calls it at unload)."""
         self._stop.set()
+        active, self._active = self._active, None
+        if active is not None:
+            active[1].close()
+        super().stop()
 
     def get_input_types(self) -> list[dict[str, Any]]:
         return [spec.as_metadata() for spec in self.current.inputs]
@@ -89,31 +100,30 @@ class RegistryModel(Model):
     async def predict(
         self, payload: InferRequest, headers: dict[str, str] | None = None
     ) -> InferResponse:
-        """Run `infer` in the event loop's thread pool.
-
-        scikit-learn's tree traversal releases the GIL: in a worker thread one
-        request's prediction overlaps the parsing of the next ones, where a
-        synchronous `predict` would hold the event loop for the whole prediction
-        (bench/serve_bench.py measures both).
-        """
-        return await asyncio.get_running_loop().run_in_executor(None, self.infer, payload)
-
-    def infer(self, payload: InferRequest) -> InferResponse:
-        """One request against the version loaded when it arrived."""
-        model = self._current  # one read: the whole request uses this version
-        if model is None:
+        active = self._active  # one read: the whole request uses this version
+        if active is None:
             raise InvalidInput(f"model {self.name} has no version loaded")
+        model, pool = active
+        features = self._features(payload, model)
+        predicted = await asyncio.wrap_future(pool.predict(features))
+        return self._response(payload, model, predicted)
+
+    def _features(self, payload: InferRequest, model: LoadedModel) -> np.ndarray:
         tensors = [
             RequestTensor(i.name, i.datatype, tuple(i.shape), _decode(i)) for i in payload.inputs
         ]
         try:
-            features = feature_matrix(tensors, model.inputs)
+            return feature_matrix(tensors, model.inputs)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
+
+    def _response(
+        self, payload: InferRequest, model: LoadedModel, predicted: np.ndarray
+    ) -> InferResponse:
         spec = model.outputs[0]
-        predicted = np.asarray(model.estimator.predict(features)).astype(to_np_dtype(spec.datatype))
-        output = InferOutput(name=spec.name, shape=list(predicted.shape), datatype=spec.datatype)
-        output.set_data_from_numpy(predicted, binary_data=False)
+        values = predicted.astype(to_np_dtype(spec.datatype))
+        output = InferOutput(name=spec.name, shape=list(values.shape), datatype=spec.datatype)
+        output.set_data_from_numpy(values, binary_data=False)
         return InferResponse(
             # The V2 response id is a string; a request without an id gets a fresh one.
             response_id=payload.id or uuid.uuid4().hex,
@@ -133,7 +143,8 @@ class RegistryModel(Model):
                 log.warning("alias check failed, still serving the current version: %r", exc)
 
     def _swap(self, model: LoadedModel) -> None:
-        self._current = model
+        pool = InferencePool(model.pickled)  # warm before any request can reach it
+        previous, self._active = self._active, (model, pool)
         if self._status_file is not None:
             _write_status(
                 self._status_file,
@@ -144,6 +155,11 @@ class RegistryModel(Model):
                     "loaded_at": time.time(),
                 },
             )
+        if previous is not None:
+            # A request that read the previous version just before the swap
+            # submits within microseconds; give it that, then drain and end.
+            time.sleep(DRAIN_SECONDS)
+            previous[1].close()
 
 
 def _decode(tensor: Any) -> np.ndarray:

@@ -36,6 +36,7 @@ class AliasTarget:
 class LoadedModel:
     version: str
     artifact_uri: str
+    pickled: Path  # the version's model.pkl, which the inference process loads
     estimator: Any
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
@@ -106,6 +107,7 @@ def load_model_dir(model_dir: Path, *, version: str, artifact_uri: str) -> Loade
     return LoadedModel(
         version=version,
         artifact_uri=artifact_uri,
+        pickled=pickled,
         estimator=estimator,
         inputs=inputs,
         outputs=outputs,

@@ -130,10 +130,13 @@ class _Undo:
         self.popens: list[subprocess.Popen[bytes]] = []
         self.paths: list[Path] = []
 
-    def started(self, proc: subprocess.Popen[bytes], record: ServiceRecord | None = None) -> None:
+    def started(self, proc: subprocess.Popen[bytes]) -> None:
+        """A process exists: kill and reap it on failure."""
         self.popens.append(proc)
-        if record is not None:
-            self.records.append(record)
+
+    def recorded(self, record: ServiceRecord) -> None:
+        """It is a service: stop its whole process group on failure."""
+        self.records.append(record)
 
     def created(self, path: Path) -> None:
         self.paths.append(path)
@@ -229,7 +232,7 @@ def _start_postgres(
         log=log,
         stop_signal="SIGINT",  # PostgreSQL's fast shutdown
     )
-    undo.records.append(record)
+    undo.recorded(record)
 
     def ready() -> bool:
         return (
@@ -306,7 +309,7 @@ def _start_s3(
         version=f"moto {services.dist_version(layout.stores_venv, 'moto')}",
         log=log,
     )
-    undo.records.append(record)
+    undo.recorded(record)
     url = services.s3_url(port)
     procs.wait_until(
         lambda: http.status(f"{url}/moto-api/") == 200,
@@ -348,7 +351,7 @@ def _start_mlflow(
         version=f"mlflow {services.dist_version(layout.mlflow_venv, 'mlflow')}",
         log=log,
     )
-    undo.records.append(record)
+    undo.recorded(record)
     procs.wait_until(
         lambda: http.status(f"{url}/health") == 200,
         proc=proc,
@@ -401,7 +404,7 @@ def serve(layout: Layout, port: int, alias: str, timeout: float, say: Say) -> Se
             version=f"kserve {services.dist_version(layout.serving_venv, 'kserve')}",
             log=log,
         )
-        undo.records.append(record)
+        undo.recorded(record)
         procs.wait_until(
             lambda: http.status(f"{url}/v2/models/{name}/ready") == 200,
             proc=proc,

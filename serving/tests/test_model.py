@@ -63,6 +63,22 @@ class Registry:
         )
 
 
+@pytest.fixture
+def make_model(models: dict[str, Path]):
+    """RegistryModels over one `Registry`; their inference processes end with the test."""
+    made: list[RegistryModel] = []
+
+    def make(registry: Registry, **kwargs) -> RegistryModel:
+        kwargs.setdefault("poll_seconds", 60)
+        model = RegistryModel("iris", resolve=registry.resolve, load=registry.load, **kwargs)
+        made.append(model)
+        return model
+
+    yield make
+    for model in made:
+        model.stop()
+
+
 def request(inputs: list[InferInput], request_id: str | None = None) -> InferRequest:
     return InferRequest(model_name="iris", infer_inputs=inputs, request_id=request_id)
 
@@ -91,15 +107,11 @@ def test_rejects_what_the_sklearn_runtime_cannot_load(
         load_model_dir(tmp_path, version="9", artifact_uri="u")
 
 
-def test_predict_answers_v2_with_a_string_id(models: dict[str, Path], tmp_path: Path) -> None:
+def test_predict_answers_v2_with_a_string_id(
+    models: dict[str, Path], make_model, tmp_path: Path
+) -> None:
     registry = Registry(models)
-    model = RegistryModel(
-        "iris",
-        resolve=registry.resolve,
-        load=registry.load,
-        poll_seconds=60,
-        status_file=tmp_path / "status.json",
-    )
+    model = make_model(registry, status_file=tmp_path / "status.json")
     assert model.load()
     response = asyncio.run(model.predict(request([matrix(ROWS)])))
     rest = response.to_rest()[0]
@@ -113,9 +125,9 @@ def test_predict_answers_v2_with_a_string_id(models: dict[str, Path], tmp_path: 
     assert model.get_input_types()[0] == {"name": "sepal_length", "datatype": "FP64", "shape": [-1]}
 
 
-def test_malformed_input_is_invalid_input(models: dict[str, Path]) -> None:
+def test_malformed_input_is_invalid_input(models: dict[str, Path], make_model) -> None:
     registry = Registry(models)
-    model = RegistryModel("iris", resolve=registry.resolve, load=registry.load, poll_seconds=60)
+    model = make_model(registry)
     model.load()
     short = InferInput("input-0", [2, 4], "FP64", data=[1.0, 2.0])
     with pytest.raises(InvalidInput, match="does not fit datatype FP64 and shape"):
@@ -125,16 +137,10 @@ def test_malformed_input_is_invalid_input(models: dict[str, Path]) -> None:
 
 
 def test_refresh_swaps_in_the_new_version_only_when_the_alias_moved(
-    models: dict[str, Path], tmp_path: Path
+    models: dict[str, Path], make_model, tmp_path: Path
 ) -> None:
     registry = Registry(models)
-    model = RegistryModel(
-        "iris",
-        resolve=registry.resolve,
-        load=registry.load,
-        poll_seconds=60,
-        status_file=tmp_path / "status.json",
-    )
+    model = make_model(registry, status_file=tmp_path / "status.json")
     model.load()
     assert not model.refresh()  # the alias did not move: nothing is downloaded again
     assert registry.loads == ["1"]
@@ -148,17 +154,25 @@ def test_refresh_swaps_in_the_new_version_only_when_the_alias_moved(
     assert json.loads((tmp_path / "status.json").read_text())["version"] == "2"
 
 
-def test_a_failed_reload_keeps_serving(models: dict[str, Path]) -> None:
+def test_a_failed_reload_keeps_serving(models: dict[str, Path], make_model) -> None:
     registry = Registry(models)
-    model = RegistryModel("iris", resolve=registry.resolve, load=registry.load, poll_seconds=0.05)
+    model = make_model(registry, poll_seconds=0.05)
     model.load()
     registry.alias = "missing"
     model.watch()
-    try:
-        import time
+    import time
 
-        time.sleep(0.3)
-        assert model.current.version == "1"
-        assert asyncio.run(model.predict(request([matrix(ROWS)]))).outputs[0].data == [0, 2]
-    finally:
-        model.stop_watching()
+    time.sleep(0.3)
+    assert model.current.version == "1"
+    assert asyncio.run(model.predict(request([matrix(ROWS)]))).outputs[0].data == [0, 2]
+
+
+def test_stop_ends_the_inference_process(models: dict[str, Path], make_model) -> None:
+    import multiprocessing
+
+    model = make_model(Registry(models))
+    model.load()
+    assert len(multiprocessing.active_children()) == 1
+    model.stop()
+    assert multiprocessing.active_children() == []
+    assert not model.ready
