@@ -41,19 +41,20 @@ def main(argv: list[str] | None = None) -> int:
     # kserve parses sys.argv when imported; ours are not its options.
     sys.argv = sys.argv[:1]
     from serving.model import RegistryModel  # noqa: PLC0415 - after sys.argv is cleared
-    from serving.registry import ModelLoadError, load_version, resolve_alias  # noqa: PLC0415
+    from serving.registry import ModelLoadError, Registry  # noqa: PLC0415
     from serving.server import LoopbackModelServer  # noqa: PLC0415
 
+    registry = Registry(args.tracking_uri, args.cache)
     model = RegistryModel(
         args.model,
-        resolve=lambda: resolve_alias(args.tracking_uri, args.model, args.alias),
-        load=lambda target: load_version(args.tracking_uri, target, args.cache),
+        resolve=lambda: registry.resolve(args.model, args.alias),
+        load=lambda target: registry.load(args.model, target),
         poll_seconds=args.poll_seconds,
         status_file=args.status_file,
     )
     try:
         model.load()
-    except ModelLoadError as exc:
+    except (ModelLoadError, RuntimeError) as exc:  # RuntimeError: the inference process
         print(f"error: {exc}", file=sys.stderr)
         return 1
     logging.getLogger("serving").info(

@@ -28,13 +28,12 @@ class ModelLoadError(RuntimeError):
 @dataclass(frozen=True)
 class AliasTarget:
     version: str
-    # Where the version's files are: mlflow-artifacts:/... behind the proxied server.
-    artifact_uri: str
 
 
 @dataclass(frozen=True)
 class LoadedModel:
     version: str
+    # Where the version's files are: mlflow-artifacts:/... behind the proxied server.
     artifact_uri: str
     pickled: Path  # the version's model.pkl, which the inference process loads
     estimator: Any
@@ -42,38 +41,56 @@ class LoadedModel:
     outputs: tuple[TensorSpec, ...]
 
 
-def resolve_alias(tracking_uri: str, name: str, alias: str) -> AliasTarget:
-    """The version `name@alias` points at now."""
-    from mlflow.exceptions import MlflowException  # noqa: PLC0415 - mlflow loads once, here
-    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+class Registry:
+    """One MLflow client for the server's life: the alias check runs every few
+    seconds inside the serving process, so it is one REST call on a client made
+    once (a client per check costs a GIL stall that showed in the p99)."""
 
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        version = client.get_model_version_by_alias(name, alias)
-        location = client.get_model_version_download_uri(name, version.version)
-    except MlflowException as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelLoadError(
-            f"{name}@{alias} is not in the registry at {tracking_uri}: {first}"
-        ) from None
-    return AliasTarget(version=str(version.version), artifact_uri=str(location))
+    def __init__(self, tracking_uri: str, cache: Path) -> None:
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415 - mlflow loads once, here
+
+        self.tracking_uri = tracking_uri
+        self.cache = cache
+        self._client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def resolve(self, name: str, alias: str) -> AliasTarget:
+        """The version `name@alias` points at now."""
+        from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+        try:
+            version = self._client.get_model_version_by_alias(name, alias)
+        except MlflowException as exc:
+            raise ModelLoadError(
+                f"{name}@{alias} is not in the registry at {self.tracking_uri}: {_first(exc)}"
+            ) from None
+        return AliasTarget(version=str(version.version))
+
+    def load(self, name: str, target: AliasTarget) -> LoadedModel:
+        """Download a version's files into `cache/<version>` and unpickle its estimator."""
+        import mlflow.artifacts  # noqa: PLC0415
+        from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+        destination = self.cache / target.version
+        shutil.rmtree(destination, ignore_errors=True)
+        destination.mkdir(parents=True)
+        try:
+            location = str(self._client.get_model_version_download_uri(name, target.version))
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=location,
+                    dst_path=str(destination),
+                    tracking_uri=self.tracking_uri,
+                )
+            )
+        except (MlflowException, OSError) as exc:
+            raise ModelLoadError(
+                f"{name} version {target.version}: cannot download its files: {_first(exc)}"
+            ) from None
+        return load_model_dir(local, version=target.version, artifact_uri=location)
 
 
-def load_version(tracking_uri: str, target: AliasTarget, cache: Path) -> LoadedModel:
-    """Download a version's files into `cache/<version>` and unpickle its estimator."""
-    import mlflow.artifacts  # noqa: PLC0415
-
-    destination = cache / target.version
-    shutil.rmtree(destination, ignore_errors=True)
-    destination.mkdir(parents=True)
-    local = Path(
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=target.artifact_uri,
-            dst_path=str(destination),
-            tracking_uri=tracking_uri,
-        )
-    )
-    return load_model_dir(local, version=target.version, artifact_uri=target.artifact_uri)
+def _first(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def load_model_dir(model_dir: Path, *, version: str, artifact_uri: str) -> LoadedModel:

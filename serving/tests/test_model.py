@@ -54,12 +54,14 @@ class Registry:
         self.loads: list[str] = []
 
     def resolve(self) -> AliasTarget:
-        return AliasTarget(self.alias, f"mlflow-artifacts:/1/models/m-{self.alias}/artifacts")
+        return AliasTarget(self.alias)
 
     def load(self, target: AliasTarget):
         self.loads.append(target.version)
         return load_model_dir(
-            self.models[target.version], version=target.version, artifact_uri=target.artifact_uri
+            self.models[target.version],
+            version=target.version,
+            artifact_uri=f"mlflow-artifacts:/1/models/m-{target.version}/artifacts",
         )
 
 

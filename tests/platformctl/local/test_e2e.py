@@ -233,6 +233,15 @@ def test_up_twice_is_refused(env: dict) -> None:
     assert "already up" in line
 
 
+def test_serve_before_any_model_is_one_line_and_leaves_nothing(env: dict) -> None:
+    before = state(env)
+    line = one_error_line(cli(env, "serve", "--port", str(env["ports"]["serve"])))
+    assert "serve exited with status 1 before it was ready" in line
+    assert f"{MODEL}@champion is not in the registry" in line
+    assert state(env) == before  # no serve entry
+    assert not _listening(env["ports"]["serve"])
+
+
 def test_run_registers_the_champion(env: dict) -> None:
     done = cli(env, "run")
     assert done.returncode == 0, done.stdout + done.stderr
