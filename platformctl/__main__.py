@@ -1,4 +1,4 @@
-"""`python -m platformctl plan --stack dev --out DIR`."""
+"""`python -m platformctl plan --stack dev --out DIR` and `python -m platformctl local ...`."""
 
 from __future__ import annotations
 
@@ -142,8 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         help="chart cache directory (default: $MLOPS_CHART_CACHE, else "
         "$XDG_CACHE_HOME/mlops-platform/charts)",
     )
+    from platformctl.local import cli as local_cli  # noqa: PLC0415 - stdlib + rich only
+
+    local_cli.add_parser(commands)
     args = parser.parse_args(argv)
     console = Console(stderr=False)
+    if args.command == "local":
+        return local_cli.main(args, console)
     if args.command == "validate":
         from platformctl.validate_plan import run  # noqa: PLC0415
 
