@@ -25,7 +25,7 @@ export PYTHONDONTWRITEBYTECODE := 1
         images images-deps images-lock images-clean test-images \
         lock-images \
         submit-pipeline \
-        publish-policies
+        publish-policies \
         local-up local-run local-serve local-status local-down test-local bench-serve lock-local
 
 help:

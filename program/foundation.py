@@ -323,6 +323,7 @@ def _managed_cluster(
                 for e in settings.cluster.access_entries
             ],
             deletion_protection=settings.protect,
+            service_cidr=str(settings.service_cidr),
             tags=tags,
         ),
         opts=on_aws,

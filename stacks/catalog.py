@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-# EKS versions in standard support on the price table's date (see platformctl/cost.py).
-SUPPORTED_KUBERNETES_VERSIONS: Final = ("1.32", "1.33", "1.34")
+# EKS versions the platform runs, each with the end of its standard support (the EKS
+# Kubernetes release calendar, docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html).
+# After that date EKS charges extended support (six times the control plane). The upgrade
+# policy (docs/decisions/0018-one-version-set.md): run the newest version with six months of
+# standard support left and a chart set in ../shared/charts that supports it; move before
+# the end date. 1.33 left standard support on 2026-07-29 and is refused.
+EKS_STANDARD_SUPPORT_ENDS: Final = {"1.35": "2027-03-27", "1.36": "2027-08-02"}
+SUPPORTED_KUBERNETES_VERSIONS: Final = tuple(EKS_STANDARD_SUPPORT_ENDS)
+DEFAULT_KUBERNETES_VERSION: Final = "1.36"
 
 AmiType = Literal["AL2023_x86_64_STANDARD", "AL2023_x86_64_NVIDIA", "AL2023_ARM_64_STANDARD"]
 CapacityType = Literal["ON_DEMAND", "SPOT"]

@@ -83,6 +83,12 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         "array",
         "CIDRs allowed to reach the public API endpoint; empty keeps the endpoint private.",
     ),
+    "clusterServiceCidr": ConfigKey(
+        ("cluster", "serviceCidr"),
+        "string",
+        "The cluster's service CIDR (its first address is the API's ClusterIP, which the "
+        "NetworkPolicies admit); default: what EKS would pick for the VPC. Fixed at creation.",
+    ),
     "clusterLogRetentionDays": ConfigKey(
         ("cluster", "logRetentionDays"), "integer", "Retention of the control-plane log group."
     ),
@@ -96,7 +102,8 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         ("cluster", "existing"),
         "object",
         "clusterMode existing: {name, kubeconfigPath, vpcId, vpcCidr, privateSubnetIds, "
-        "nodeSecurityGroupId, oidcProviderArn, oidcProviderUrl, kubernetesVersion}.",
+        "privateSubnetCidrs, serviceCidr, nodeSecurityGroupId, oidcProviderArn, "
+        "oidcProviderUrl, kubernetesVersion}.",
     ),
     "nodeGroups": ConfigKey(
         ("nodeGroups",),

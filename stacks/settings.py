@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from contract import Contract, contract, load_contract
 from stacks.catalog import (
+    DEFAULT_KUBERNETES_VERSION,
     EC2_INSTANCE_TYPES,
     LOG_RETENTION_DAYS,
     PERFORMANCE_INSIGHTS_UNSUPPORTED,
@@ -164,9 +165,14 @@ class ExistingCluster(Model):
     private_subnet_ids: tuple[str, ...] = Field(min_length=2)
     # Security group of the cluster's nodes: the databases admit it.
     node_security_group_id: str = Field(pattern=r"^sg-[0-9a-f]{8,17}$")
+    # The address plan the NetworkPolicies name (they cannot resolve subnet ids): the
+    # private subnets (nodes, pods, the control plane's ENIs) and the service CIDR
+    # (`aws eks describe-cluster --query cluster.kubernetesNetworkConfig.serviceIpv4Cidr`).
+    private_subnet_cidrs: tuple[ipaddress.IPv4Network, ...] = Field(min_length=2)
+    service_cidr: ipaddress.IPv4Network
     oidc_provider_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/.+$")
     oidc_provider_url: str = Field(pattern=r"^https://.+$")
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
 
     @field_validator("private_subnet_ids")
     @classmethod
@@ -179,11 +185,16 @@ class ExistingCluster(Model):
 
 class ClusterSettings(Model):
     mode: Literal["managed", "existing"] = "managed"
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     # Public endpoint reachable only from these CIDRs; empty means private only.
     public_access_cidrs: tuple[IPvAnyNetwork, ...] = ()
     log_retention_days: int = 90
     access_entries: tuple[AccessEntry, ...] = ()
+    # The block Services' ClusterIPs come from; the `kubernetes` Service is its first
+    # address, which the NetworkPolicies admit. Unset: what EKS itself would pick
+    # (172.20.0.0/16, or 10.100.0.0/16 for a VPC inside 172.16.0.0/12), set explicitly on
+    # the cluster all the same. It cannot change once the cluster exists.
+    service_cidr: ipaddress.IPv4Network | None = None
     # cluster.mode=existing: the cluster to deploy the platform layers onto.
     existing: ExistingCluster | None = None
 
@@ -194,6 +205,15 @@ class ClusterSettings(Model):
     def _supported(cls, value: str) -> str:
         if value not in SUPPORTED_KUBERNETES_VERSIONS:
             raise ValueError(f"must be one of {SUPPORTED_KUBERNETES_VERSIONS}")
+        return value
+
+    @field_validator("service_cidr")
+    @classmethod
+    def _service_range(cls, value: ipaddress.IPv4Network | None) -> ipaddress.IPv4Network | None:
+        if value is not None and not value.is_private:
+            raise ValueError("must be a private (RFC 1918) range")
+        if value is not None and not 12 <= value.prefixlen <= 24:
+            raise ValueError("prefix length must be between /12 and /24 (EKS's bounds)")
         return value
 
     @model_validator(mode="after")
@@ -263,6 +283,7 @@ class ServiceSwitches(Model):
     """Platform services a stack runs; switching one off is a config change."""
 
     istio: bool = True
+    aws_load_balancer_controller: bool = True
     cert_manager: bool = True
     external_dns: bool = False
     monitoring: bool = True
@@ -357,6 +378,14 @@ class StackSettings(Model):
                 "must not contain 0.0.0.0/0 or ::/0; list the CIDRs that need the API "
                 "or leave it empty for a private endpoint",
             )
+        if self.cluster.service_cidr is not None and self.cluster.service_cidr.overlaps(
+            self.network.vpc_cidr
+        ):
+            raise RuleViolationError(
+                "clusterServiceCidr",
+                str(self.cluster.service_cidr),
+                f"must not overlap vpcCidr {self.network.vpc_cidr}",
+            )
         if self.environment != "prod":
             return self
         for name, db in self.databases.items():
@@ -382,6 +411,11 @@ class StackSettings(Model):
         services = self.services
         if services.external_dns and not self.dns.hosted_zone_id:
             raise RuleViolationError("services.externalDns", True, "needs hostedZoneId")
+        if services.istio and not services.aws_load_balancer_controller:
+            # The gateway's LoadBalancer Service is an NLB only this controller creates.
+            raise RuleViolationError(
+                "services.istio", True, "needs services.awsLoadBalancerController = True"
+            )
         if services.monitoring and not services.external_secrets:
             # Grafana's admin credentials and the alert receiver come through External Secrets.
             raise RuleViolationError(
@@ -403,6 +437,18 @@ class StackSettings(Model):
     def protect(self) -> bool:
         """Stateful resources carry `protect` and deletion protection in prod."""
         return self.environment == "prod"
+
+    @property
+    def service_cidr(self) -> ipaddress.IPv4Network:
+        """The cluster's service CIDR: set, or the one EKS would pick for the VPC."""
+        existing = self.cluster.existing
+        if existing is not None:
+            return existing.service_cidr
+        if self.cluster.service_cidr is not None:
+            return self.cluster.service_cidr
+        # EKS's own choice: 172.20.0.0/16 for a VPC in 10.0.0.0/8, else 10.100.0.0/16.
+        in_ten = self.network.vpc_cidr.subnet_of(ipaddress.IPv4Network("10.0.0.0/8"))
+        return ipaddress.IPv4Network("172.20.0.0/16" if in_ten else "10.100.0.0/16")
 
     @property
     def cluster_name(self) -> str:

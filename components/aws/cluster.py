@@ -49,6 +49,9 @@ class ClusterArgs:
     secrets_key_arn: pulumi.Input[str]
     access_entries: Sequence[AccessEntrySpec] = ()
     deletion_protection: bool = False
+    # Set explicitly (EKS would pick one otherwise): the NetworkPolicies admit the
+    # `kubernetes` Service's ClusterIP, its first address. Immutable once created.
+    service_cidr: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -99,6 +102,7 @@ class Cluster(pulumi.ComponentResource):
             private_subnet_ids=list(args.private_subnet_ids),
             node_associate_public_ip_address=False,
             endpoint_private_access=True,
+            kubernetes_service_ip_address_range=args.service_cidr,
             endpoint_public_access=bool(args.public_access_cidrs),
             public_access_cidrs=list(args.public_access_cidrs) or None,
             authentication_mode=eks.AuthenticationMode.API,

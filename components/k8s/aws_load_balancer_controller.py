@@ -65,6 +65,9 @@ class AwsLoadBalancerControllerArgs:
     vpc_id: pulumi.Input[str]
     aws: AwsScope
     service_monitor: bool = False
+    # The webhook's serving certificate from cert-manager (a Certificate the chart renders)
+    # instead of one the chart generates into a Secret's manifest (and so into the state).
+    cert_manager: bool = False
 
 
 def _actions(*names: str) -> list[str]:
@@ -126,6 +129,9 @@ def controller_policy(region: str, account_id: str, vpc_id: str) -> str:
             "Resource": "*",
         },
         {
+            # Reads only: the platform provisions NLBs, never the ALB features (WAF,
+            # Shield, Cognito) whose writes the upstream policy also grants on '*'
+            # (the chart's enableWaf/enableWafv2/enableShield are off).
             "Sid": "CertificatesAndFirewalls",
             "Effect": "Allow",
             "Action": _actions(
@@ -136,16 +142,10 @@ def controller_policy(region: str, account_id: str, vpc_id: str) -> str:
                 "iam:GetServerCertificate",
                 "waf-regional:GetWebACL",
                 "waf-regional:GetWebACLForResource",
-                "waf-regional:AssociateWebACL",
-                "waf-regional:DisassociateWebACL",
                 "wafv2:GetWebACL",
                 "wafv2:GetWebACLForResource",
-                "wafv2:AssociateWebACL",
-                "wafv2:DisassociateWebACL",
                 "shield:GetSubscriptionState",
                 "shield:DescribeProtection",
-                "shield:CreateProtection",
-                "shield:DeleteProtection",
             ),
             "Resource": "*",
             "Condition": in_region,
@@ -331,7 +331,11 @@ def controller_values(args: AwsLoadBalancerControllerArgs) -> Values:
         "securityContext": CONTAINER_SECURITY_CONTEXT,
         # Only Services that ask for it (SERVICE_ANNOTATIONS); no Ingress class of ours.
         "enableServiceMutatorWebhook": False,
+        "enableWaf": False,
+        "enableWafv2": False,
+        "enableShield": False,
         "createIngressClassResource": False,
+        "enableCertManager": args.cert_manager,
         "serviceMonitor": {"enabled": args.service_monitor},
     }
 

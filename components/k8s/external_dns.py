@@ -8,7 +8,7 @@ from typing import Final
 import pulumi
 
 from components.aws.iam import document
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.dns_zone import DnsZone, hosted_zone_arn
 from components.k8s.platform_service import AwsScope, PlatformService
 from components.k8s.pods import (
@@ -23,12 +23,18 @@ from contract import ServiceAccountRef
 CHARTS: Final = {
     "external-dns": ChartPin(
         "external-dns",
-        "1.19.0",
+        "1.21.1",
         "https://kubernetes-sigs.github.io/external-dns/",
-        "kubernetes-sigs/external-dns charts/external-dns (docs: --version 1.19.0)",
-        digest="77867a4562f7942bddd86f3b9be8ba7d48762bceb799c974057480f8edfbeb64",
-        content_digest="34671d3fd2c58483c3f62e791a32d79abedd8e3fb2b0fbc1013c4df6a9b1faab",
-        published_digest="8bd576acf7c9074cdf6ca21662a1e923b786d0576a3e6cf3f75d252860a0af6e",
+        "kubernetes-sigs/external-dns charts/external-dns at external-dns-helm-chart-1.21.1",
+        digest="c51403321603d958898fe252b0992ec5aaef0af8cc6c7bc91f04be3101a6e1a7",
+        content_digest="4bd50a3d15f4a7fdd87cfe63368816338066c25eb55e599583bff2c663a2c1d1",
+        published_digest="5dd033a4b872bf641860695705ee460031d0bc695f114bf8926fee6736814e19",
+        kubernetes=KubernetesRange(
+            "1.33",
+            None,
+            "kubernetes-sigs/external-dns README, Kubernetes version compatibility: ExternalDNS >="
+            " 0.18 on >= 1.33, no upper bound",
+        ),
     ),
 }
 

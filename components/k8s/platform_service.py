@@ -123,14 +123,22 @@ class PlatformService(pulumi.ComponentResource):
         name: str,
         role: IrsaRole | None = None,
         *,
+        api_token: bool = True,
         aliases: Sequence[pulumi.Alias] = (),
     ) -> k8s.core.v1.ServiceAccount:
-        """A ServiceAccount the service's pods run under, with its IRSA annotation."""
+        """A ServiceAccount the service's pods run under, with its IRSA annotation.
+
+        `api_token=False`: its pods never call the Kubernetes API, so no API token is
+        mounted (IRSA's web identity token and Istio's are projected volumes of their own).
+        """
         metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": MANAGED_BY}
         if role is not None:
             metadata["annotations"] = role.annotations
         return k8s.core.v1.ServiceAccount(
-            f"sa-{namespace}-{name}", metadata=metadata, opts=self.child_opts(aliases=aliases)
+            f"sa-{namespace}-{name}",
+            metadata=metadata,
+            automount_service_account_token=None if api_token else False,
+            opts=self.child_opts(aliases=aliases),
         )
 
     def release(

@@ -76,7 +76,8 @@ def test_every_exemption_still_silences_a_finding_of_some_plan(
     found: set[tuple[str, str, str]] = set()
     with exemptions_lifted(ALL_POLICIES):
         for stack in STACKS:
-            records = plans[stack]["resources"]
+            # The program's resources and the charts' objects, as the packs saw them.
+            records = [*plans[stack]["resources"], *plans[stack]["chart_resources"]]
             by_urn = {r["urn"]: r for r in records}
             for policy, urn, _ in evaluate(ALL_POLICIES, records)[0]:
                 record = by_urn.get(urn)

@@ -14,6 +14,8 @@ EXISTING = {
     "vpcId": "vpc-0123456789abcdef0",
     "vpcCidr": "10.60.0.0/16",
     "privateSubnetIds": ["subnet-0aaa1111", "subnet-0bbb2222"],
+    "privateSubnetCidrs": ["10.60.0.0/19", "10.60.32.0/19"],
+    "serviceCidr": "172.20.0.0/16",
     "nodeSecurityGroupId": "sg-0123456789abcdef0",
     "oidcProviderArn": (
         "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/X"
@@ -41,7 +43,15 @@ BAD_VALUES = [
     ({"availabilityZones": "x"}, "mlops-platform:availabilityZones = 'x'", "valid integer"),
     ({"natGateways": "two"}, "mlops-platform:natGateways = 'two'", "'single' or 'per_az'"),
     ({"flowLogRetentionDays": 10}, "mlops-platform:flowLogRetentionDays = 10", "retention"),
-    ({"kubernetesVersion": "1.20"}, "mlops-platform:kubernetesVersion = '1.20'", "1.33"),
+    ({"kubernetesVersion": "1.20"}, "mlops-platform:kubernetesVersion = '1.20'", "1.36"),
+    ({"kubernetesVersion": "1.33"}, "mlops-platform:kubernetesVersion = '1.33'", "1.35"),
+    ({"clusterServiceCidr": "8.8.0.0/16"}, "mlops-platform:clusterServiceCidr", "private"),
+    ({"clusterServiceCidr": "172.20.0.0/25"}, "mlops-platform:clusterServiceCidr", "/12 and /24"),
+    (
+        {"vpcCidr": "10.60.0.0/16", "clusterServiceCidr": "10.60.0.0/20"},
+        "mlops-platform:clusterServiceCidr = '10.60.0.0/20'",
+        "must not overlap vpcCidr 10.60.0.0/16",
+    ),
     ({"clusterLogRetentionDays": 2}, "mlops-platform:clusterLogRetentionDays = 2", "retention"),
     (
         {"clusterPublicAccessCidrs": ["0.0.0.0/0"]},
@@ -298,7 +308,23 @@ def test_existing_cluster_mode() -> None:
     s = settings(clusterMode="existing", existingCluster=EXISTING)
     assert s.cluster.existing is not None
     assert s.cluster.existing.kubeconfig_path == "/etc/kube/shared.yaml"
-    assert s.cluster.minor_version == "1.33"
+    assert s.cluster.minor_version == "1.36"
+    assert str(s.service_cidr) == "172.20.0.0/16"  # the existing cluster's, as given
+
+
+@pytest.mark.parametrize(
+    ("vpc", "explicit", "expected"),
+    [
+        ("10.60.0.0/16", None, "172.20.0.0/16"),  # what EKS picks for a VPC in 10/8
+        ("172.31.0.0/16", None, "10.100.0.0/16"),  # and for any other VPC
+        ("10.60.0.0/16", "192.168.0.0/16", "192.168.0.0/16"),
+    ],
+)
+def test_the_service_cidr_is_explicit_or_the_one_eks_would_pick(
+    vpc: str, explicit: str | None, expected: str
+) -> None:
+    extra = {"clusterServiceCidr": explicit} if explicit else {}
+    assert str(settings(vpcCidr=vpc, **extra).service_cidr) == expected
 
 
 def test_tags_carry_the_stack_and_user_tags() -> None:

@@ -12,23 +12,6 @@ from __future__ import annotations
 
 from mlops_policy_kit import Exemption
 
-EKS_CLUSTER = "eks:index:Cluster"
-
-PROGRAM_PENDING: tuple[Exemption, ...] = (
-    Exemption(
-        "aws-eks-cluster-supported-version",
-        EKS_CLUSTER,
-        "cluster-eks",
-        "The stacks still run Kubernetes 1.33 (stacks/settings.py), in EKS extended support "
-        "since 2026-07-29; the move to the 1.36 version set removes this entry.",
-    ),
-    Exemption(
-        "aws-eks-cluster-service-cidr-explicit",
-        EKS_CLUSTER,
-        "cluster-eks",
-        "The cluster component does not set kubernetesServiceIpAddressRange yet; the API "
-        "egress proof sets it (the kubernetes Service's ClusterIP is its first address).",
-    ),
-)
+PROGRAM_PENDING: tuple[Exemption, ...] = ()
 
 EXEMPTIONS = PROGRAM_PENDING

@@ -99,6 +99,8 @@ WILDCARD_CONFIG: dict[str, dict[str, Any]] = {
             "kms:GrantIsForAWSResource",
             "aws:SourceArn",
             "aws:SourceAccount",
+            # Service-linked roles of one named service only.
+            "iam:AWSServiceName",
         ],
         "description": "Condition keys (or key prefixes) that restrict a '*' resource.",
     },
