@@ -20,7 +20,8 @@ export PYTHONDONTWRITEBYTECODE := 1
         lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
         deploy-example status \
         tools tools-v33 charts test-helm-compat lock-tools \
-        promtool test-alerts lock-alerts
+        promtool test-alerts lock-alerts \
+        test-aws
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -42,6 +43,7 @@ help:
 	@echo "make test-helm-compat     every chart renders the same with helm 4.1.4 as with 4.2.3"
 	@echo "make test-alerts          alert rules (promtool), scrape objects and the Grafana dashboard"
 	@echo "make promtool             unpack Debian's promtool into .venv/bin (needed by the alert tests)"
+	@echo "make test-aws             the AWS layer: names, IAM order, RDS, teardown checks and their tests"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -221,6 +223,18 @@ test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/components/k8s/test_alerts.py tests/components/k8s/test_scrapes.py \
 	  tests/components/k8s/test_dashboards.py tests/components/k8s/test_metric_catalog.py \
 	  tests/components/k8s/test_mlflow_metrics.py tests/platformctl/test_alert_wiring.py -q
+
+# --- AWS layer (issue 10: names, IAM order, RDS parameters, teardown) ----------
+# The offline checks in platformctl/checks/{names,iam_order,iam_conditions,rds_parameters,
+# teardown}.py and the tests of the AWS components, settings and composition
+# (docs/aws-layer.md). All of them also run in `make test`.
+AWS_TESTS := tests/components/aws tests/stacks tests/program/test_foundation.py \
+	tests/platformctl/test_names.py tests/platformctl/test_iam_order.py \
+	tests/platformctl/test_iam_conditions.py tests/platformctl/test_rds_parameters.py \
+	tests/platformctl/test_teardown.py
+
+test-aws: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(AWS_TESTS) -n 2 -q
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed
