@@ -26,7 +26,8 @@ export PYTHONDONTWRITEBYTECODE := 1
         lock-images \
         submit-pipeline \
         publish-policies \
-        local-up local-run local-serve local-status local-down test-local bench-serve lock-local
+        local-up local-run local-serve local-status local-down test-local bench-serve lock-local \
+        test-aws
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -60,6 +61,7 @@ help:
 	@echo "                          the ML loop on this machine (docs/local.md)"
 	@echo "make test-local           the local lifecycle's tests (part of make test)"
 	@echo "make bench-serve          /infer latency and throughput: kserve vs MLServer"
+	@echo "make test-aws             the AWS layer: names, IAM order, RDS, teardown checks and their tests"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -350,6 +352,18 @@ lock-local: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements-stores.in -o requirements-stores.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q serving/requirements.in -o serving/requirements.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-mlserver.in -o requirements-mlserver.txt -p 3.11
+
+# --- AWS layer (issue 10: names, IAM order, RDS parameters, teardown) ----------
+# The offline checks in platformctl/checks/{names,iam_order,iam_conditions,rds_parameters,
+# teardown}.py and the tests of the AWS components, settings and composition
+# (docs/aws-layer.md). All of them also run in `make test`.
+AWS_TESTS := tests/components/aws tests/stacks tests/program/test_foundation.py \
+	tests/platformctl/test_names.py tests/platformctl/test_iam_order.py \
+	tests/platformctl/test_iam_conditions.py tests/platformctl/test_rds_parameters.py \
+	tests/platformctl/test_teardown.py
+
+test-aws: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(AWS_TESTS) -n 2 -q
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed

@@ -52,6 +52,20 @@ PERFORMANCE_INSIGHTS_UNSUPPORTED: Final = frozenset({"db.t4g.micro", "db.t4g.sma
 
 DatabaseEngine = Literal["postgres", "mysql"]
 
+# RDS engine versions as the major prefix `engineVersion` takes, per engine. With
+# autoMinorVersionUpgrade on, RDS moves the minor itself; a full version (17.6)
+# would then make the next `pulumi up` plan a downgrade RDS refuses. The prefix is
+# what the parameter-group family is named after (postgres17, mysql8.4). Source:
+# the RDS User Guide's supported-version pages for PostgreSQL and MySQL.
+RDS_ENGINE_VERSIONS: Final[dict[str, tuple[str, ...]]] = {
+    "postgres": ("15", "16", "17"),
+    "mysql": ("8.0", "8.4"),
+}
+
+# The longest AWS region code today is 14 characters (ap-southeast-2); the
+# artifact bucket's name leaves room for 20 (components/aws/artifact_store.py).
+MAX_REGION_LENGTH: Final = 20
+
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096)
 

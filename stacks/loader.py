@@ -131,6 +131,13 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
     "services": ConfigKey(
         ("services",), "object", "Platform service switches, e.g. {externalDns: true}."
     ),
+    "createAutoscalingServiceLinkedRole": ConfigKey(
+        ("createAutoscalingServiceLinkedRole",),
+        "boolean",
+        "Create the account's AWSServiceRoleForAutoScaling, which the data key's policy "
+        "names (default: where this stack creates node groups). Set false where the account "
+        "has it already: a create then fails with 'has been taken in this account'.",
+    ),
     "gpuQuota": ConfigKey(
         ("gpuQuota",), "integer", "requests.nvidia.com/gpu cap per GPU namespace."
     ),
@@ -384,6 +391,8 @@ def _one_line(exc: ValidationError) -> str:
         key, shown = cause.key, cause.value
     else:
         key, shown = _config_key_for(tuple(error["loc"])), error.get("input")
+    # The region is the AWS provider's key, not the project's.
+    name = REGION_KEY if key == "region" else f"{PROJECT}:{key}"
     if isinstance(shown, dict) and not isinstance(cause, RuleViolationError):
-        return f"{PROJECT}:{key}: {message}".replace("\n", " ")
-    return f"{PROJECT}:{key} = {shown!r}: {message}".replace("\n", " ")
+        return f"{name}: {message}".replace("\n", " ")
+    return f"{name} = {shown!r}: {message}".replace("\n", " ")

@@ -27,6 +27,7 @@ RESOURCE_FIELDS = {
     "property_dependencies",
     "provider",
     "protect",
+    "retain_on_delete",
     "aliases",
 }
 

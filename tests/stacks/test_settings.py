@@ -66,7 +66,7 @@ BAD_VALUES = [
     (
         {"clusterAccessEntries": [{"principalArn": "bob"}]},
         "mlops-platform:clusterAccessEntries.0.principalArn = 'bob'",
-        "pattern",
+        "must be an IAM role or user ARN",
     ),
     (
         {"clusterAccessEntries": [{"principalArn": "arn:aws:iam::123456789012:role/x"}]},
@@ -157,7 +157,7 @@ BAD_VALUES = [
     ({"nodeGroups": {"gpu": {"colour": "red"}}}, "mlops-platform:nodeGroups.gpu.colour", "Extra"),
     ({"databases": {"mlflow": None}}, "mlops-platform:databases", "'mlflow' is required"),
     (
-        {"databases": {"pipelines": {"engine": "postgres"}}},
+        {"databases": {"pipelines": {"engine": "postgres", "engineVersion": "17"}}},
         "mlops-platform:databases",
         "'pipelines' must use engine 'mysql'",
     ),
@@ -197,6 +197,91 @@ BAD_VALUES = [
     ({"gpuQuota": -1}, "mlops-platform:gpuQuota = -1", "greater than or equal to 0"),
     ({"tags": {"team": 5}}, "mlops-platform:tags.team = 5", "valid string"),
     ({"unknownKey": 1}, "mlops-platform:unknownKey", "unknown config key"),
+    # Issue 10, item 11: what can be refused offline about access entries.
+    (
+        {
+            "clusterAccessEntries": [
+                {
+                    "principalArn": "arn:aws:sts::123456789012:assumed-role/admins/alice",
+                    "policy": "AmazonEKSClusterAdminPolicy",
+                }
+            ]
+        },
+        "mlops-platform:clusterAccessEntries.0.principalArn",
+        "name the role, arn:aws:iam::123456789012:role/admins",
+    ),
+    (
+        {
+            "clusterAccessEntries": [
+                {
+                    "principalArn": "arn:aws:iam::123456789012:role/a",
+                    "policy": "AmazonEKSViewPolicy",
+                },
+                {
+                    "principalArn": "arn:aws:iam::123456789012:role/b",
+                    "policy": "AmazonEKSViewPolicy",
+                },
+                {
+                    "principalArn": "arn:aws:iam::123456789012:role/a",
+                    "kubernetesGroups": ["mlops-platform:viewers"],
+                },
+            ]
+        },
+        "mlops-platform:clusterAccessEntries.2.principalArn = 'arn:aws:iam::123456789012:role/a'",
+        "duplicates clusterAccessEntries.0",
+    ),
+    # Item 14: major versions only, with automatic minor upgrades.
+    (
+        {"databases": {"mlflow": {"engineVersion": "17.6"}}},
+        "mlops-platform:databases.mlflow.engineVersion = '17.6'",
+        "must be a major version of postgres, one of 15, 16, 17",
+    ),
+    (
+        {"databases": {"pipelines": {"engineVersion": "8.4.6"}}},
+        "mlops-platform:databases.pipelines.engineVersion = '8.4.6'",
+        "one of 8.0, 8.4",
+    ),
+    # Item 9/23: every name the stack fixes stays valid and its own.
+    (
+        {"databases": {"ml-flow": {"engine": "postgres", "engineVersion": "17", "dbName": "x"}}},
+        "mlops-platform:databases",
+        "database name 'ml-flow' must be 1 to 16 lower-case letters and digits",
+    ),
+    (
+        {
+            "databases": {
+                "a" * 17: {"engine": "postgres", "engineVersion": "17", "dbName": "x"},
+            }
+        },
+        "mlops-platform:databases",
+        "ends the RDS identifier",
+    ),
+    (
+        {
+            "nodeGroups": {
+                "g" * 37: {
+                    "instanceTypes": ["t3.large"],
+                    "capacityType": "ON_DEMAND",
+                    "amiType": "AL2023_x86_64_STANDARD",
+                    "minSize": 0,
+                    "desiredSize": 0,
+                    "maxSize": 1,
+                }
+            }
+        },
+        "mlops-platform:nodeGroups",
+        "at most 36 characters",
+    ),
+    (
+        {"clusterMode": "existing", "existingCluster": {**EXISTING, "name": "Shared_Cluster"}},
+        "mlops-platform:existingCluster.name = 'Shared_Cluster'",
+        "prefixes the stack's RDS identifiers",
+    ),
+    (
+        {"createAutoscalingServiceLinkedRole": "maybe"},
+        "mlops-platform:createAutoscalingServiceLinkedRole = 'maybe'",
+        "valid boolean",
+    ),
 ]
 
 PROD_RULES = [
@@ -337,3 +422,44 @@ def test_tags_carry_the_stack_and_user_tags() -> None:
         "stack": "dev",
         "managed-by": "pulumi",
     }
+
+
+@pytest.mark.parametrize("stack", ["dev-", "dev--b", "Dev", "d", "a" * 32, "2dev", "dev_b"])
+def test_a_stack_name_that_cannot_prefix_aws_names_is_refused(stack: str) -> None:
+    # The stack names the cluster, which prefixes RDS identifiers: `--`, a trailing
+    # hyphen or upper case make an identifier RDS refuses.
+    with pytest.raises(SettingsError) as caught:
+        settings_from_config({"environment": "dev"}, stack=stack, region="eu-west-1")
+    assert str(caught.value).startswith(f"mlops-platform:stack = {stack!r}: must be 2 to 31")
+
+
+def test_the_longest_stack_name_gives_the_longest_rds_identifier() -> None:
+    s = settings_from_config({"environment": "dev"}, stack="s" * 31, region="eu-west-1")
+    assert len(s.cluster_name) == 46
+    assert max(len(f"{s.cluster_name}-{db}") for db in s.databases) <= 63
+
+
+def test_a_region_longer_than_any_aws_region_is_refused() -> None:
+    region = "ap-" + "x" * 20 + "-1"
+    with pytest.raises(SettingsError) as caught:
+        settings_from_config({"environment": "dev"}, stack="dev", region=region)
+    assert str(caught.value) == (
+        f"aws:region = {region!r}: must be an AWS region code such as eu-west-1, "
+        "at most 20 characters"
+    )
+
+
+def test_teardown_and_account_defaults() -> None:
+    dev, staging, prod = (load_from_stack_file(s) for s in ("dev", "staging", "prod"))
+    # dev is emptied on destroy; staging and prod keep their data.
+    assert (dev.keeps_data, staging.keeps_data, prod.keeps_data) == (False, True, True)
+    # A managed cluster creates the Auto Scaling service-linked role unless told not to.
+    assert all(e.creates_autoscaling_service_linked_role for e in (dev, staging, prod))
+    assert not settings(
+        createAutoscalingServiceLinkedRole=False
+    ).creates_autoscaling_service_linked_role
+    # An existing cluster's account has run Auto Scaling groups: it has the role.
+    existing = settings(clusterMode="existing", existingCluster=EXISTING)
+    assert existing.creates_autoscaling_service_linked_role is False
+    # Major versions by default.
+    assert {db.engine_version for db in dev.databases.values()} == {"17", "8.4"}
