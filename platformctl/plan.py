@@ -126,6 +126,7 @@ def run_plan(
     resources, outputs = capture(aws, platform)
     result = PlanResult(stack=stack, settings=settings, resources=resources, outputs=outputs)
     result.timings["build"] = time.perf_counter() - started
+    result.checks += _aws_proofs(resources, settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_json(out_dir / "resources.json", resources)
     _write_json(out_dir / "outputs.json", outputs)
@@ -194,6 +195,13 @@ def _preview(objects: list[PlannedObject]) -> list[dict[str, Any]]:
     from platformctl.render import preview_resources  # noqa: PLC0415
 
     return preview_resources(objects)
+
+
+def _aws_proofs(resources: list[dict[str, Any]], settings: StackSettings) -> list[CheckResult]:
+    from platformctl import proofs  # noqa: PLC0415
+    from program.foundation import cluster_name_of  # noqa: PLC0415
+
+    return proofs.aws_layer(resources, cluster_name_of(settings))
 
 
 def _proofs(

@@ -63,6 +63,28 @@ def connectivity(
     )
 
 
+def aws_layer(resources: Sequence[Mapping[str, Any]], cluster_name: str) -> list[CheckResult]:
+    """The AWS layer's own proofs over resources.json (docs/decisions/0032): physical names
+    that derive from the cluster's, IAM before what uses it, condition keys each action
+    carries, RDS parameters valid for their family, and what a destroy leaves behind."""
+    from platformctl.checks import (  # noqa: PLC0415
+        iam_conditions,
+        iam_order,
+        names,
+        rds_parameters,
+        teardown,
+    )
+
+    return [
+        names.check_names(resources, cluster_name),
+        iam_order.check_iam_order(resources),
+        iam_conditions.check_iam_conditions(resources),
+        rds_parameters.check_rds_parameters(resources),
+        teardown.check_teardown(resources),
+        teardown.check_recreate(resources),  # advisory
+    ]
+
+
 def run_all(proofs: Sequence[Proof], workers: int = 2) -> list[CheckResult]:
     """Run the proofs side by side (nca and the packs are processes of their own)."""
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -392,7 +392,8 @@ def _managed_cluster(
                 max_size=spec.max_size,
                 disk_size_gib=spec.disk_size_gib,
                 pool_label=contract.node_pool_label,
-                labels=spec.labels,
+                # GPU nodes carry the labels the device plugin's affinity selects.
+                labels={**spec.labels, **(contract.gpu.node_labels if spec.has_gpu else {})},
                 taints=[TaintSpec(t.key, t.value, t.effect) for t in spec.taints],
                 gpus_per_node=max(gpu_count(t) for t in spec.instance_types),
                 gpu_resource=contract.gpu.resource,

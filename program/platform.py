@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from components.aws.network import subnet_layout
 from components.k8s.platform_service import PlatformService
 from components.k8s.storage import DefaultStorageClass, DefaultStorageClassArgs
+from components.k8s.tenancy.admission import AccountGuard
 from components.k8s.tenancy.namespace import TenantNamespace
 from components.k8s.tenancy.plan import TenancyArgs, tenancy_plan
 from program.foundation import Foundation
@@ -103,6 +104,8 @@ def build_platform(
     DefaultStorageClass(
         "storage", DefaultStorageClassArgs(kms_key_arn=foundation.data_key_arn), opts=on_cluster
     )
+    # ML engineers' Jobs and InferenceServices borrow no platform account's IAM role.
+    AccountGuard("account-guard", opts=on_cluster)
     ctx = ServiceContext(settings=settings, foundation=foundation, namespaces=names)
     services: dict[str, PlatformService] = {}
     for row in SERVICES:

@@ -167,8 +167,10 @@ def _external_secrets(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> Plat
 
 
 def _external_dns(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
-    zone = ctx.zone
-    assert zone is not None  # the settings refuse externalDns without a zone
+    dns = ctx.settings.dns
+    # The settings refuse externalDns without the private zone (and its domain).
+    assert dns.private_hosted_zone_id is not None and dns.domain is not None
+    zone = DnsZone(dns.private_hosted_zone_id, dns.domain)
     args = external_dns.ExternalDnsArgs(
         account=ctx.settings.contract.service_accounts["external_dns"],
         cluster_name=ctx.foundation.cluster_name,
@@ -191,6 +193,7 @@ def _monitoring(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformSe
         prometheus_storage_gib=platform.prometheus_storage_gib,
         alert_receiver_secret=platform.alert_receiver_secret,
         ephemeral=ctx.settings.environment == "dev",
+        protect=ctx.settings.protect,
         cert_manager=ctx.on("cert_manager"),
         tags=ctx.settings.resource_tags(),
     )

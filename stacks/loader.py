@@ -124,7 +124,13 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         "Days before noncurrent object versions expire.",
     ),
     "hostedZoneId": ConfigKey(
-        ("dns", "hostedZoneId"), "string", "Route 53 hosted zone for external-dns and ACME."
+        ("dns", "hostedZoneId"), "string", "Public Route 53 zone of domain: ACME DNS-01 only."
+    ),
+    "privateHostedZoneId": ConfigKey(
+        ("dns", "privateHostedZoneId"),
+        "string",
+        "Private Route 53 zone of domain, associated with the VPC: where external-dns "
+        "publishes the internal load balancer's records.",
     ),
     "domain": ConfigKey(("dns", "domain"), "string", "Domain of the hosted zone."),
     "acmeEmail": ConfigKey(("dns", "acmeEmail"), "string", "Contact e-mail for ACME."),

@@ -350,7 +350,11 @@ class ArtifactStoreSettings(Model):
 
 
 class DnsSettings(Model):
+    # The public zone of `domain`: ACME's DNS-01 challenges (TXT records) only.
     hosted_zone_id: str | None = Field(default=None, pattern=r"^Z[A-Z0-9]{1,32}$")
+    # A private zone for `domain`, associated with the VPC: external-dns publishes the
+    # internal load balancer there, never its private addresses in the public zone.
+    private_hosted_zone_id: str | None = Field(default=None, pattern=r"^Z[A-Z0-9]{1,32}$")
     domain: str | None = Field(default=None, pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")
     acme_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 
@@ -358,6 +362,10 @@ class DnsSettings(Model):
     def _zone_with_domain(self) -> Self:
         if bool(self.hosted_zone_id) != bool(self.domain):
             raise ValueError("hostedZoneId and domain are set together or not at all")
+        if self.private_hosted_zone_id and not self.domain:
+            raise ValueError("privateHostedZoneId needs domain (and its public hostedZoneId)")
+        if self.private_hosted_zone_id and self.private_hosted_zone_id == self.hosted_zone_id:
+            raise ValueError("privateHostedZoneId must be a private zone, not hostedZoneId")
         return self
 
 
@@ -531,8 +539,12 @@ class StackSettings(Model):
     def _service_prerequisites(self) -> Self:
         """A service switched on without what it needs stops here, naming both settings."""
         services = self.services
-        if services.external_dns and not self.dns.hosted_zone_id:
-            raise RuleViolationError("services.externalDns", True, "needs hostedZoneId")
+        if services.external_dns and not self.dns.private_hosted_zone_id:
+            raise RuleViolationError(
+                "services.externalDns",
+                True,
+                "needs privateHostedZoneId (records of the internal load balancer stay private)",
+            )
         if services.istio and not services.aws_load_balancer_controller:
             # The gateway's LoadBalancer Service is an NLB only this controller creates.
             raise RuleViolationError(

@@ -1,4 +1,8 @@
-"""external-dns: Route 53 records for the hosted zone, owned by this cluster (TXT registry)."""
+"""external-dns: Route 53 records in the private zone, owned by this cluster (TXT registry).
+
+The gateway's load balancer is internal: its addresses belong in a private zone
+associated with the VPC, never in the public zone (which ACME's DNS-01 uses alone).
+"""
 
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ class ExternalDnsArgs:
     account: ServiceAccountRef  # the controller's account (contract: external_dns)
     cluster_name: str  # the TXT registry's owner id
     region: str
-    zone: DnsZone
+    zone: DnsZone  # the private zone
     aws: AwsScope
     service_monitor: bool = False
 
@@ -87,7 +91,7 @@ def external_dns_values(args: ExternalDnsArgs) -> Values:
         "policy": "upsert-only",
         "registry": "txt",
         "sources": ["service", "ingress", "istio-gateway", "istio-virtualservice"],
-        "extraArgs": [f"--zone-id-filter={zone.hosted_zone_id}", "--aws-zone-type=public"],
+        "extraArgs": [f"--zone-id-filter={zone.hosted_zone_id}", "--aws-zone-type=private"],
         "nodeSelector": general_pool(),
         "resources": resources("20m", "64Mi", "200m", "128Mi"),
         "podSecurityContext": {**POD_SECURITY_CONTEXT, "fsGroup": 65534},

@@ -143,9 +143,11 @@ class MonitoringArgs:
     prometheus_storage_gib: int
     # Secrets Manager secret `<cluster>/<name>` holding the Alertmanager receiver's URL.
     alert_receiver_secret: str
-    # An ephemeral stack (dev): `pulumi destroy` must leave no volume behind and
-    # secrets can be re-created at once (docs/decisions/0009-stateful-resources-protected.md).
+    # An ephemeral stack (dev): `pulumi destroy` must leave no volume behind
+    # (docs/decisions/0009-stateful-resources-protected.md).
     ephemeral: bool = False
+    # prod: a destroy stops at the secrets (the receiver URL is the operators').
+    protect: bool = False
     # cert-manager runs: it issues the operator's webhook certificates.
     cert_manager: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -357,9 +359,11 @@ class Monitoring(PlatformService):
             f"secret-{name}",
             name=f"{args.cluster_name}/{name}",
             kms_key_id=args.secrets_key_arn,
-            recovery_window_in_days=0 if args.ephemeral else 7,
+            # Deleted at once: a recovery window would block re-creating the stack under
+            # the same name for a week; prod protects them instead.
+            recovery_window_in_days=0,
             tags=dict(args.tags),
-            opts=self.child_opts(),
+            opts=self.child_opts(protect=args.protect),
         )
         aws.secretsmanager.SecretVersion(
             f"secret-{name}-value",

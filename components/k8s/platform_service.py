@@ -80,12 +80,14 @@ class PlatformService(pulumi.ComponentResource):
         *,
         aliases: Sequence[pulumi.Alias] | None = None,
         ignore_changes: Sequence[str] | None = None,
+        protect: bool = False,
     ) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(
             parent=self,
             depends_on=[*self._after, *after],
             aliases=list(aliases) if aliases else None,
             ignore_changes=list(ignore_changes) if ignore_changes else None,
+            protect=protect or None,
         )
 
     def irsa_role(

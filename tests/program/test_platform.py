@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from program.platform import enabled_namespaces
 from program.services import chart_table
@@ -49,6 +51,7 @@ def zone() -> Plan:
         clusterMode="existing",
         existingCluster=EXISTING,
         hostedZoneId="Z0123456789ABC",
+        privateHostedZoneId="Z0PRIVATE0000ZONE",
         domain="ml.example.com",
         acmeEmail="ops@example.com",
         services={"externalDns": True},
@@ -300,7 +303,8 @@ def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
     [
         (
             {"services": {"externalDns": True}},
-            "mlops-platform:services.externalDns = True: needs hostedZoneId",
+            "mlops-platform:services.externalDns = True: needs privateHostedZoneId (records "
+            "of the internal load balancer stay private)",
         ),
         (
             {"services": {"externalSecrets": False}},
@@ -332,3 +336,36 @@ def test_switching_services_off_drops_their_namespaces() -> None:
     assert "kserve" not in names
     assert "cluster_autoscaler" not in names
     assert names["workloads"] == "mlops"
+
+
+def _term_matches(term: dict, labels: dict[str, str]) -> bool:
+    """One nodeSelectorTerm (matchExpressions with In/Exists) against a node's labels."""
+    for expr in term.get("matchExpressions", []):
+        value = labels.get(expr["key"])
+        if expr["operator"] == "In" and value not in expr["values"]:
+            return False
+        if expr["operator"] == "Exists" and value is None:
+            return False
+    return True
+
+
+def test_the_device_plugin_schedules_onto_the_gpu_nodes(plans: dict) -> None:
+    """Its chart's required node affinity wants NFD's labels or nvidia.com/gpu.present."""
+    groups = [r for r in plans["dev"]["resources"] if r["type"] == MANAGED_NODE_GROUP]
+    gpu_labels = [g["inputs"]["labels"] for g in groups if "gpu" in g["name"]]
+    assert gpu_labels
+    manifests = Path(plans["dev"]["dir"]) / "manifests"
+    for name in ("nvidia-device-plugin", "nvidia-device-plugin-mps-control-daemon"):
+        daemonset = yaml.safe_load(
+            (manifests / f"nvidia-device-plugin--daemonset--{name}.yaml").read_text()
+        )
+        pod = daemonset["spec"]["template"]["spec"]
+        terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"
+        ]
+        for labels in gpu_labels:
+            assert any(_term_matches(t, labels) for t in terms), (name, labels)
+            assert all(labels.get(k) == v for k, v in pod["nodeSelector"].items())
+    for group in groups:
+        if "gpu" not in group["name"]:
+            assert "nvidia.com/gpu.present" not in group["inputs"]["labels"]

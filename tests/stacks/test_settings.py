@@ -192,6 +192,12 @@ BAD_VALUES = [
         "greater than or equal to 1",
     ),
     ({"hostedZoneId": "Z123"}, "mlops-platform:dns", "set together"),
+    ({"privateHostedZoneId": "Z123"}, "mlops-platform:dns", "privateHostedZoneId needs domain"),
+    (
+        {"hostedZoneId": "Z123", "privateHostedZoneId": "Z123", "domain": "a.io"},
+        "mlops-platform:dns",
+        "must be a private zone",
+    ),
     ({"hostedZoneId": "nope", "domain": "a.io"}, "mlops-platform:hostedZoneId = 'nope'", "pattern"),
     ({"services": {"argo": True}}, "mlops-platform:services.argo", "Extra"),
     ({"gpuQuota": -1}, "mlops-platform:gpuQuota = -1", "greater than or equal to 0"),

@@ -149,8 +149,14 @@ def test_admin_and_receiver_come_from_secrets_manager(plan: Plan) -> None:
     )
 
 
-def test_kept_stacks_keep_deleted_secrets_recoverable() -> None:
-    plan = build_service(
+def test_secrets_go_at_once_and_prod_protects_them() -> None:
+    """A recovery window would block re-creating the stack under its name for a week."""
+    kept = build_service(
         lambda opts: monitoring.Monitoring("monitoring", _args(ephemeral=False), opts)
     )
-    assert {r.inputs["recoveryWindowInDays"] for r in plan.by_type(SECRET)} == {7.0}
+    assert {r.inputs["recoveryWindowInDays"] for r in kept.by_type(SECRET)} == {0.0}
+    assert not any(r.protect for r in kept.by_type(SECRET))
+    prod = build_service(
+        lambda opts: monitoring.Monitoring("monitoring", _args(ephemeral=False, protect=True), opts)
+    )
+    assert all(r.protect for r in prod.by_type(SECRET))

@@ -163,3 +163,17 @@ def test_roles_are_least_privilege() -> None:
 def test_without_the_mesh_no_injection_label() -> None:
     plans = tenancy.tenancy_plan(dataclasses.replace(ARGS, mesh=False))
     assert all("istio-injection" not in p.labels for p in plans)
+
+
+def test_engineers_change_nothing_of_kubeflow_pipelines_own() -> None:
+    (editor,) = [r for r in PLANS["kubeflow"].roles if r.name == "tenant-editor"]
+    writes = {
+        (group, resource)
+        for rule in editor.rules
+        if set(rule["verbs"]) - {"get", "list", "watch"}
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert writes == {("", "pods"), ("argoproj.io", "workflows")}  # delete only
+    (serving,) = [r for r in PLANS["workloads"].roles if r.name == "tenant-editor"]
+    assert any("inferenceservices" in r["resources"] for r in serving.rules)
