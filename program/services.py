@@ -169,7 +169,8 @@ def _external_secrets(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> Plat
 def _external_dns(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
     dns = ctx.settings.dns
     # The settings refuse externalDns without the private zone (and its domain).
-    assert dns.private_hosted_zone_id is not None and dns.domain is not None
+    assert dns.private_hosted_zone_id is not None
+    assert dns.domain is not None
     zone = DnsZone(dns.private_hosted_zone_id, dns.domain)
     args = external_dns.ExternalDnsArgs(
         account=ctx.settings.contract.service_accounts["external_dns"],
