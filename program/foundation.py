@@ -30,9 +30,11 @@ from components.aws.database import Database, DatabaseArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.node_group import NodeGroup, NodeGroupArgs, TaintSpec
+from components.aws.registry import ContainerRegistry, ContainerRegistryArgs
 from components.aws.service_linked_role import ServiceLinkedRole, ServiceLinkedRoleArgs
 from components.k8s.artifact_access import ArtifactStoreRef
 from components.k8s.platform_service import OidcProvider
+from images import image_lock
 from stacks.catalog import gpu_count
 from stacks.settings import StackSettings
 
@@ -243,6 +245,20 @@ def build_foundation(settings: StackSettings, aws_provider: aws.Provider) -> Fou
             # no secret, and the credentials it leads to never enter config or state.
             kubeconfig=pulumi.Output.from_input(existing.kubeconfig_path),
             managed=None,
+        )
+
+    if settings.create_image_repositories:
+        # The repositories CI pushes the platform's images to (images/lock.json); the
+        # nodes pull with their role's AmazonEC2ContainerRegistryReadOnly.
+        ContainerRegistry(
+            "images",
+            ContainerRegistryArgs(
+                repository_names=image_lock().repositories(),
+                kms_key_arn=data_key.arn,
+                force_delete=not settings.keeps_data,
+                tags=tags,
+            ),
+            opts=on_aws,
         )
 
     databases = {

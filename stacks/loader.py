@@ -137,6 +137,12 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
     "services": ConfigKey(
         ("services",), "object", "Platform service switches, e.g. {externalDns: true}."
     ),
+    "createImageRepositories": ConfigKey(
+        ("createImageRepositories",),
+        "boolean",
+        "Create the ECR repositories of the platform's images (account-wide: true in one "
+        "stack of the account, false in the others).",
+    ),
     "createAutoscalingServiceLinkedRole": ConfigKey(
         ("createAutoscalingServiceLinkedRole",),
         "boolean",

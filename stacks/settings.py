@@ -428,6 +428,10 @@ class StackSettings(Model):
     # "has been taken in this account"). Unset: created where this stack creates the
     # node groups (docs/decisions/0032-aws-names-order-teardown.md).
     create_autoscaling_service_linked_role: bool | None = None
+    # The ECR repositories of the platform's images (images/lock.json) are account-wide:
+    # one stack per account creates them; the others set this false
+    # (docs/decisions/0023-image-lock.md).
+    create_image_repositories: bool = True
 
     @field_validator("region")
     @classmethod

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from images import image_lock
 from platformctl.checks import CheckResult, Finding
 
 NAME = "physical-names"
@@ -234,8 +235,15 @@ SERVICE_LINKED_ROLE_NAMES = {"autoscaling.amazonaws.com": "AWSServiceRoleForAuto
 SINGLETON_REMEDY = {
     "AWSServiceRoleForAutoScaling": (
         "set mlops-platform:createAutoscalingServiceLinkedRole false in all but one of them"
-    )
+    ),
+    **dict.fromkeys(
+        image_lock().repositories(),
+        "set mlops-platform:createImageRepositories false in all but one of them",
+    ),
 }
+# The platform's image repositories: one per account by design (docs/decisions/0023).
+ACCOUNT_REPOSITORIES: frozenset[str] = frozenset(image_lock().repositories())
+ECR_REPOSITORY_TYPE = "aws:ecr/repository:Repository"
 
 
 @dataclass(frozen=True)
@@ -285,8 +293,17 @@ def physical_names(resources: Iterable[Mapping[str, Any]]) -> list[PhysicalName]
         for name_field in _BY_TYPE.get(str(record.get("type")), ()):
             value = inputs.get(name_field.input)
             if isinstance(value, str) and value:
+                singleton = record.get("type") == ECR_REPOSITORY_TYPE and (
+                    value in ACCOUNT_REPOSITORIES
+                )
                 found.append(
-                    PhysicalName(record["urn"], name_field.rule, value, name_field.suffix_length)
+                    PhysicalName(
+                        record["urn"],
+                        name_field.rule,
+                        value,
+                        name_field.suffix_length,
+                        singleton=singleton,
+                    )
                 )
     return found
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from images import image_lock
 from platformctl.checks.names import (
     EKS_NODE_GROUP,
     RDS_INSTANCE,
@@ -51,8 +52,8 @@ def test_every_plan_fixes_only_valid_names_of_its_own(plans: dict, stack: str) -
     assert result.mandatory
     # Log groups (control plane, flow logs, 4 RDS logs), 4 aliases, the bucket, 2 RDS
     # identifiers, 2 secrets, the cluster, 3 node-group prefixes, the service-linked role,
-    # and in the kept stacks 2 final snapshots.
-    assert result.evaluated == (20 if stack == "dev" else 22)
+    # the 2 image repositories, and in the kept stacks 2 final snapshots.
+    assert result.evaluated == (22 if stack == "dev" else 24)
 
 
 def test_the_names_before_the_fix_are_findings(plans: dict) -> None:
@@ -74,16 +75,25 @@ def test_two_environments_before_the_fix_collide(plans: dict) -> None:
     assert {"/aws/vpc/network/flow-logs", "alias/artifacts-artifacts"} <= collided
 
 
-def test_the_service_linked_role_is_the_accounts_one(plans: dict) -> None:
-    # With the defaults every environment creates AWSServiceRoleForAutoScaling: in one
-    # account only the first can; the finding says which setting leaves it to one stack.
+def test_the_account_s_singletons_say_which_setting_leaves_them_to_one_stack(
+    plans: dict,
+) -> None:
+    # With the defaults every environment creates AWSServiceRoleForAutoScaling and the
+    # image repositories: in one account only the first can; each finding names the setting.
     result = check_names_across({env: plans[env]["resources"] for env in STACKS})
-    (finding,) = result.findings
-    assert finding.message == (
+    messages = sorted(f.message for f in result.findings)
+    assert messages[-1] == (
         "IAM service-linked role 'AWSServiceRoleForAutoScaling' is created by dev, prod, "
         "staging: an account has one, so the second create fails; set "
         "mlops-platform:createAutoscalingServiceLinkedRole false in all but one of them."
     )
+    repositories = messages[:-1]
+    assert len(repositories) == len(image_lock().repositories())
+    for message in repositories:
+        assert message.startswith("ECR repository ")
+        assert message.endswith(
+            "set mlops-platform:createImageRepositories false in all but one of them."
+        )
 
 
 def _environment(root: Path, stack: str, base: str, overrides: dict[str, Any]) -> Resources:
@@ -105,9 +115,9 @@ def one_account(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Resources
     """Four stacks the settings allow in one account and region: dev, staging, a second dev
     whose name extends the first's (`dev-mlflow`: `mlops-platform-dev-mlflow` is also dev's
     mlflow database identifier), and the longest stack name. Only the first creates the
-    Auto Scaling service-linked role."""
+    Auto Scaling service-linked role and the image repositories."""
     root = tmp_path_factory.mktemp("one-account")
-    off = {"createAutoscalingServiceLinkedRole": False}
+    off = {"createAutoscalingServiceLinkedRole": False, "createImageRepositories": False}
     return {
         "dev": _environment(root, "dev", "dev", {}),
         "staging": _environment(root, "staging", "staging", off),
