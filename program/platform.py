@@ -23,7 +23,7 @@ from components.k8s.tenancy.admission import AccountGuard
 from components.k8s.tenancy.namespace import TenantNamespace
 from components.k8s.tenancy.plan import TenancyArgs, tenancy_plan
 from program.foundation import Foundation
-from program.services import SERVICES, ServiceContext
+from program.services import SERVICES, ServiceContext, version_gaps
 from stacks.settings import StackSettings
 
 # Namespace key (contract.namespaces) -> the service switch that creates it;
@@ -85,6 +85,12 @@ def build_platform(
     on_cluster = pulumi.ResourceOptions(
         providers={"kubernetes": providers.kubernetes, "aws": providers.aws}
     )
+    gaps = version_gaps(settings.cluster.minor_version)
+    if gaps:
+        raise ValueError(
+            f"kubernetesVersion {settings.cluster.minor_version}: {gaps[0]}"
+            + (f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else "")
+        )
     names = enabled_namespaces(settings)
     tenancy = TenancyArgs(
         namespaces=names,

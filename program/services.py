@@ -380,3 +380,18 @@ def chart_table() -> dict[str, ChartPin]:
 def chart_lock() -> dict[str, ChartPin]:
     """Every locked artefact: the charts and the kustomize manifests (Kubeflow Pipelines)."""
     return {**chart_table(), **kubeflow_pipelines.KUSTOMIZATIONS}
+
+
+def version_gaps(minor: str, lock: Mapping[str, ChartPin] | None = None) -> list[str]:
+    """The pins whose project does not support Kubernetes `minor`, one line each
+    (docs/decisions/0018-one-version-set.md): a cluster version outside any is refused."""
+    gaps = []
+    for name, pin in sorted((lock if lock is not None else chart_lock()).items()):
+        if pin.kubernetes is None:
+            gaps.append(f"{name} {pin.version}: no supported Kubernetes range recorded")
+        elif not pin.kubernetes.contains(minor):
+            gaps.append(
+                f"{name} {pin.version} supports Kubernetes {pin.kubernetes} "
+                f"({pin.kubernetes.source}), not {minor}"
+            )
+    return gaps

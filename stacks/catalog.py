@@ -14,7 +14,9 @@ from typing import Final, Literal
 # standard support left and a chart set in ../shared/charts that supports it; move before
 # the end date. 1.33 left standard support on 2026-07-29 and is refused.
 EKS_STANDARD_SUPPORT_ENDS: Final = {"1.35": "2027-03-27", "1.36": "2027-08-02"}
-SUPPORTED_KUBERNETES_VERSIONS: Final = tuple(EKS_STANDARD_SUPPORT_ENDS)
+# The versions every pinned component supports (program.services.version_gaps, held by a
+# test): External Secrets 2.9 supports only Kubernetes 1.36, so 1.35 is not among them.
+SUPPORTED_KUBERNETES_VERSIONS: Final = ("1.36",)
 DEFAULT_KUBERNETES_VERSION: Final = "1.36"
 
 AmiType = Literal["AL2023_x86_64_STANDARD", "AL2023_x86_64_NVIDIA", "AL2023_ARM_64_STANDARD"]

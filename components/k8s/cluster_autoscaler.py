@@ -35,10 +35,11 @@ CHARTS: Final = {
         content_digest="469d97c6d7b029395f80bbadb64a79d27a5b03a24afe1a63b63b2781f4e342d0",
         published_digest="90276dafe65cf5d4328ef8313baf6cfb9d130683e0c9f3c28a03b4d8a9ed8f6e",
         kubernetes=KubernetesRange(
-            "1.36",
+            "1.35",
             "1.36",
             "kubernetes/autoscaler cluster-autoscaler README, Releases: the autoscaler's minor "
-            "must equal the cluster's; this pin runs image v1.36.1 (IMAGE_TAGS)",
+            "must equal the cluster's; this pin runs the image of the cluster's minor "
+            "(IMAGE_TAGS: v1.35.0, v1.36.1)",
         ),
     ),
 }

@@ -44,7 +44,8 @@ BAD_VALUES = [
     ({"natGateways": "two"}, "mlops-platform:natGateways = 'two'", "'single' or 'per_az'"),
     ({"flowLogRetentionDays": 10}, "mlops-platform:flowLogRetentionDays = 10", "retention"),
     ({"kubernetesVersion": "1.20"}, "mlops-platform:kubernetesVersion = '1.20'", "1.36"),
-    ({"kubernetesVersion": "1.33"}, "mlops-platform:kubernetesVersion = '1.33'", "1.35"),
+    ({"kubernetesVersion": "1.33"}, "mlops-platform:kubernetesVersion = '1.33'", "1.36"),
+    ({"kubernetesVersion": "1.35"}, "mlops-platform:kubernetesVersion = '1.35'", "1.36"),
     ({"clusterServiceCidr": "8.8.0.0/16"}, "mlops-platform:clusterServiceCidr", "private"),
     ({"clusterServiceCidr": "172.20.0.0/25"}, "mlops-platform:clusterServiceCidr", "/12 and /24"),
     (
