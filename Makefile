@@ -20,7 +20,8 @@ export PYTHONDONTWRITEBYTECODE := 1
         lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
         deploy-example status \
         tools tools-v33 charts test-helm-compat lock-tools \
-        promtool test-alerts lock-alerts
+        promtool test-alerts lock-alerts \
+        test-checks
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -42,6 +43,7 @@ help:
 	@echo "make test-helm-compat     every chart renders the same with helm 4.1.4 as with 4.2.3"
 	@echo "make test-alerts          alert rules (promtool), scrape objects and the Grafana dashboard"
 	@echo "make promtool             unpack Debian's promtool into .venv/bin (needed by the alert tests)"
+	@echo "make test-checks          the order, scheduling, capacity and identity checks' tests"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -221,6 +223,17 @@ test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/components/k8s/test_alerts.py tests/components/k8s/test_scrapes.py \
 	  tests/components/k8s/test_dashboards.py tests/components/k8s/test_metric_catalog.py \
 	  tests/components/k8s/test_mlflow_metrics.py tests/platformctl/test_alert_wiring.py -q
+
+# --- cluster checks: order, scheduling, capacity, identity (issue 9 items 5d-5f) ---
+# docs/checks.md. The plan runs them (platformctl/cluster_checks.py); their tests read
+# the rendered charts, so they need helm (`tools`) and the chart cache; `make test` runs
+# them too (the real-plan builds with config overrides carry the `slow` marker).
+CHECK_TESTS := tests/platformctl/test_order.py tests/platformctl/test_scheduling.py \
+	tests/platformctl/test_capacity.py tests/platformctl/test_identity.py \
+	tests/platformctl/test_pods.py tests/platformctl/test_cluster_checks.py tests/stacks/test_catalog.py
+
+test-checks: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(CHECK_TESTS) -n 2 -q
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed

@@ -28,6 +28,7 @@ from platformctl.result import (
 from stacks.loader import SettingsError, StackTarget, load_environment
 
 if TYPE_CHECKING:
+    from platformctl.checks import CheckResult
     from platformctl.render import RenderStep
     from stacks.settings import StackSettings
 
@@ -139,6 +140,9 @@ def run_plan(
         result.manifests = sorted([*result.manifests, *result.render.paths])
         result.checks.append(result.render.check())
         result.timings["render"] = time.perf_counter() - step - result.timings["manifests"]
+        checks_started = time.perf_counter()
+        result.checks += _cluster_checks(resources, result.render, settings)
+        result.timings["checks"] = time.perf_counter() - checks_started
         result.policy = policy.result()
     if policies:
         _write_json(out_dir / "policy.json", result.policy)
@@ -174,6 +178,15 @@ def _render_charts(
     from platformctl.render import plan_step  # noqa: PLC0415
 
     return plan_step(resources, directory, kube_version=settings.cluster.minor_version)
+
+
+def _cluster_checks(
+    resources: list[dict[str, Any]], render: RenderStep, settings: StackSettings
+) -> list[CheckResult]:
+    """Order, scheduling, capacity and identity over the program's and the charts' objects."""
+    from platformctl.cluster_checks import run_cluster_checks  # noqa: PLC0415
+
+    return run_cluster_checks(resources, render.objects, settings, incomplete=render.notice)
 
 
 def _write_json(path: Path, data: Any) -> None:

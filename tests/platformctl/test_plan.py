@@ -74,7 +74,9 @@ def test_dev_plan_is_clean(dev_plan: tuple[dict[str, Any], Path]) -> None:
     assert policy["mandatory_violations"] == 0, [
         v for v in policy["violations"] if v["level"] == "mandatory"
     ]
-    assert result["returncode"] == 0
+    # 1 today: the cluster checks' findings on main; the exit status 0 is asserted by
+    # tests/platformctl/test_cluster_checks.py::test_the_plan_exits_clean (strict xfail).
+    assert result["returncode"] in (0, 1)
 
 
 def test_report_sections(dev_plan: tuple[dict[str, Any], Path]) -> None:
@@ -189,7 +191,8 @@ def test_program_error_exits_2(
 def test_plan_as_a_command(plans: dict[str, dict[str, Any]], stack: str) -> None:
     """The way `make plan` runs it: its own process, the real stack name in every URN."""
     plan = plans[stack]
-    assert plan["returncode"] == 0, plan["stdout"] + plan["stderr"]
+    # 0 once the cluster checks pass (test_cluster_checks.py::test_the_plan_exits_clean).
+    assert plan["returncode"] in (0, 1), plan["stdout"] + plan["stderr"]
     assert plan["stdout"].startswith(f"{stack}: ")
     assert "policy: 0 mandatory" in plan["stdout"]
     assert plan["stderr"] == ""
@@ -201,8 +204,18 @@ def test_plan_as_a_command(plans: dict[str, dict[str, Any]], stack: str) -> None
 def test_run_plan_in_process(tmp_path: Path) -> None:
     """`run_plan` as a library call: the same files, timings, exit status."""
     result = run_plan("dev", tmp_path, policies=False)
-    assert result.exit_status == 0
-    assert set(result.timings) == {"build", "manifests", "render", "total"}
+    # Only the cluster checks may fail it (test_cluster_checks.py lists their findings).
+    failing = {c.name for c in result.checks if c.mandatory and not c.ok}
+    assert failing <= {"order", "scheduling", "capacity", "identity"}
+    assert result.exit_status == (1 if failing else 0)
+    assert set(result.timings) == {"build", "manifests", "render", "checks", "total"}
+    assert [c.name for c in result.checks] == [
+        "render",
+        "order",
+        "scheduling",
+        "capacity",
+        "identity",
+    ]
     assert {p.name for p in tmp_path.iterdir()} == {
         "resources.json",
         "outputs.json",
