@@ -230,7 +230,9 @@ test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
 # them too (the real-plan builds with config overrides carry the `slow` marker).
 CHECK_TESTS := tests/platformctl/test_order.py tests/platformctl/test_scheduling.py \
 	tests/platformctl/test_capacity.py tests/platformctl/test_identity.py \
-	tests/platformctl/test_pods.py tests/platformctl/test_cluster_checks.py tests/stacks/test_catalog.py
+	tests/platformctl/test_pods.py tests/platformctl/test_cluster_checks.py \
+	tests/platformctl/test_checks_report.py tests/platformctl/test_check_context.py \
+	tests/stacks/test_catalog.py
 
 test-checks: $(VENV)/.installed tools
 	$(VENV)/bin/python -m pytest $(CHECK_TESTS) -n 2 -q

@@ -11,20 +11,21 @@ the plan's EKS add-ons run. The checks themselves read only the context.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tarfile
-from collections.abc import Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Final
 
 import yaml
-from kubernetes_validate import utils as kv_utils
 
 from platformctl.charts import resolve_cache_dir
 from platformctl.checks.context import ANY_VALUE, CheckContext, NodeShape, Pool, SystemPods, Taint
 from platformctl.render import helm_releases, pin_for
-from platformctl.validate import schema_version
 from program.services import chart_lock
 from stacks.catalog import EKS_ADDON_PODS, allocatable, architecture
 from stacks.settings import NodeGroupSpec, StackSettings
@@ -93,22 +94,54 @@ def pools_of(settings: StackSettings) -> tuple[Pool, ...]:
     )
 
 
-@lru_cache(maxsize=8)
-def builtin_kinds(minor: str) -> frozenset[tuple[str, str, str]]:
-    """(group, version, kind) of every built-in kind at `minor` (kubernetes-validate's
-    schemas; the nearest minor it ships), alpha versions excluded: EKS serves none."""
+def _cached(cache_dir: Path | None, name: str, compute: Callable[[], list[Any]]) -> list[Any]:
+    """`compute()`, kept as `<cache_dir>/checks/<name>.json`: the name holds every input
+    (a chart's content digest, the schema package's version), so an entry never goes stale."""
+    path = cache_dir / "checks" / f"{name}.json" if cache_dir is not None else None
+    if path is not None and path.is_file():
+        try:
+            return list(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass  # a damaged entry is computed again
+    value = compute()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
+        ) as tmp:
+            json.dump(value, tmp)
+        os.replace(tmp.name, path)
+    return value
+
+
+def _read_builtin_kinds(minor: str) -> list[tuple[str, str, str]]:
+    from kubernetes_validate import utils as kv_utils  # noqa: PLC0415 - only on a cache miss
+
+    from platformctl.validate import schema_version  # noqa: PLC0415
+
     version, _ = schema_version(minor)
     text = kv_utils.schema_contents(
         f"kubernetes-json-schema/v{version}.0-local-strict/_definitions.json", ""
     )
     data = json.loads(text) if isinstance(text, str) else text
     definitions = data.get("$defs") or data.get("definitions") or {}
-    return frozenset(
-        (str(g["group"]), str(g["version"]), str(g["kind"]))
-        for definition in definitions.values()
-        for g in definition.get("x-kubernetes-group-version-kind") or []
-        if not _ALPHA.match(str(g["version"]))
+    return sorted(
+        {
+            (str(g["group"]), str(g["version"]), str(g["kind"]))
+            for definition in definitions.values()
+            for g in definition.get("x-kubernetes-group-version-kind") or []
+            if not _ALPHA.match(str(g["version"]))
+        }
     )
+
+
+@lru_cache(maxsize=8)
+def builtin_kinds(minor: str, cache_dir: Path | None = None) -> frozenset[tuple[str, str, str]]:
+    """(group, version, kind) of every built-in kind at `minor` (kubernetes-validate's
+    schemas; the nearest minor it ships), alpha versions excluded: EKS serves none."""
+    name = f"kinds-{metadata.version('kubernetes-validate')}-{minor}"
+    rows = _cached(cache_dir, name, lambda: [list(k) for k in _read_builtin_kinds(minor)])
+    return frozenset((str(g), str(v), str(k)) for g, v, k in rows)
 
 
 def _crd_file(parts: Sequence[str]) -> bool:
@@ -151,15 +184,23 @@ def _tar_crds(handle: IO[bytes]) -> set[str]:
 
 
 @lru_cache(maxsize=64)
-def chart_crd_directories(chart: Path, digest: str) -> frozenset[str]:
-    """Names of the CRDs a chart archive ships in its (and its subcharts') crds/ dirs."""
-    del digest  # keys the cache: another chart at the same path is read again
-    with chart.open("rb") as handle:
-        return frozenset(_tar_crds(handle))
+def chart_crd_directories(
+    chart: Path, digest: str, cache_dir: Path | None = None
+) -> frozenset[str]:
+    """Names of the CRDs a chart archive ships in its (and its subcharts') crds/ dirs.
+    `digest` is the chart's content digest (the lock's): it keys both caches."""
+
+    def read() -> list[str]:
+        with chart.open("rb") as handle:
+            return sorted(_tar_crds(handle))
+
+    return frozenset(_cached(cache_dir, f"crds-{digest}", read))
 
 
 def crd_directories(
-    resources: Iterable[Mapping[str, Any]], chart_cache: Path | None = None
+    resources: Iterable[Mapping[str, Any]],
+    chart_cache: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> dict[str, frozenset[str]]:
     """Helm release URN -> the CRDs its chart installs from crds/ (none where skipCrds)."""
     cache = resolve_cache_dir(chart_cache)
@@ -171,7 +212,7 @@ def crd_directories(
             continue
         path = cache / pin.filename
         if path.is_file():
-            found[release.urn] = chart_crd_directories(path, pin.content_digest)
+            found[release.urn] = chart_crd_directories(path, pin.content_digest, cache_dir)
     return found
 
 
@@ -201,15 +242,18 @@ def check_context(
     settings: StackSettings,
     resources: Sequence[Mapping[str, Any]],
     chart_cache: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> CheckContext:
+    """The context of one plan. `cache_dir` keeps what is read from the chart archives and
+    the schema package between plans (the plan passes its render cache)."""
     contract = settings.contract
     return CheckContext(
         cluster_minor=settings.cluster.minor_version,
         pools=pools_of(settings),
         general_pool=contract.pools["general"],
         gpu_resource=contract.gpu.resource,
-        builtin_kinds=builtin_kinds(settings.cluster.minor_version),
-        crd_directories=crd_directories(resources, chart_cache),
+        builtin_kinds=builtin_kinds(settings.cluster.minor_version, cache_dir),
+        crd_directories=crd_directories(resources, chart_cache, cache_dir),
         system_pods=system_pods(resources),
         managed_cluster=settings.cluster.mode == "managed",
     )

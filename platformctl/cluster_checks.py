@@ -38,15 +38,17 @@ def run_cluster_checks(
     settings: StackSettings,
     *,
     chart_cache: Path | None = None,
+    cache_dir: Path | None = None,
     incomplete: str = "",
 ) -> list[CheckResult]:
     """Every cluster check on the program's objects and `rendered` (the charts' objects).
 
     `incomplete` says why some releases were not rendered (no helm, no chart cache): the
     checks still run, on what there is, and each result says what it could not see.
+    `cache_dir` keeps the facts read from chart archives between plans (the render cache).
     """
     objects = [*program_objects(resources), *rendered]
-    context = check_context(settings, resources, chart_cache)
+    context = check_context(settings, resources, chart_cache, cache_dir)
     results = [_run(check, objects, resources, context) for check in CLUSTER_CHECKS]
     if incomplete:
         for result in results:

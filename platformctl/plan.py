@@ -185,8 +185,15 @@ def _cluster_checks(
 ) -> list[CheckResult]:
     """Order, scheduling, capacity and identity over the program's and the charts' objects."""
     from platformctl.cluster_checks import run_cluster_checks  # noqa: PLC0415
+    from platformctl.render import default_render_cache  # noqa: PLC0415
 
-    return run_cluster_checks(resources, render.objects, settings, incomplete=render.notice)
+    return run_cluster_checks(
+        resources,
+        render.objects,
+        settings,
+        cache_dir=default_render_cache(),
+        incomplete=render.notice,
+    )
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -127,7 +127,13 @@ AWS_CALLERS: Final = (
         "eks/aws-load-balancer-controller",
         why="Elastic Load Balancing",
     ),
-    AwsCaller("ebs-csi-controller", "ebs-csi-driver", "ebs_csi_controller", why="EBS volumes"),
+    AwsCaller(
+        "ebs-csi-controller",
+        "ebs-csi-driver",
+        "ebs_csi_controller",
+        not_args=("node",),  # the node plugin mounts volumes; only the controller calls EC2
+        why="EBS volumes",
+    ),
 )
 # Contract accounts whose pods the plan does not render (created at run time by a
 # controller): their accounts are checked without a pod.

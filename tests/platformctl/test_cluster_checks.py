@@ -22,6 +22,7 @@ from platformctl.render import default_render_cache, render_releases
 from stacks.loader import load_environment
 from tests.conftest import STACKS
 from tests.platformctl.rendering import shared_charts_or_skip, tools_or_skip
+from tests.stacks.test_settings import EXISTING
 
 # The findings of main today: (check, subject) -> the defect, per the issue's classes.
 KNOWN_DEFECTS = {
@@ -263,3 +264,14 @@ def test_the_report_has_one_section_per_check(plans: dict[str, dict[str, Any]]) 
 )
 def test_the_plan_exits_clean(plans: dict[str, dict[str, Any]], stack: str) -> None:
     assert plans[stack]["returncode"] == 0
+
+
+@pytest.mark.slow
+def test_an_existing_cluster_plan_checks_without_node_order() -> None:
+    """clusterMode existing: no node groups in the plan, so no node order to prove."""
+    overrides = {"clusterMode": "existing", "existingCluster": EXISTING}
+    resources, _ = capture(*load_environment("dev", overrides=overrides))
+    results = _run("dev", resources, **overrides)
+    assert "not created by this plan" in results["order"].details["nodes"]["note"]
+    assert not any("makes the cluster run pods" in f.message for f in results["order"].findings)
+    assert results["capacity"].details["pools"][0]["pool"] == "general"

@@ -267,3 +267,31 @@ def test_trust_is_exactly_one_account_and_the_sts_audience(
         assert found == []
     else:
         assert any(problem in p for p in found), found
+
+
+def test_only_the_external_secrets_controller_calls_aws_not_its_webhook() -> None:
+    image = "oci.external-secrets.io/external-secrets/external-secrets:v0.17.0"
+    store = {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ClusterSecretStore",
+        "metadata": {"name": "aws-secrets-manager"},
+        "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "eu-west-1"}}},
+    }
+    objects, records = (
+        [planned(namespace("external-secrets"), RELEASE), planned(store, RELEASE)],
+        [],
+    )
+    for name, args in (
+        ("external-secrets", ["--concurrent=1"]),
+        ("external-secrets-webhook", ["webhook"]),
+    ):
+        account, record = _typed_account(name, "external-secrets")
+        spec = pod_spec(containers=[container(image=image, args=args)], service_account=name)
+        objects += [
+            account,
+            planned(workload("Deployment", name, "external-secrets", spec), RELEASE, "eso"),
+        ]
+        records.append(record)
+    [finding] = _check(objects, records).findings
+    assert finding.subject == "external-secrets/Deployment/external-secrets"
+    assert "(external-secrets: Secrets Manager) calls AWS" in finding.message
