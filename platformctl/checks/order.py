@@ -1,5 +1,5 @@
-"""Everything the cluster receives comes after what it needs: CRDs, webhooks' Services,
-the controllers its annotations ask for, and the nodes.
+"""Everything the cluster receives comes after what it needs: CRDs, namespaces, webhooks'
+Services, the controllers its annotations ask for, and the nodes.
 
 The order is the plan's resource graph (platformctl.checks.graph): an object is created by
 its `PlannedObject.source` (its typed resource, or the Helm release that renders it), and
@@ -16,6 +16,8 @@ that resource waits for everything it reaches through dependencies, providers an
   ("resource mapping not found ... ensure CRDs are installed first"). A `helm.sh/v4:Chart`
   registers each object as a resource and its ConfigGroup applies CRDs first, so there the
   same chart's CRD template is enough.
+- Namespaces. A namespaced object's Namespace is planned (or one every cluster has) and
+  created by a resource its creator waits for (or the same one).
 - Webhooks. Every Service a Validating/MutatingWebhookConfiguration calls is planned, with
   the port it calls (443 by default): otherwise every request it intercepts fails.
 - Controllers (`CONTROLLERS`). A LoadBalancer Service asking for the AWS Load Balancer
@@ -50,6 +52,8 @@ NODE_GROUP_TYPES: Final = frozenset({"eks:index:ManagedNodeGroup", "aws:eks/node
 ADDON_TYPE: Final = "aws:eks/addon:Addon"
 CNI_ADDON: Final = "vpc-cni"
 WEBHOOK_KINDS: Final = frozenset({"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"})
+# Namespaces every cluster has before anything is applied.
+SYSTEM_NAMESPACES: Final = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
 LB_TYPE_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-type"
 LB_CLASS: Final = "service.k8s.aws/nlb"
@@ -411,6 +415,36 @@ def _controller_findings(
     return findings, {name: [o.ref for o in objs] for name, objs in sorted(found.items())}
 
 
+def _namespace_findings(objects: Sequence[PlannedObject], order: Order) -> list[Finding]:
+    """Every namespaced object's Namespace is planned (or one every cluster has) and first."""
+    namespaces = {o.name: o for o in objects if o.kind == "Namespace" and o.api_version == "v1"}
+    findings = []
+    for obj in objects:
+        if not obj.namespace or obj.namespace in SYSTEM_NAMESPACES or obj.kind == "Namespace":
+            continue
+        namespace = namespaces.get(obj.namespace)
+        if namespace is None:
+            findings.append(
+                Finding(
+                    NAME,
+                    obj.ref,
+                    f"{obj.kind} {obj.name} lives in namespace {obj.namespace}, which the plan "
+                    "does not create: the API server refuses it (namespace not found).",
+                )
+            )
+        elif not order.before(obj, namespace):
+            findings.append(
+                Finding(
+                    NAME,
+                    obj.ref,
+                    f"{obj.kind} {obj.name} lives in namespace {obj.namespace}, which "
+                    f"{order.creator(namespace)} creates and {order.creator(obj)} does not wait "
+                    "for.",
+                )
+            )
+    return findings
+
+
 def creates_pods(obj: PlannedObject) -> bool:
     return (obj.kind in WORKLOAD_KINDS and obj.group in ("", "apps", "batch")) or (
         obj.kind in OPERATOR_POD_KINDS and obj.group == "monitoring.coreos.com"
@@ -475,10 +509,11 @@ def check_order(
             )
         )
     kinds, counts = _kind_findings(objects, order, context)
+    namespaces = _namespace_findings(objects, order)
     webhooks, hooks = _webhook_findings(objects)
     controllers, found = _controller_findings(objects, order)
     nodes, node_details = _node_findings(objects, order, context)
-    result.findings += [*kinds, *webhooks, *controllers, *nodes]
+    result.findings += [*kinds, *namespaces, *webhooks, *controllers, *nodes]
     result.details = {
         "graph": {"resources": len(order.graph.resources), "edges": dict(order.graph.edge_counts)},
         "kinds": counts,

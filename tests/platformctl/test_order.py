@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.platformctl.check_fixtures import (
     container,
     context,
     crd,
+    namespace,
     planned,
     pod_spec,
     resource,
@@ -56,16 +58,28 @@ class TwoStacks:
             "k8s",
             property_deps={"kubeconfig": [self.reference["urn"]]},
         )
-        self.platform: list[dict[str, Any]] = [self.reference, self.provider]
+        # The tenancy baseline: every release waits for its namespaces.
+        self.tenancy = resource(
+            "kubernetes:core/v1:Namespace", "tenant-ns", provider=self.provider_ref
+        )
+        self.platform: list[dict[str, Any]] = [self.reference, self.provider, self.tenancy]
 
     @property
     def provider_ref(self) -> str:
         return f"{self.provider['urn']}::k8s-id"
 
-    def release(self, name: str, *, deps: list[str] = (), typ: str = RELEASE) -> dict[str, Any]:  # type: ignore[assignment]
-        record = resource(typ, f"release-{name}", deps=deps, provider=self.provider_ref)
+    def release(
+        self, name: str, *, deps: Sequence[str] = (), typ: str = RELEASE, tenancy: bool = True
+    ) -> dict[str, Any]:
+        after = [*deps, self.tenancy["urn"]] if tenancy else list(deps)
+        record = resource(typ, f"release-{name}", deps=after, provider=self.provider_ref)
         self.platform.append(record)
         return record
+
+    def namespaces(self, objects: Sequence[PlannedObject]) -> list[PlannedObject]:
+        """The Namespace of every namespace the objects use, created by the tenancy resource."""
+        names = sorted({o.namespace for o in objects if o.namespace} - {"default", "kube-system"})
+        return [planned(namespace(n), self.tenancy["urn"]) for n in names]
 
     @property
     def resources(self) -> list[dict[str, Any]]:
@@ -75,7 +89,11 @@ class TwoStacks:
 def _findings(
     objects: list[PlannedObject], resources: list[dict[str, Any]], **ctx: Any
 ) -> list[str]:
-    return [f.message for f in check_order(objects, resources, context(**ctx)).findings]
+    """The order findings, with the objects' namespaces planned by the tenancy resource."""
+    tenancy = next(r for r in resources if r["name"] == "tenant-ns")
+    names = sorted({o.namespace for o in objects if o.namespace} - {"default", "kube-system"})
+    spaces = [planned(namespace(n), tenancy["urn"]) for n in names]
+    return [f.message for f in check_order([*spaces, *objects], resources, context(**ctx)).findings]
 
 
 # --- the graph -------------------------------------------------------------------------------
@@ -91,7 +109,7 @@ def test_the_graph_follows_provider_reference_and_parent_edges() -> None:
     plan = TwoStacks()
     component = resource("mlops:monitoring:Monitoring", "monitoring", deps=[plan.aws[1]["urn"]])
     child = resource("kubernetes:core/v1:ConfigMap", "cm", parent=component["urn"])
-    release = plan.release("kube-prometheus-stack")
+    release = plan.release("kube-prometheus-stack", tenancy=False)
     graph = ResourceGraph([*plan.resources, component, child])
     general = plan.aws[1]["urn"]
     # release -> provider -> stack reference -> node group
@@ -103,7 +121,7 @@ def test_the_graph_follows_provider_reference_and_parent_edges() -> None:
     ]
     assert graph.waits_for(child["urn"], general)  # through its parent's depends_on
     assert not graph.waits_for(general, release["urn"])
-    assert graph.edge_counts["provider"] == 1 and graph.edge_counts["parent"] == 1
+    assert graph.edge_counts["provider"] == 2 and graph.edge_counts["parent"] == 1
 
 
 # --- kinds and CRDs --------------------------------------------------------------------------
@@ -477,7 +495,7 @@ def test_a_workload_that_precedes_the_nodes_fails() -> None:
 
 def test_a_workload_without_the_provider_edge_fails() -> None:
     plan = TwoStacks()
-    release = plan.release("app")
+    release = plan.release("app", tenancy=False)
     release["provider"] = ""
     [message] = _findings([_pods(release)], plan.resources)
     assert "does not wait for general-mng, gpu-mng, cluster-vpc-cni:" in message
@@ -485,7 +503,7 @@ def test_a_workload_without_the_provider_edge_fails() -> None:
 
 def test_an_existing_cluster_has_no_node_order_to_prove() -> None:
     plan = TwoStacks()
-    release = plan.release("app")
+    release = plan.release("app", tenancy=False)
     release["provider"] = ""
     result = check_order([_pods(release)], plan.resources, context(managed=False))
     assert result.findings == []
@@ -504,3 +522,27 @@ def test_a_managed_cluster_without_the_cni_add_on_fails() -> None:
 def test_urns_carry_the_stack_names() -> None:
     plan = TwoStacks()
     assert plan.aws[1]["urn"] == urn("eks:index:ManagedNodeGroup", "general-mng", "dev")
+
+
+# --- namespaces ------------------------------------------------------------------------------
+
+
+def test_an_object_in_a_namespace_its_creator_does_not_wait_for_fails() -> None:
+    plan = TwoStacks()
+    release = plan.release("app", tenancy=False)
+    app = planned(service("api", "mlops"), release["urn"], "app")
+    result = check_order([*plan.namespaces([app]), app], plan.resources, context())
+    [finding] = result.findings
+    assert finding.message == (
+        "Service api lives in namespace mlops, which `tenant-ns` creates and release app does "
+        "not wait for."
+    )
+
+
+def test_an_object_in_a_namespace_nobody_creates_fails() -> None:
+    plan = TwoStacks()
+    app = planned(service("api", "mlops"), plan.release("app")["urn"], "app")
+    [finding] = check_order([app], plan.resources, context()).findings
+    assert "lives in namespace mlops, which the plan does not create" in finding.message
+    system = planned(service("api", "kube-system"), plan.release("system")["urn"], "system")
+    assert check_order([system], plan.resources, context()).findings == []
