@@ -27,7 +27,7 @@ export PYTHONDONTWRITEBYTECODE := 1
         submit-pipeline \
         publish-policies \
         local-up local-run local-serve local-status local-down test-local bench-serve lock-local \
-        test-aws
+        test-aws test-checks
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -62,6 +62,7 @@ help:
 	@echo "make test-local           the local lifecycle's tests (part of make test)"
 	@echo "make bench-serve          /infer latency and throughput: kserve vs MLServer"
 	@echo "make test-aws             the AWS layer: names, IAM order, RDS, teardown checks and their tests"
+	@echo "make test-checks          the order, scheduling, capacity and identity checks' tests"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -364,6 +365,19 @@ AWS_TESTS := tests/components/aws tests/stacks tests/program/test_foundation.py 
 
 test-aws: $(VENV)/.installed tools
 	$(VENV)/bin/python -m pytest $(AWS_TESTS) -n 2 -q
+
+# --- cluster checks: order, scheduling, capacity, identity (issue 9 items 5d-5f) ---
+# docs/checks.md. The plan runs them (platformctl/cluster_checks.py); their tests read
+# the rendered charts, so they need helm (`tools`) and the chart cache; `make test` runs
+# them too (the real-plan builds with config overrides carry the `slow` marker).
+CHECK_TESTS := tests/platformctl/test_order.py tests/platformctl/test_scheduling.py \
+	tests/platformctl/test_capacity.py tests/platformctl/test_identity.py \
+	tests/platformctl/test_pods.py tests/platformctl/test_cluster_checks.py \
+	tests/platformctl/test_checks_report.py tests/platformctl/test_check_context.py \
+	tests/stacks/test_catalog.py
+
+test-checks: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(CHECK_TESTS) -n 2 -q
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed

@@ -73,6 +73,14 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
                 f"{len(rendered.findings)} findings",
                 highlight=False,
             )
+    if result.checks:
+        verdicts = ", ".join(
+            f"{c.name} [{'red' if c.mandatory else 'yellow'}]{len(c.findings)} findings[/]"
+            if c.findings
+            else f"{c.name} ok"
+            for c in result.checks
+        )
+        console.print(f"checks: {verdicts} (report.md)", highlight=False, soft_wrap=True)
     if args.base:
         from platformctl.diff import append_to_report  # noqa: PLC0415
 

@@ -154,6 +154,9 @@ def run_plan(
         result.checks += _proofs(
             objects, resources, settings.cluster.minor_version, result.render.notice
         )
+        checks_started = time.perf_counter()
+        result.checks += _cluster_checks(resources, result.render, settings)
+        result.timings["checks"] = time.perf_counter() - checks_started
         result.policy = policy.result()
     result.timings["proofs"] = time.perf_counter() - step
     # What the packs saw of the charts: the rendered objects as a preview registers them.
@@ -238,6 +241,22 @@ def _render_charts(
     from platformctl.render import plan_step  # noqa: PLC0415
 
     return plan_step(resources, directory, kube_version=settings.cluster.minor_version)
+
+
+def _cluster_checks(
+    resources: list[dict[str, Any]], render: RenderStep, settings: StackSettings
+) -> list[CheckResult]:
+    """Order, scheduling, capacity and identity over the program's and the charts' objects."""
+    from platformctl.cluster_checks import run_cluster_checks  # noqa: PLC0415
+    from platformctl.render import default_render_cache  # noqa: PLC0415
+
+    return run_cluster_checks(
+        resources,
+        render.objects,
+        settings,
+        cache_dir=default_render_cache(),
+        incomplete=render.notice,
+    )
 
 
 def _write_json(path: Path, data: Any) -> None:
