@@ -80,12 +80,34 @@ def node_shape(instance_types: Sequence[str]) -> NodeShape:
     )
 
 
-def pools_of(settings: StackSettings) -> tuple[Pool, ...]:
+NODE_GROUP_TYPE: Final = "eks:index:ManagedNodeGroup"
+
+
+def planned_node_labels(resources: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """Pool name -> the labels the plan gives its managed node group (`<pool>-mng`): what the
+    nodes really carry, the GPU pools' device-plugin labels included."""
+    return {
+        str(r["name"]).removesuffix("-mng"): dict((r.get("inputs") or {}).get("labels") or {})
+        for r in resources
+        if r.get("type") == NODE_GROUP_TYPE
+    }
+
+
+def pools_of(
+    settings: StackSettings, resources: Iterable[Mapping[str, Any]] = ()
+) -> tuple[Pool, ...]:
     contract = settings.contract
+    planned = planned_node_labels(resources)
     return tuple(
         Pool(
             name=name,
-            labels=pool_labels(name, spec, contract.node_pool_label, settings.region),
+            labels=pool_labels(
+                name,
+                # The plan's labels where it creates the group, else the settings' own.
+                spec.model_copy(update={"labels": planned.get(name, spec.labels)}),
+                contract.node_pool_label,
+                settings.region,
+            ),
             taints=tuple(Taint(t.key, t.value, K8S_TAINT_EFFECT[t.effect]) for t in spec.taints),
             min_size=spec.min_size,
             node=node_shape(spec.instance_types),
@@ -249,7 +271,7 @@ def check_context(
     contract = settings.contract
     return CheckContext(
         cluster_minor=settings.cluster.minor_version,
-        pools=pools_of(settings),
+        pools=pools_of(settings, resources),
         general_pool=contract.pools["general"],
         gpu_resource=contract.gpu.resource,
         builtin_kinds=builtin_kinds(settings.cluster.minor_version, cache_dir),

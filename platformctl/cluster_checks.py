@@ -44,15 +44,18 @@ def run_cluster_checks(
     """Every cluster check on the program's objects and `rendered` (the charts' objects).
 
     `incomplete` says why some releases were not rendered (no helm, no chart cache): the
-    checks still run, on what there is, and each result says what it could not see.
+    checks still run, on what there is, advisory, and each result says what it could not see.
     `cache_dir` keeps the facts read from chart archives between plans (the render cache).
     """
     objects = [*program_objects(resources), *rendered]
     context = check_context(settings, resources, chart_cache, cache_dir)
     results = [_run(check, objects, resources, context) for check in CLUSTER_CHECKS]
     if incomplete:
+        # Without the charts' objects (their pods, their CRDs) a finding or its absence
+        # proves nothing about the cluster: reported, never failing the plan.
         for result in results:
             result.details["incomplete"] = incomplete
+            result.mandatory = False
     return results
 
 

@@ -170,6 +170,9 @@ def kube_prometheus_stack_values(args: MonitoringArgs) -> Values:
             "serviceAccount": _sa("prometheusOperator"),
             "nodeSelector": pool,
             "resources": resources("100m", "256Mi", "500m", "512Mi"),
+            # The reloader the operator adds to Prometheus and Alertmanager: sized, not the
+            # namespace's LimitRange defaults.
+            "prometheusConfigReloader": {"resources": resources("10m", "32Mi", "100m", "64Mi")},
             # Webhook certificates from cert-manager where it runs, else the chart's job.
             "admissionWebhooks": {"certManager": {"enabled": args.cert_manager}},
         },

@@ -45,12 +45,16 @@ SYSTEM_NAMESPACES: Final = ("default", "kube-system", "kube-public", "kube-node-
 # (release, account) -> why the chart, not the program, creates the account.
 CHART_MANAGED_SERVICE_ACCOUNTS: Final = {
     ("istiod", "istiod"): (
-        "istiod 1.28 always renders its ServiceAccount (templates/serviceaccount.yaml has no "
+        "istiod 1.30 always renders its ServiceAccount (templates/serviceaccount.yaml has no "
         "create switch); istiod calls no AWS API"
     ),
     ("istio-cni", "istio-cni"): (
-        "the cni 1.28 chart always renders its ServiceAccount (no create switch); the node "
+        "the cni 1.30 chart always renders its ServiceAccount (no create switch); the node "
         "agent calls no AWS API"
+    ),
+    ("nvidia-device-plugin", "nvidia-device-plugin-service-account"): (
+        "the nvidia-device-plugin 0.20 chart always renders `<fullname>-service-account` and "
+        "its DaemonSets name it (no create switch); the device plugin calls no AWS API"
     ),
 }
 # Accounts EKS add-ons run under, by add-on name (the add-on's serviceAccountRoleArn role).

@@ -1,9 +1,8 @@
 """Order, scheduling, capacity and identity on the real plans (dev, staging, prod).
 
-The plans of main hold real defects today, which the lead fixes in parallel. Each is an
-assertion marked `xfail(strict=True)` naming the finding: it turns into a failure once the
-defect is fixed, so the marker goes with the fix. Everything else is asserted to pass, and
-no finding outside the known ones may appear.
+Each defect the live-defects issue named in this class (ServiceMonitors before their CRD,
+a load balancer without its controller, a device plugin on no pool, containers on the
+LimitRange defaults) has its test below, which fails on the defect; no finding may appear.
 """
 
 from __future__ import annotations
@@ -25,29 +24,9 @@ from tests.platformctl.rendering import shared_charts_or_skip, tools_or_skip
 from tests.stacks.test_settings import EXISTING
 
 # The findings of main today: (check, subject) -> the defect, per the issue's classes.
-KNOWN_DEFECTS = {
-    ("order", "cert-manager/ServiceMonitor/cert-manager"): "ServiceMonitor before its CRD",
-    (
-        "order",
-        "external-secrets/ServiceMonitor/external-secrets-metrics",
-    ): "ServiceMonitor before its CRD",
-    (
-        "order",
-        "external-secrets/ServiceMonitor/external-secrets-webhook-metrics",
-    ): "ServiceMonitor before its CRD",
-    (
-        "order",
-        "external-secrets/ServiceMonitor/external-secrets-cert-controller-metrics",
-    ): "ServiceMonitor before its CRD",
-    ("order", "istio-system/Service/istio-ingressgateway"): "no AWS Load Balancer Controller",
-    ("scheduling", "nvidia-device-plugin/DaemonSet/nvidia-device-plugin"): "NFD/GFD affinity",
-    ("scheduling", "monitoring/Deployment/kube-prometheus-stack-grafana"): "LimitRange defaults",
-    (
-        "scheduling",
-        "monitoring/Alertmanager/kube-prometheus-stack-alertmanager",
-    ): "LimitRange defaults",
-    ("scheduling", "monitoring/Prometheus/kube-prometheus-stack-prometheus"): "LimitRange defaults",
-}
+# Findings a stack may show, with why: none since the live-defects issue (each of its
+# defects has a test below that fails on it).
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
 def _render(resources: Sequence[dict[str, Any]], minor: str) -> list[PlannedObject]:
@@ -123,11 +102,6 @@ def test_no_finding_outside_the_known_defects(
 
 
 @pytest.mark.parametrize("stack", STACKS)
-@pytest.mark.xfail(
-    strict=True,
-    reason="order: cert-manager's and external-secrets' ServiceMonitors precede "
-    "kube-prometheus-stack's ServiceMonitor CRD (their releases do not wait for it; Helm aborts)",
-)
 def test_no_custom_resource_precedes_its_crd(
     checked: dict[str, dict[str, CheckResult]], stack: str
 ) -> None:
@@ -135,23 +109,13 @@ def test_no_custom_resource_precedes_its_crd(
 
 
 @pytest.mark.parametrize("stack", STACKS)
-@pytest.mark.xfail(
-    strict=True,
-    reason="order: Service istio-system/istio-ingressgateway asks for the AWS Load Balancer "
-    "Controller (aws-load-balancer-type: external), which the plan does not install",
-)
 def test_the_gateway_load_balancer_has_its_controller(
     checked: dict[str, dict[str, CheckResult]], stack: str
 ) -> None:
-    assert "istio-system/Service/istio-ingressgateway" not in _subjects(checked[stack], "order")
+    assert "istio-ingress/Service/istio-ingressgateway" not in _subjects(checked[stack], "order")
 
 
 @pytest.mark.parametrize("stack", STACKS)
-@pytest.mark.xfail(
-    strict=True,
-    reason="scheduling: nvidia-device-plugin 0.18.0's default affinity requires NFD/GFD labels "
-    "(feature.node.kubernetes.io/pci-10de.present, nvidia.com/gpu.present) the GPU nodes lack",
-)
 def test_the_device_plugin_lands_on_the_gpu_pool(
     checked: dict[str, dict[str, CheckResult]], stack: str
 ) -> None:
@@ -161,11 +125,6 @@ def test_the_device_plugin_lands_on_the_gpu_pool(
 
 
 @pytest.mark.parametrize("stack", STACKS)
-@pytest.mark.xfail(
-    strict=True,
-    reason="scheduling: Grafana's two k8s-sidecar containers and the Prometheus/Alertmanager "
-    "config-reloaders (--config-reloader-*-request=0) run on the LimitRange defaults",
-)
 def test_no_container_relies_on_the_limit_range_defaults(
     checked: dict[str, dict[str, CheckResult]], stack: str
 ) -> None:
@@ -182,7 +141,8 @@ def test_every_workload_waits_for_the_nodes_through_the_stack_reference(
     assert nodes["node_groups"] == ["general-mng", "gpu-mng", "training-mng"]
     assert nodes["cni"] == ["cluster-vpc-cni"]
     # release -> the Kubernetes provider -> the stack reference -> the AWS stack's node group
-    assert nodes["example_path"][1:] == ["k8s", "foundation", "general-mng"]
+    # a pod-creating object -> ... -> the stack reference -> the AWS stack's node group
+    assert nodes["example_path"][-2:] == ["foundation", "general-mng"]
     assert order.details["graph"]["edges"]["provider"] > 0
 
 
@@ -211,6 +171,7 @@ def test_every_aws_caller_runs_under_its_own_role(
     assert accounts == {
         "external-secrets/external-secrets",
         "cluster-autoscaler/cluster-autoscaler",
+        "aws-load-balancer-controller/aws-load-balancer-controller",
         "mlflow/mlflow-server",
         "kubeflow/pipeline-runner",
         "mlops/kserve-model-reader",
@@ -236,6 +197,7 @@ def test_dns_callers_run_under_roles_that_trust_exactly_them() -> None:
     """With a hosted zone, external-dns and cert-manager (Route 53 DNS-01) call AWS too."""
     overrides = {
         "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+        "privateHostedZoneId": "Z0PRIVATE0ZONE0000000",
         "domain": "ml.example.org",
         "services": {"externalDns": True},
     }
@@ -253,15 +215,10 @@ def test_the_report_has_one_section_per_check(plans: dict[str, dict[str, Any]]) 
     for name in ("order", "scheduling", "capacity", "identity"):
         assert f"## Check: {name}" in report
     assert "| `general` | t3.large | 2 |" in report
-    assert "`release-cert-manager` -> `k8s` -> `foundation` -> `general-mng`" in report
+    assert "-> `foundation` -> `general-mng`" in report
 
 
 @pytest.mark.parametrize("stack", STACKS)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the plan exits 1 on the mandatory order and scheduling findings above until they "
-    "are fixed",
-)
 def test_the_plan_exits_clean(plans: dict[str, dict[str, Any]], stack: str) -> None:
     assert plans[stack]["returncode"] == 0
 

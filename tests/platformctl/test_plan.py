@@ -75,9 +75,7 @@ def test_dev_plan_is_clean(dev_plan: tuple[dict[str, Any], Path]) -> None:
     assert policy["mandatory_violations"] == 0, [
         v for v in policy["violations"] if v["level"] == "mandatory"
     ]
-    # 1 today: the cluster checks' findings on main; the exit status 0 is asserted by
-    # tests/platformctl/test_cluster_checks.py::test_the_plan_exits_clean (strict xfail).
-    assert result["returncode"] in (0, 1)
+    assert result["returncode"] == 0
 
 
 def test_report_sections(dev_plan: tuple[dict[str, Any], Path]) -> None:
@@ -193,7 +191,7 @@ def test_plan_as_a_command(plans: dict[str, dict[str, Any]], stack: str) -> None
     """The way `make plan` runs it: its own process, the real stack name in every URN."""
     plan = plans[stack]
     # 0 once the cluster checks pass (test_cluster_checks.py::test_the_plan_exits_clean).
-    assert plan["returncode"] in (0, 1), plan["stdout"] + plan["stderr"]
+    assert plan["returncode"] == 0, plan["stdout"] + plan["stderr"]
     assert plan["stdout"].startswith(f"{stack}: ")
     assert "policy: 0 mandatory" in plan["stdout"]
     assert plan["stderr"] == ""
