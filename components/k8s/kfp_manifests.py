@@ -69,6 +69,8 @@ DB_SECRET: Final = "mysql-secret"  # noqa: S105 - a Secret's name the upstream D
 MLMD_CONFIG_SECRET: Final = "metadata-grpc-config"  # noqa: S105 - a Secret's name
 MLMD_CONFIG_FILE: Final = "config.textproto"
 
+# AWS's trust store for the RDS CA bundles (a mesh-external host: its ServiceEntry).
+RDS_TRUST_STORE: Final = "truststore.pki.rds.amazonaws.com"
 RDS_CA_DIR: Final = "/etc/rds-ca"
 RDS_CA_FILE: Final = f"{RDS_CA_DIR}/bundle.pem"
 RDS_CA_VOLUME: Final = "rds-ca"
@@ -271,7 +273,7 @@ def rds_ca_init_container() -> Manifest:
         "command": ["/bin/sh", "-ec"],
         "args": [
             'wget -q -O "$RDS_CA_FILE.tmp" '
-            '"https://truststore.pki.rds.amazonaws.com/$AWS_REGION/$AWS_REGION-bundle.pem" '
+            f'"https://{RDS_TRUST_STORE}/$AWS_REGION/$AWS_REGION-bundle.pem" '
             '&& grep -q "BEGIN CERTIFICATE" "$RDS_CA_FILE.tmp" '
             '&& mv "$RDS_CA_FILE.tmp" "$RDS_CA_FILE"'
         ],
@@ -565,6 +567,57 @@ def _own_patches() -> list[Manifest]:
 KEPT_DEPLOYMENTS: Final = tuple(HARDENING)
 
 
+# --- roles ----------------------------------------------------------------------------------
+
+
+def _rule(groups: tuple[str, ...], resources: tuple[str, ...], verbs: tuple[str, ...]) -> Manifest:
+    return {"apiGroups": list(groups), "resources": list(resources), "verbs": list(verbs)}
+
+
+def _role(name: str, rules: list[Manifest]) -> Manifest:
+    # A Role's rules have no merge key: the patch's list replaces the upstream one.
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "rules": rules,
+    }
+
+
+def role_patches() -> list[Manifest]:
+    """The pipeline runner's and the UI's Roles, without what a v2 pipeline never uses.
+
+    Upstream, the runner's Role keeps v1's ResourceOp grants ('*' on pods, services,
+    Deployments, Jobs, PersistentVolumes, kubeflow.org, Seldon) and Secret reads for the
+    object store's static keys. A v2 run's pods (driver, launcher, Argo's executor) read
+    the launcher's ConfigMap, write Argo's task results, create and delete the PVCs and
+    snapshots kfp-kubernetes asks for, and read their own pods and logs; artifacts go
+    through IRSA, so no Secret is read. The UI reads Secrets only for an artifact's
+    static keys and the viewer CRD is not installed: both go.
+    """
+    runner = [
+        _rule(("",), ("configmaps",), ("get", "list", "watch")),
+        _rule(("",), ("pods", "pods/log"), ("get", "list", "watch")),
+        _rule(("",), ("pods",), ("patch",)),  # Argo's executor annotates its pod
+        _rule(
+            ("",),
+            ("persistentvolumeclaims",),
+            ("create", "delete", "get", "list", "watch", "patch"),
+        ),
+        _rule(("snapshot.storage.k8s.io",), ("volumesnapshots",), ("create", "delete", "get")),
+        _rule(("argoproj.io",), ("workflows",), ("get", "list", "watch", "update", "patch")),
+        _rule(("argoproj.io",), ("workflowtaskresults",), ("create", "patch")),
+        _rule(("mlflow.kubeflow.org",), ("experiments",), ("get", "list", "create", "update")),
+    ]
+    ui = [
+        _rule(("",), ("pods", "pods/log"), ("get",)),
+        _rule(("",), ("events",), ("list",)),
+        _rule(("",), ("configmaps",), ("get", "list")),
+        _rule(("argoproj.io",), ("workflows",), ("get", "list")),
+    ]
+    return [_role(RUNNER, runner), _role("ml-pipeline-ui", ui)]
+
+
 # --- the overlays -------------------------------------------------------------------------
 
 
@@ -612,6 +665,7 @@ def overlay_kustomizations() -> dict[str, Manifest]:
             [
                 *[delete_patch(r.ref) for r in (*PLATFORM_REMOVALS, *OWNED_ACCOUNT_REMOVALS)],
                 *deployment_patches(),
+                *role_patches(),
             ],
         ),
     }

@@ -25,20 +25,22 @@ import pulumi_kubernetes as k8s
 
 from components.k8s import kfp_manifests as kfp
 from components.k8s.artifact_access import ArtifactStoreRef, prefix_policy
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.external_secrets import REFRESH, STORE_NAME
+from components.k8s.kfp_manifests import Manifest
 from components.k8s.platform_service import (
     MANAGED_BY,
     AwsScope,
     PlatformService,
     retired_ml_accounts,
 )
-from components.k8s.pods import general_pool
+from components.k8s.pods import general_pool, gpu_pool
 from components.k8s.scrapes import (
     WORKFLOW_CONTROLLER_METRICS_PORT,
     workflow_controller_pod_monitor,
 )
 from contract import ServiceAccountRef
+from contract import contract as contract_defaults
 
 # Kubeflow Pipelines ships no chart: its kustomize manifests, pinned and locked like a
 # chart and rendered with `kubectl kustomize` (platformctl.render.render_kustomization).
@@ -57,6 +59,9 @@ KUSTOMIZATIONS: Final = {
         kustomizations=(
             "manifests/kustomize/cluster-scoped-resources",
             "manifests/kustomize/env/platform-agnostic",
+        ),
+        kubernetes=KubernetesRange(
+            "1.33", "1.36", "kubeflow/pipelines 2.17.0 CI workflows: Kubernetes 1.33.12 and 1.36.1"
         ),
     ),
 }
@@ -296,6 +301,92 @@ def _external_secret(
     }
 
 
+# One run of the training pipeline (pipelines/training_pipeline.py), as Argo would start
+# its pods: per task a driver pod and an executor pod (KFP 2.17's v2 compiler), plus the
+# root DAG's and the condition's drivers. The capacity check charges them all at once (a
+# run is sequential, so this bounds one run from above); containers without resources
+# are charged the namespace LimitRange's defaults, as the cluster would.
+TRAINING_TASKS: Final = (
+    "data-ingestion",
+    "data-validation",
+    "feature-engineering",
+    "model-training",
+    "model-evaluation",
+    "model-registration",
+)
+GPU_TASKS: Final = ("model-training",)
+DAG_DRIVERS: Final = ("root-driver", "condition-driver")
+
+
+def _run_pod(name: str, namespace: str, main: Manifest, *, gpu: bool) -> Manifest:
+    c = contract_defaults()
+    wait = {"name": "wait", "image": "argoexec", **EXECUTOR}
+    spec: Manifest = {
+        "serviceAccountName": kfp.RUNNER,
+        "nodeSelector": gpu_pool() if gpu else general_pool(),
+        "containers": [wait, main],
+    }
+    if gpu:
+        spec["tolerations"] = [
+            {
+                "key": c.gpu.taint_key,
+                "operator": "Equal",
+                "value": c.gpu.taint_value,
+                "effect": c.gpu.taint_effect,
+            }
+        ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def pipeline_run_pods(namespace: str = kfp.NAMESPACE) -> list[Manifest]:
+    """The pods of one training run (for the capacity and quota checks; never applied)."""
+    resource = contract_defaults().gpu.resource
+    pods = [
+        _run_pod(driver, namespace, {"name": "main", "image": "kfp-driver"}, gpu=False)
+        for driver in DAG_DRIVERS
+    ]
+    for task in TRAINING_TASKS:
+        gpu = task in GPU_TASKS
+        pods.append(
+            _run_pod(
+                f"{task}-driver", namespace, {"name": "main", "image": "kfp-driver"}, gpu=False
+            )
+        )
+        main: Manifest = {"name": "main", "image": "pipeline-runtime"}
+        if gpu:
+            main["resources"] = {"limits": {resource: "1"}}
+        pod = _run_pod(task, namespace, main, gpu=gpu)
+        pod["spec"]["initContainers"] = [{"name": "kfp-launcher", "image": "kfp-launcher"}]
+        pods.append(pod)
+    return pods
+
+
+def trust_store_service_entry(namespace: str) -> dict[str, Any]:
+    """AWS's RDS trust store, for the init containers that fetch the CA bundle.
+
+    The mesh's outbound policy is REGISTRY_ONLY; with native sidecars the init
+    containers' traffic goes through the sidecar, which forwards only to registered
+    hosts. Exported to this namespace alone.
+    """
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "ServiceEntry",
+        "metadata": {"name": "rds-trust-store", "namespace": namespace},
+        "spec": {
+            "hosts": [kfp.RDS_TRUST_STORE],
+            "exportTo": ["."],
+            "location": "MESH_EXTERNAL",
+            "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}],
+            "resolution": "DNS",
+        },
+    }
+
+
 def kustomize_root(manifests_root: str = MANIFESTS_ROOT) -> str:
     """The materialized tarball plus overlays: a new directory for a new pin or overlay."""
     return f"{manifests_root}/{PIN.chart}-{PIN.version}-{kfp.overlay_digest()[:12]}"
@@ -345,9 +436,7 @@ class KubeflowPipelines(PlatformService):
                     args.aws,
                 )
             accounts.append(
-                self.service_account(
-                    ns, account.name, account_role, automount=None if account.api else False
-                )
+                self.service_account(ns, account.name, account_role, api_token=account.api)
             )
 
         values = pulumi.Output.all(args.bucket_name, args.database.endpoint)
@@ -392,6 +481,11 @@ class KubeflowPipelines(PlatformService):
                 metadata_config_secret(ns, secret_arn, host.apply(metadata_config_template)),
             ),
         ]
+        secrets.append(
+            self.custom_resource(
+                "service-entry-kubeflow-rds-trust-store", trust_store_service_entry(ns)
+            )
+        )
         directories = kustomize_directories(args.manifests_root)
         cluster = k8s.kustomize.v2.Directory(
             "kustomize-kubeflow-pipelines-cluster",
