@@ -146,3 +146,37 @@ def test_the_manifests_namespace_is_the_contracts() -> None:
     # cluster-scoped-resources binds roles to subjects in `kubeflow`: the contract must agree.
     assert contract().namespaces["kubeflow"] == kfp.NAMESPACE
     assert contract().service_accounts["pipeline_runner"].name == kfp.RUNNER
+
+
+def _grants(rules: list[dict]) -> set[tuple[str, str, str]]:
+    return {
+        (group, resource, verb)
+        for r in rules
+        for group in r["apiGroups"]
+        for resource in r["resources"]
+        for verb in r["verbs"]
+    }
+
+
+def test_the_runner_and_ui_roles_lose_wildcards_pod_creation_and_secrets() -> None:
+    roles = {
+        p["metadata"]["name"]: p
+        for p in _platform_patches()
+        if p["kind"] == "Role" and p.get("$patch") != "delete"
+    }
+    assert set(roles) == {"pipeline-runner", "ml-pipeline-ui"}
+    for role in roles.values():
+        assert role["metadata"]["namespace"] == "kubeflow"
+        grants = _grants(role["rules"])
+        assert not any("*" in g for g in grants)
+        assert not {r for _, r, _ in grants} & {"secrets", "persistentvolumes", "pods/exec"}
+        assert ("", "pods", "create") not in grants
+    runner = _grants(roles["pipeline-runner"]["rules"])
+    # What a v2 run's pods use: the launcher's config, Argo's task results, kfp-kubernetes' PVCs.
+    assert {
+        ("", "configmaps", "get"),
+        ("argoproj.io", "workflowtaskresults", "create"),
+        ("argoproj.io", "workflowtaskresults", "patch"),
+        ("", "persistentvolumeclaims", "create"),
+        ("", "pods", "get"),
+    } <= runner
