@@ -28,6 +28,7 @@ from platformctl.result import (
 from stacks.loader import SettingsError, StackTarget, load_environment
 
 if TYPE_CHECKING:
+    from platformctl.checks import PlannedObject
     from platformctl.render import RenderStep
     from stacks.settings import StackSettings
 
@@ -144,7 +145,10 @@ def run_plan(
         _write_json(out_dir / "policy.json", result.policy)
         result.timings["policy"] = time.perf_counter() - step
 
-    result.cost = cost_model.estimate(resources)
+    result.objects = _planned_objects(resources, result.render)
+    estimate = cost_model.estimate(resources, result.objects, region=settings.region)
+    result.cost = estimate.as_json()
+    result.checks.append(estimate.check())
     _write_json(out_dir / "cost.json", result.cost)
     (out_dir / "report.md").write_text(report.render(result), encoding="utf-8")
     result.timings["total"] = time.perf_counter() - started
@@ -159,6 +163,15 @@ def _run_policy(
     from platformctl.analyzer import run_policy_packs  # noqa: PLC0415
 
     return run_policy_packs(resources, project=project, stack=stack)
+
+
+def _planned_objects(
+    resources: list[dict[str, Any]], step: RenderStep | None
+) -> list[PlannedObject]:
+    """Everything the cluster would receive: the program's typed objects and the charts'."""
+    from platformctl.render import program_objects  # noqa: PLC0415
+
+    return [*program_objects(resources), *(step.objects if step is not None else [])]
 
 
 def _render_manifests(resources: list[dict[str, Any]], directory: Path) -> list[Path]:

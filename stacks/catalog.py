@@ -55,3 +55,16 @@ def gpu_count(instance_type: str) -> int:
 
 def architecture(instance_type: str) -> str:
     return EC2_INSTANCE_TYPES[instance_type][3]
+
+# EKS support windows: version -> (end of standard support, end of extended support),
+# ISO dates. Source: the Amazon EKS Kubernetes release calendar
+# (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html), as mirrored by
+# endoflife.date/amazon-eks. Past the first date a cluster whose upgrade policy is
+# EXTENDED (the API's default) is billed the extended-support rate (platformctl/cost.py).
+EKS_SUPPORT_WINDOWS: Final[dict[str, tuple[str, str]]] = {
+    "1.32": ("2026-03-23", "2027-03-23"),
+    "1.33": ("2026-07-29", "2027-07-29"),
+    "1.34": ("2026-12-02", "2027-12-02"),
+    "1.35": ("2027-03-27", "2028-03-27"),
+    "1.36": ("2027-08-02", "2028-08-02"),
+}
