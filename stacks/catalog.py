@@ -56,6 +56,7 @@ def gpu_count(instance_type: str) -> int:
 def architecture(instance_type: str) -> str:
     return EC2_INSTANCE_TYPES[instance_type][3]
 
+
 # EKS support windows: version -> (end of standard support, end of extended support),
 # ISO dates. Source: the Amazon EKS Kubernetes release calendar
 # (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html), as mirrored by
