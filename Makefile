@@ -20,7 +20,8 @@ export PYTHONDONTWRITEBYTECODE := 1
         lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
         deploy-example status \
         tools tools-v33 charts test-helm-compat lock-tools \
-        promtool test-alerts lock-alerts
+        promtool test-alerts lock-alerts \
+        test-cost
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -42,6 +43,7 @@ help:
 	@echo "make test-helm-compat     every chart renders the same with helm 4.1.4 as with 4.2.3"
 	@echo "make test-alerts          alert rules (promtool), scrape objects and the Grafana dashboard"
 	@echo "make promtool             unpack Debian's promtool into .venv/bin (needed by the alert tests)"
+	@echo "make test-cost            the price table, cost model, floor and critical-path tests"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -221,6 +223,15 @@ test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/components/k8s/test_alerts.py tests/components/k8s/test_scrapes.py \
 	  tests/components/k8s/test_dashboards.py tests/components/k8s/test_metric_catalog.py \
 	  tests/components/k8s/test_mlflow_metrics.py tests/platformctl/test_alert_wiring.py -q
+
+# --- cost and critical path (issue 13 items 1-2) --------------------------------
+# docs/cost.md. Part of `make test`; this runs them alone (the real-plan tests plan
+# dev, staging and prod once, with the rendered charts: hence `tools`).
+COST_TESTS := tests/platformctl/test_prices.py tests/platformctl/test_cost.py \
+              tests/platformctl/test_capacity.py tests/platformctl/test_critical_path.py
+
+test-cost: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(COST_TESTS) -n 2 -q
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed

@@ -5,9 +5,9 @@ every resource of its `dependencies` and `property_dependencies` and its provide
 have been created, and once its parent has (a custom parent) or has been
 registered (a component parent); a component completes when its last child does,
 so waiting on a component waits for all of it. The platform stack's
-StackReference depends on every resource of the AWS stack (platformctl/plan.py),
-and the Kubernetes provider reads it, so the Kubernetes layers start after the AWS
-stack has finished, as two `pulumi up` runs in a row do.
+StackReference depends on every resource of the AWS stack (platformctl/plan.py):
+every resource of a stack that reads another starts after that stack has finished,
+as two `pulumi up` runs in a row do (`make install`).
 
 Weights come from platformctl/durations.py. A Helm release weighs its install plus
 the start of its slowest rendered workload (readiness probe delays read from the
@@ -37,10 +37,12 @@ from platformctl.durations import (
     HOOK_JOB,
     NLB,
     POD_START,
+    PROVIDER,
     Duration,
 )
 
 HELM_RELEASE: Final = "kubernetes:helm.sh/v3:Release"
+STACK_REFERENCE: Final = "pulumi:pulumi:StackReference"
 LBC_CHART: Final = "aws-load-balancer-controller"
 NODE_GROUP_TYPES: Final = ("eks:index:ManagedNodeGroup", "aws:eks/nodeGroup:NodeGroup")
 WORKLOAD_KINDS: Final = ("Deployment", "StatefulSet", "DaemonSet")
@@ -64,6 +66,11 @@ class CriticalPath:
     minutes: float = 0.0
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def _stack(urn: str) -> str:
+    """`urn:pulumi:<stack>::<project>::...` -> the stack."""
+    return urn.split("::", 1)[0].removeprefix("urn:pulumi:")
 
 
 def _provider_urn(reference: str) -> str:
@@ -168,6 +175,14 @@ class _Graph:
         for obj in objects:
             self.by_release[obj.source].append(obj)
         self.minimums = _pool_minimums(resources)
+        # `pulumi up` of a stack that reads another starts once that one has finished:
+        # stack -> the other stacks' resources its StackReferences wait for.
+        self.after_stacks: dict[str, list[str]] = defaultdict(list)
+        for urn, r in self.records.items():
+            if r.get("type") == STACK_REFERENCE:
+                self.after_stacks[_stack(urn)] += [
+                    d for d in r.get("dependencies") or [] if _stack(d) != _stack(urn)
+                ]
         self._start: dict[str, Time] = {}
         self._done: dict[str, Time] = {}
 
@@ -178,6 +193,8 @@ class _Graph:
             return CREATE[typ]
         if typ == HELM_RELEASE:
             return release_duration(self.by_release.get(urn, []), self.minimums)
+        if typ.startswith("pulumi:providers:"):
+            return PROVIDER
         return DEFAULT if r.get("custom") else COMPONENT
 
     def waits_for(self, urn: str) -> list[str]:
@@ -191,7 +208,7 @@ class _Graph:
     def start(self, urn: str) -> Time:
         if urn not in self._start:
             best: Time = (0.0, None)
-            for dep in self.waits_for(urn):
+            for dep in [*self.waits_for(urn), *self.after_stacks.get(_stack(urn), [])]:
                 t = self.done(dep)[0]
                 if t > best[0]:
                     best = (t, ("done", dep))

@@ -21,6 +21,7 @@ class Duration:
 
 DEFAULT: Final = Duration(0.05, "assumption: one API call and its read-back, a few seconds")
 COMPONENT: Final = Duration(0.0, "a component creates nothing: it completes when its children do")
+PROVIDER: Final = Duration(0.0, "a provider is configured in the engine, nothing is created")
 
 CREATE: Final[dict[str, Duration]] = {
     "eks:index:Cluster": Duration(

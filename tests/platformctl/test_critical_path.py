@@ -73,7 +73,27 @@ def test_property_dependencies_and_providers_are_edges() -> None:
         ),
         record("ns", "kubernetes:core/v1:Namespace", provider="provider::provider-id"),
     ]
-    assert names(resources) == (pytest.approx(8.1), ["db", "provider", "ns"])
+    # A provider is configured, not created: it weighs nothing but passes the wait on.
+    assert names(resources) == (pytest.approx(8.05), ["db", "provider", "ns"])
+
+
+def test_a_stack_that_reads_another_starts_after_it_has_finished() -> None:
+    aws, platform = "urn:pulumi:dev::p::", "urn:pulumi:dev-platform::p::"
+    resources = [
+        record(aws + "db", RDS, name="db"),
+        record(aws + "key", KEY, name="key"),
+        record(
+            platform + "ref",
+            "pulumi:pulumi:StackReference",
+            deps=[aws + "db", aws + "key"],
+            name="ref",
+        ),
+        # Waits for nothing in its own stack, yet its `pulumi up` runs second.
+        record(platform + "platform-key", KEY, name="platform-key"),
+    ]
+    path = critical_path(resources)
+    assert [s.name for s in path.steps] == ["db", "platform-key"]
+    assert path.minutes == pytest.approx(8.1)
 
 
 def _release(urn: str, chart: str = "x", **kw: Any) -> dict[str, Any]:
