@@ -667,6 +667,17 @@ class Estimate:
     floor: list[CostLine] = field(default_factory=list)
     floor_note: str = ""
     evaluated: int = 0
+    # Every type seen (resources and planned objects) -> how the table classifies it.
+    types: dict[str, str] = field(default_factory=dict)
+
+    def saw(self, resource_type: str, rule: Priced | PricedObject | Free | None) -> None:
+        self.evaluated += 1
+        if rule is None:
+            self.types[resource_type] = "unclassified"
+        elif isinstance(rule, Free):
+            self.types[resource_type] = f"free: {rule.reason}"
+        else:
+            self.types[resource_type] = f"priced: {rule.what}"
 
     @property
     def idle(self) -> float:
@@ -708,6 +719,7 @@ class Estimate:
                 "note": self.floor_note,
             },
             "unpriced": [{"subject": f.subject, "message": f.message} for f in self.findings],
+            "types": dict(sorted(self.types.items())),
             "usage_priced": USAGE_PRICED,
             "assumptions": {
                 "log_ingestion_gb_per_day": {p: gb for p, gb, _ in LOG_INGESTION_GB_PER_DAY},
@@ -736,7 +748,7 @@ def estimate(
     for record in records:
         typ, ref, name = str(record["type"]), str(record["urn"]), str(record.get("name", ""))
         rule = classify(typ)
-        result.evaluated += 1
+        result.saw(typ, rule)
         if rule is None:
             result.findings.append(_unclassified(ref, typ))
         elif isinstance(rule, Priced):
@@ -748,7 +760,7 @@ def estimate(
     for obj in planned:
         typ = object_type(obj)
         rule = classify(typ)
-        result.evaluated += 1
+        result.saw(typ, rule)
         if rule is None:
             result.findings.append(_unclassified(obj.ref, typ))
         elif isinstance(rule, PricedObject):

@@ -184,9 +184,15 @@ class _Graph:
                     d for d in r.get("dependencies") or [] if _stack(d) != _stack(urn)
                 ]
         self._start: dict[str, Time] = {}
+        self._weight: dict[str, Duration] = {}
         self._done: dict[str, Time] = {}
 
     def weight(self, urn: str) -> Duration:
+        if urn not in self._weight:
+            self._weight[urn] = self._weigh(urn)
+        return self._weight[urn]
+
+    def _weigh(self, urn: str) -> Duration:
         r = self.records[urn]
         typ = str(r.get("type"))
         if typ in CREATE:

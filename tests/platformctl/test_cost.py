@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from platformctl.checks import PlannedObject
 from platformctl.cost import (
@@ -21,7 +19,6 @@ from platformctl.cost import (
     classify,
     estimate,
     log_ingestion,
-    object_type,
     support_rate,
 )
 from platformctl.prices import PriceError
@@ -390,6 +387,13 @@ def test_a_claim_of_an_unpriced_or_missing_storage_class_is_a_finding() -> None:
 def test_an_unclassified_type_is_a_finding_naming_it() -> None:
     message = finding([record("x", "aws:elasticache/cluster:Cluster")])
     assert "Type aws:elasticache/cluster:Cluster is neither priced nor declared free" in message
+    types = price(
+        [record("x", "aws:elasticache/cluster:Cluster"), record("k", "aws:kms/key:Key")]
+    ).as_json()["types"]
+    assert types == {
+        "aws:elasticache/cluster:Cluster": "unclassified",
+        "aws:kms/key:Key": "priced: customer-managed key",
+    }
     ingress = obj("Ingress", "web", "ns", api_version="networking.k8s.io/v1")
     assert "kubernetes:networking.k8s.io/v1:Ingress" in finding([], [ingress])
 
@@ -412,23 +416,20 @@ def test_the_table_entries_are_well_formed() -> None:
             assert typ.startswith("kubernetes:"), typ
 
 
-def _plan_types(plan_dir: Path) -> set[str]:
-    types = {r["type"] for r in json.loads((plan_dir / "resources.json").read_text())}
-    for path in (plan_dir / "manifests").glob("*.yaml"):
-        for manifest in yaml.safe_load_all(path.read_text()):
-            if manifest:
-                types.add(object_type(PlannedObject(manifest, "")))
-    return types
-
-
 def test_every_type_of_every_plan_is_priced_or_declared_free(
     plans: dict[str, dict[str, Any]],
 ) -> None:
     """Every resource type of dev, staging and prod, and every kind the cluster would receive
-    (the program's objects and the rendered charts'), is in the one table."""
+    (the program's objects and the rendered charts', as the plan saw them), is in the one
+    table: priced, or free with its reason."""
     seen: dict[str, set[str]] = {}
     for stack, plan in plans.items():
-        for typ in _plan_types(plan["dir"]):
+        cost = json.loads((plan["dir"] / "cost.json").read_text())
+        resource_types = {r["type"] for r in plan["resources"]}
+        assert resource_types <= set(cost["types"]), stack  # the plan classified them all
+        assert any(t.startswith("kubernetes:apps/v1:") for t in cost["types"]), stack  # rendered
+        for typ, how in cost["types"].items():
+            assert how != "unclassified", (stack, typ)
             seen.setdefault(typ, set()).add(stack)
     unclassified = sorted(t for t in seen if classify(t) is None)
     assert unclassified == []

@@ -120,7 +120,7 @@ def test_cost(dev_plan: tuple[dict[str, Any], Path]) -> None:
     objects = [
         PlannedObject(m, "")
         for path in sorted((out / "manifests").glob("*.yaml"))
-        for m in yaml.safe_load_all(path.read_text())
+        for m in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader)
         if m
     ]
     assert cost == estimate(result["resources"], objects, region="eu-west-1").as_json()
