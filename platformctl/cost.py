@@ -41,7 +41,11 @@ from platformctl.prices import (
     monthly,
     prices_for,
 )
-from stacks.catalog import EKS_SUPPORT_WINDOWS, RDS_INSTANCE_CLASSES
+from stacks.catalog import (
+    EKS_EXTENDED_SUPPORT_MONTHS,
+    EKS_STANDARD_SUPPORT_ENDS,
+    RDS_INSTANCE_CLASSES,
+)
 
 CHECK: Final = "cost-complete"
 FLOOR_TARGET: Final = 1.15  # issue 13: dev idle <= 1.15 x the floor
@@ -131,14 +135,19 @@ def _flat(ref: str, typ: str, name: str, usd: float, basis: str) -> list[CostLin
 
 
 def support_rate(version: str, on: date) -> tuple[str, str]:
-    """('standard' | 'extended', why) for an EKS version on a date (stacks.catalog windows)."""
-    window = EKS_SUPPORT_WINDOWS.get(version)
-    if window is None:
+    """('standard' | 'extended', why) for an EKS version on a date: the catalog's end of
+    standard support, then `EKS_EXTENDED_SUPPORT_MONTHS` of extended support."""
+    end = EKS_STANDARD_SUPPORT_ENDS.get(version)
+    if end is None:
         raise PriceError(
-            f"EKS version '{version}' has no support window in stacks.catalog "
-            f"EKS_SUPPORT_WINDOWS (known: {', '.join(sorted(EKS_SUPPORT_WINDOWS))})"
+            f"EKS version '{version}' has no end of standard support in stacks.catalog "
+            f"EKS_STANDARD_SUPPORT_ENDS (known: {', '.join(sorted(EKS_STANDARD_SUPPORT_ENDS))})"
         )
-    standard_end, extended_end = (date.fromisoformat(d) for d in window)
+    standard_end = date.fromisoformat(end)
+    months = standard_end.month - 1 + EKS_EXTENDED_SUPPORT_MONTHS
+    extended_end = standard_end.replace(
+        year=standard_end.year + months // 12, month=months % 12 + 1
+    )
     if on <= standard_end:
         return "standard", f"standard support until {standard_end}"
     if on <= extended_end:

