@@ -41,15 +41,14 @@ from platformctl.prices import (
     monthly,
     prices_for,
 )
-from stacks.catalog import (
-    EKS_EXTENDED_SUPPORT_MONTHS,
-    EKS_STANDARD_SUPPORT_ENDS,
-    RDS_INSTANCE_CLASSES,
-)
+from stacks.catalog import EKS_STANDARD_SUPPORT_ENDS, RDS_INSTANCE_CLASSES
 
 CHECK: Final = "cost-complete"
 FLOOR_TARGET: Final = 1.15  # issue 13: dev idle <= 1.15 x the floor
 
+# A version's extended support lasts the 12 months after its standard support
+# (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html).
+EKS_EXTENDED_SUPPORT_MONTHS: Final = 12
 # EKS gives a managed node group without a launch template 20 GiB root volumes.
 DEFAULT_NODE_DISK_GIB: Final = 20.0
 # The smallest storage RDS allocates for gp3 (and gp2).
@@ -571,11 +570,13 @@ CLASSIFICATION: Final[dict[str, Priced | PricedObject | Free]] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": IAM_FREE,
     "aws:iam/policy:Policy": IAM_FREE,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": IAM_FREE,
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole": IAM_FREE,
     # the engine's own
     "pulumi:providers:aws": Free("a provider: no cloud resource"),
     "pulumi:providers:kubernetes": Free("a provider: no cloud resource"),
     "pulumi:pulumi:StackReference": Free("reads another stack's outputs: no cloud resource"),
     "random:index/randomPassword:RandomPassword": Free("generated locally: no cloud resource"),
+    "random:index/randomId:RandomId": Free("generated locally: no cloud resource"),
     "kubernetes:helm.sh/v3:Release": Free("its rendered objects are classified one by one"),
     "kubernetes:helm.sh/v4:Chart": Free("its rendered objects are classified one by one"),
     # Kubernetes objects that make AWS create something
@@ -595,6 +596,7 @@ CLASSIFICATION: Final[dict[str, Priced | PricedObject | Free]] = {
     "kubernetes:apps/v1:DaemonSet": PODS_FREE,
     "kubernetes:batch/v1:Job": PODS_FREE,
     "kubernetes:batch/v1:CronJob": PODS_FREE,
+    "kubernetes:core/v1:Pod": PODS_FREE,
     "kubernetes:serving.kserve.io/v1beta1:InferenceService": PODS_FREE,
     # Kubernetes objects that are only stored
     **dict.fromkeys(
@@ -617,6 +619,8 @@ CLASSIFICATION: Final[dict[str, Priced | PricedObject | Free]] = {
             "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
             "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
             "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration",
+            "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+            "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
             "kubernetes:cert-manager.io/v1:Certificate",
             "kubernetes:cert-manager.io/v1:ClusterIssuer",
             "kubernetes:cert-manager.io/v1:Issuer",
@@ -630,6 +634,7 @@ CLASSIFICATION: Final[dict[str, Priced | PricedObject | Free]] = {
             "kubernetes:networking.istio.io/v1:Gateway",
             "kubernetes:networking.istio.io/v1:VirtualService",
             "kubernetes:networking.istio.io/v1:DestinationRule",
+            "kubernetes:networking.istio.io/v1:ServiceEntry",
         ),
         ETCD_FREE,
     ),

@@ -70,4 +70,3 @@ EKS_STANDARD_SUPPORT_ENDS: Final[dict[str, str]] = {
     "1.35": "2027-03-27",
     "1.36": "2027-08-02",
 }
-EKS_EXTENDED_SUPPORT_MONTHS: Final = 12

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
+
 from platformctl.checks import PlannedObject
 
 
@@ -98,3 +100,26 @@ def gp3_class(name: str = "gp3-encrypted", *, default: bool = True) -> PlannedOb
         provisioner="ebs.csi.aws.com",
         parameters={"type": "gp3", "encrypted": "true"},
     )
+
+
+def planned_objects(
+    resources: Sequence[Mapping[str, Any]], kube_version: str
+) -> list[PlannedObject]:
+    """What the plan priced and timed: the program's objects and every release rendered by the
+    real helm with the pinned charts (from the render cache the plans filled: JSON, fast),
+    each attributed to its release. Skipped, saying why, without helm or the charts."""
+    from platformctl.render import default_render_cache, program_objects, render_releases
+    from tests.platformctl.rendering import shared_charts_or_skip, tools_or_skip
+
+    tools = tools_or_skip()
+    rendered = render_releases(
+        resources,
+        kube_version=kube_version,
+        helm=tools.helm,
+        helm_version=tools.helm_version,
+        chart_cache=shared_charts_or_skip(),
+        render_cache=default_render_cache(),
+    )
+    if rendered.notice or rendered.findings:
+        pytest.skip(f"the charts did not all render: {rendered.notice or rendered.findings[0]}")
+    return [*program_objects(resources), *rendered.objects]

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from platformctl import durations
 from platformctl.checks import PlannedObject
 from platformctl.critical_path import critical_path, release_duration
-from tests.platformctl.costing import container, obj, record, workload
+from tests.platformctl.costing import container, obj, planned_objects, record, workload
+from tests.platformctl.rendering import shared_charts_or_skip
 
 RDS = "aws:rds/instance:Instance"  # 8 minutes
 CLUSTER = "eks:index:Cluster"  # 10 minutes
@@ -186,28 +185,13 @@ def test_no_resources_no_path() -> None:
 # --- the real dev plan -----------------------------------------------------------------------
 
 
-def _rendered(plan_dir: Path, resources: list[dict[str, Any]]) -> list[PlannedObject]:
-    """The plan's manifests, each attributed to the release that rendered it (Helm's
-    instance label), the program's own to their resource."""
-    from platformctl.render import program_objects
-
-    releases = {r["inputs"]["name"]: r["urn"] for r in resources if r["type"] == RELEASE}
-    objects = program_objects(resources)
-    for path in sorted((plan_dir / "manifests").glob("*.yaml")):
-        for manifest in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
-            labels = ((manifest or {}).get("metadata") or {}).get("labels") or {}
-            release = labels.get("app.kubernetes.io/instance") or labels.get("release")
-            if release in releases:
-                objects.append(PlannedObject(manifest, releases[release], release))
-    return objects
-
-
 def test_dev_critical_path_meets_the_target_and_is_a_chain(
     plans: dict[str, dict[str, Any]],
 ) -> None:
     plan = plans["dev"]
     resources = json.loads((plan["dir"] / "resources.json").read_text())
-    objects = _rendered(plan["dir"], resources)
+    version = next(r for r in resources if r["type"] == CLUSTER)["inputs"]["version"]
+    objects = planned_objects(resources, version)
     path = critical_path(resources, objects)
     assert 20 <= path.minutes <= 25
     chain = [s.name for s in path.steps]
@@ -222,6 +206,7 @@ def test_dev_critical_path_meets_the_target_and_is_a_chain(
 
 
 def test_the_report_shows_the_path_with_sources(plans: dict[str, dict[str, Any]]) -> None:
+    shared_charts_or_skip()  # the NLB step needs the gateway's rendered Service
     report = (plans["dev"]["dir"] / "report.md").read_text()
     section = report.split("## Critical path", 1)[1]
     assert "containers-roadmap#1227" in section
