@@ -356,7 +356,6 @@ def _ecr(ctx: Context, ref: str, typ: str, name: str, _i: Mapping[str, Any]) -> 
 
 LBC_TYPE_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-type"
 LBC_SCHEME_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-scheme"
-LBC_SUBNETS_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-subnets"
 LBC_NLB_TYPES: Final = ("external", "nlb-ip")
 LBC_NLB_CLASS: Final = "service.k8s.aws/nlb"
 AZS: Final = 3  # the VPC spans three AZs (DESIGN section 2): an NLB gets a node per AZ
