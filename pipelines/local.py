@@ -148,7 +148,7 @@ def run_local(
     """
     from kfp import local
 
-    from pipelines.training_pipeline import training_pipeline
+    from pipelines.training_pipeline import build_pipeline
 
     check_arguments(threshold, data, n_estimators, max_depth, test_size)
     c = contract()
@@ -190,7 +190,8 @@ def run_local(
             warnings.filterwarnings(
                 "ignore", message=".*have no effect in the current local runner.*"
             )
-            task = training_pipeline(**arguments)
+            # kfp.local runs each step in this interpreter: the image is not used.
+            task = build_pipeline()(**arguments)
     except RuntimeError as exc:
         errors = [m for _, line in tap.lines if (m := _STEP_ERROR.search(line))]
         if errors:

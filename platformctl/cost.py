@@ -15,7 +15,7 @@ ingestion and ECR storage are priced at the stated assumptions of `LOG_INGESTION
 and `ECR_IMAGE_GB` (docs/cost.md).
 
 The floor (`floor`): the EKS control plane at the standard rate, the fewest general
-nodes that hold the platform's own pod requests (platformctl/capacity.py), one NAT
+nodes that hold the platform's own pod requests (the capacity check's packing), one NAT
 gateway with its address, each database engine at its smallest class, and one load
 balancer. The report sets the idle total against it.
 """
@@ -29,8 +29,8 @@ from datetime import date
 from typing import Any, Final
 
 from contract import contract
-from platformctl.capacity import CapacityError, allocatable, nodes_needed, pool_load
 from platformctl.checks import CheckResult, Finding, PlannedObject
+from platformctl.checks.pods import QuantityError, mebibytes
 from platformctl.prices import (
     CURRENCY,
     DAYS_PER_MONTH,
@@ -418,12 +418,10 @@ def storage_classes(objects: Iterable[PlannedObject]) -> tuple[dict[str, str], s
 
 
 def _claim_gib(template: Mapping[str, Any], owner: str) -> float:
-    from platformctl.capacity import memory_mebibytes  # noqa: PLC0415 - same quantity grammar
-
     storage = ((template.get("resources") or {}).get("requests") or {}).get("storage")
     if storage is None:
         raise PriceError(f"{owner}: a volume claim without a storage request cannot be priced")
-    return memory_mebibytes(storage) / 1024
+    return mebibytes(storage) / 1024
 
 
 def _volumes(
@@ -721,7 +719,10 @@ class Estimate:
         return {
             "price_table": {"date": PRICE_TABLE_DATE, "region": self.region, "currency": CURRENCY},
             "hours_per_month": HOURS_PER_MONTH,
-            "resources": [line.as_json() for line in self.lines],
+            # by resource, whatever order the plan met them in (program or chart objects first)
+            "resources": [
+                line.as_json() for line in sorted(self.lines, key=lambda c: (c.ref, c.name))
+            ],
             "total_monthly_usd_idle": round(self.idle, 2),
             "total_monthly_usd_max": round(self.max, 2),
             "floor": {
@@ -747,8 +748,14 @@ def estimate(
     *,
     region: str,
     on: str = PRICE_TABLE_DATE,
+    general_nodes: int | None = None,
 ) -> Estimate:
-    """Price every resource of resources.json and every planned Kubernetes object."""
+    """Price every resource of resources.json and every planned Kubernetes object.
+
+    `general_nodes` is the fewest general nodes that hold the platform's pods, as the
+    capacity check packs them (platformctl/checks/capacity.py `fewest_nodes`): the floor
+    prices that many; None leaves the floor's node line out, with a finding saying why.
+    """
     records = list(resources)
     planned = list(objects)
     result = Estimate(region=region)
@@ -767,7 +774,7 @@ def estimate(
         elif isinstance(rule, Priced):
             try:
                 result.lines += rule.price(ctx, ref, typ, name, record.get("inputs") or {})
-            except (PriceError, CapacityError) as exc:
+            except (PriceError, QuantityError) as exc:
                 result.findings.append(Finding(CHECK, ref, str(exc)))
         # Free, or a Kubernetes kind priced from the planned objects below.
     for obj in planned:
@@ -779,11 +786,11 @@ def estimate(
         elif isinstance(rule, PricedObject):
             try:
                 result.lines += rule.price(ctx, obj)
-            except (PriceError, CapacityError) as exc:
+            except (PriceError, QuantityError) as exc:
                 result.findings.append(Finding(CHECK, obj.ref, str(exc)))
     try:
-        result.floor, result.floor_note = floor(ctx)
-    except (PriceError, CapacityError) as exc:
+        result.floor, result.floor_note = floor(ctx, general_nodes)
+    except (PriceError, QuantityError) as exc:
         result.findings.append(Finding(CHECK, "floor", str(exc)))
     return result
 
@@ -802,7 +809,7 @@ def _general_group(ctx: Context) -> Mapping[str, Any] | None:
     return None
 
 
-def floor(ctx: Context) -> tuple[list[CostLine], str]:
+def floor(ctx: Context, general_nodes: int | None) -> tuple[list[CostLine], str]:
     """The floor lines (docs/cost.md) and a note saying how the node count was found."""
     lines: list[CostLine] = []
     standard = ctx.prices.item("eks.cluster.standard")
@@ -823,17 +830,14 @@ def floor(ctx: Context) -> tuple[list[CostLine], str]:
     note = "no general node group in this plan"
     group = _general_group(ctx)
     if group is not None:
-        c = contract()
         inputs = group.get("inputs") or {}
         instance_type = str((inputs.get("instanceTypes") or [""])[0])
-        addons = [
-            str((r.get("inputs") or {}).get("addonName"))
-            for r in ctx.resources.values()
-            if r.get("type") == "aws:eks/addon:Addon"
-        ]
-        load = pool_load(ctx.objects, c.pools["general"], c.node_pool_label, addons)
-        node = allocatable(instance_type)
-        count = nodes_needed(load, node)
+        if general_nodes is None:
+            raise PriceError(
+                "the floor has no general node count: the capacity check found no packing of "
+                "the platform's pods onto the general pool (read its findings)"
+            )
+        count = general_nodes
         on_demand = ctx.prices.instance(instance_type, spot=False)
         gib = _disk_gib(ctx, group, inputs)
         per_node = monthly(on_demand) + monthly(ctx.prices.item("ebs.gp3"), gib)
@@ -847,12 +851,10 @@ def floor(ctx: Context) -> tuple[list[CostLine], str]:
                 f"{count} x {instance_type} on-demand ${on_demand.usd}/h + {gib:.0f} GiB gp3",
             )
         )
-        s, d = load.spread, load.per_node
         note = (
-            f"{len(load.workloads)} workloads on the general pool request {s.cpu_m}m CPU, "
-            f"{s.memory_mi}Mi, {s.pods} pods placed once plus {d.cpu_m}m, {d.memory_mi}Mi, "
-            f"{d.pods} pods on every node; a {instance_type} offers {node.cpu_m}m, "
-            f"{node.memory_mi}Mi, {node.pods} pods: {count} node(s) (a sum, not a packing)"
+            f"{count} {instance_type} node(s): the fewest the capacity check packs the "
+            "platform's pods onto (first-fit decreasing, node agents on every node, the EKS "
+            "add-ons' pods included)"
         )
     nat, ipv4 = ctx.prices.item("vpc.nat_gateway"), ctx.prices.item("vpc.public_ipv4")
     lines.append(

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from platformctl.checks_report import check_sections
 from platformctl.critical_path import CriticalPath, critical_path
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def render(result: PlanResult) -> str:
     if result.cost:
         lines += cost_section(result.cost)
     lines += _checkov_section(result.manifests)
+    lines += check_sections(result.checks)
     lines += critical_path_section(critical_path(resources, result.objects))
     return "\n".join(lines)
 

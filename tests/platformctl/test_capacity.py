@@ -1,184 +1,210 @@
-"""The cost model's capacity function: requests of the planned pods against a node."""
+"""The capacity check: headroom per pool at minimum size, the general pool's fit, quotas."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import pytest
-
-from platformctl.capacity import (
-    CapacityError,
-    PoolLoad,
-    Resources,
-    allocatable,
-    cpu_millicores,
-    kube_reserved_cpu_m,
-    memory_mebibytes,
-    nodes_needed,
-    pod_requests,
-    pool_load,
-    selects_pool,
+from platformctl.checks.capacity import check_capacity
+from platformctl.checks.context import SystemPods
+from tests.platformctl.check_fixtures import (
+    GPU_TOLERATION,
+    POOL_LABEL,
+    container,
+    context,
+    limit_range,
+    planned,
+    pod_spec,
+    pool,
+    pools,
+    resource_quota,
+    service,
+    urn,
+    workload,
 )
-from tests.platformctl.costing import container, obj, workload
 
-POOL = "mlops-platform.io/pool"
-
-
-@pytest.mark.parametrize(
-    ("quantity", "millicores"), [("100m", 100), ("1", 1000), ("0.5", 500), (2, 2000), ("2.5m", 3)]
-)
-def test_cpu_quantities(quantity: Any, millicores: int) -> None:
-    assert cpu_millicores(quantity) == millicores
+SOURCE = urn("kubernetes:helm.sh/v3:Release", "release-app")
+ADDON = urn("aws:eks/addon:Addon", "addons-coredns", "dev")
 
 
-@pytest.mark.parametrize(
-    ("quantity", "mebibytes"),
-    [("128Mi", 128), ("2Gi", 2048), ("512Ki", 1), ("1G", 954), ("1000M", 954), ("134217728", 128)],
-)
-def test_memory_quantities(quantity: str, mebibytes: int) -> None:
-    assert memory_mebibytes(quantity) == mebibytes
-
-
-def test_a_bad_quantity_is_an_error_naming_it() -> None:
-    with pytest.raises(CapacityError, match="CPU quantity 'lots'"):
-        cpu_millicores("lots")
-    with pytest.raises(CapacityError, match="memory quantity '2 GB'"):
-        memory_mebibytes("2 GB")
-
-
-def test_pod_requests_sum_containers_and_native_sidecars_against_the_largest_init() -> None:
-    spec = {
-        "containers": [container("100m", "128Mi"), container("50m", "64Mi")],
-        "initContainers": [
-            container("500m", "32Mi"),  # runs alone before the others: its peak counts
-            {**container("10m", "16Mi"), "restartPolicy": "Always"},  # a native sidecar
-        ],
-    }
-    assert pod_requests(spec) == Resources(500, 208, 1)
-    assert pod_requests(spec, Resources(50, 128)) == Resources(500, 336, 1)
-
-
-@pytest.mark.parametrize(
-    ("spec", "pool", "expected"),
-    [
-        ({"nodeSelector": {POOL: "general"}}, "general", True),
-        ({"nodeSelector": {POOL: "gpu"}}, "general", False),
-        ({"nodeSelector": {"kubernetes.io/os": "linux"}}, "general", True),  # names no pool
-        ({}, "gpu", True),
-        (
-            {
-                "affinity": {
-                    "nodeAffinity": {
-                        "requiredDuringSchedulingIgnoredDuringExecution": {
-                            "nodeSelectorTerms": [
-                                {
-                                    "matchExpressions": [
-                                        {
-                                            "key": POOL,
-                                            "operator": "In",
-                                            "values": ["gpu", "training"],
-                                        }
-                                    ]
-                                }
-                            ]
-                        }
-                    }
-                }
-            },
-            "general",
-            False,
-        ),
-    ],
-)
-def test_selects_pool(spec: dict[str, Any], pool: str, expected: bool) -> None:
-    assert selects_pool(spec, POOL, pool) is expected
-
-
-def test_pool_load_counts_replicas_daemonsets_per_node_operator_pods_and_sidecars() -> None:
-    injector_values = {
-        "global": {"proxy": {"resources": {"requests": {"cpu": "50m", "memory": "128Mi"}}}}
-    }
-    objects = [
-        obj("Namespace", "mlflow", labels={"istio-injection": "enabled"}),
-        obj(
-            "ConfigMap",
-            "istio-sidecar-injector",
-            "istio-system",
-            data={"values": json.dumps(injector_values)},
-        ),
-        workload("Deployment", "api", "platform", [container("100m", "100Mi")], replicas=2),
-        workload("Deployment", "server", "mlflow", [container("200m", "256Mi")]),  # injected
-        workload(
-            "Deployment",
-            "job",
-            "mlflow",
-            [container("10m", "10Mi")],
-            pod_labels={"sidecar.istio.io/inject": "false"},
-        ),
-        workload("DaemonSet", "agent", "platform", [container("20m", "30Mi")], pool=None),
-        workload("DaemonSet", "gpu-agent", "platform", [container("1", "1Gi")], pool="gpu"),
-        obj(
-            "Prometheus",
-            "p",
-            "monitoring",
-            api_version="monitoring.coreos.com/v1",
-            spec={
-                "replicas": 2,
-                "nodeSelector": {POOL: "general"},
-                "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}},
-            },
-        ),
-        obj(
-            "Job",
-            "hook",
-            "platform",
-            api_version="batch/v1",
-            spec={"template": {"spec": {"containers": [container("9", "9Gi")]}}},
-        ),
-    ]
-    load = pool_load(objects, "general", POOL, addons=["coredns", "vpc-cni", "unknown-addon"])
-    # api 2x(100m, 100Mi) + server (200m + 50m proxy, 256 + 128Mi) + job (10m, 10Mi)
-    # + Prometheus 2x(500m, 2Gi) + coredns 2x(100m, 70Mi)
-    assert load.spread == Resources(
-        200 + 250 + 10 + 1000 + 200, 200 + 384 + 10 + 4096 + 140, 2 + 1 + 1 + 2 + 2
+def _deployment(
+    name: str, cpu: str, memory: str, replicas: int = 1, namespace: str = "mlops"
+) -> dict[str, Any]:
+    return workload(
+        "Deployment",
+        name,
+        namespace,
+        pod_spec(containers=[container(cpu=cpu, memory=memory)]),
+        replicas=replicas,
     )
-    assert load.per_node == Resources(20 + 25, 30, 2)  # the agent and aws-node; not the GPU agent
+
+
+def _agent(name: str, cpu: str, memory: str) -> dict[str, Any]:
+    spec = pod_spec(
+        containers=[container(cpu=cpu, memory=memory)],
+        node_selector={},
+        tolerations=[{"operator": "Exists"}],
+    )
+    return workload("DaemonSet", name, "monitoring", spec)
+
+
+def _check(*manifests: dict[str, Any], **ctx: Any):
+    return check_capacity([planned(m, SOURCE) for m in manifests], [], context(**ctx))
+
+
+def _general(result) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return next(p for p in result.details["pools"] if p["pool"] == "general")
+
+
+def test_headroom_counts_node_agents_on_every_node_and_replicas_once() -> None:
+    coredns = SystemPods("coredns", "coredns", False, 2, 100, 70, ADDON)
+    aws_node = SystemPods("vpc-cni", "aws-node", True, 1, 50, 0, ADDON)
+    result = _check(
+        _deployment("api", "500m", "1Gi", replicas=2),
+        _agent("node-exporter", "20m", "32Mi"),
+        system_pods=[coredns, aws_node],
+    )
+    assert result.ok
+    general = _general(result)
+    # 2 nodes x (20m + 50m) agents + 2 x 500m + 2 x 100m coredns
+    assert general["requested"] == {
+        "cpu_m": 2 * 70 + 1000 + 200,
+        "memory_mi": 2 * 32 + 2048 + 140,
+        "pods": 2 * 2 + 4,
+    }
+    assert general["allocatable"] == {"cpu_m": 3860, "memory_mi": 13674, "pods": 70}
+    assert general["headroom"]["cpu_m"] == 3860 - 1340
+    assert general["fits"] is True
+
+
+def test_the_platform_that_does_not_fit_the_general_pool_fails_the_plan() -> None:
+    """Three 1200m pods on two 1930m nodes: the sum (3600m of 3860m) fits, the pods do not."""
+    result = _check(_deployment("api", "1200m", "256Mi", replicas=3))
+    [finding] = result.findings
+    assert finding.subject == "pool/general"
+    assert finding.message.startswith(
+        "The platform does not fit the general pool at its minimum size (2 x t3.large)"
+    )
+    assert "1 pod(s) find no node (mlops/Deployment/api)" in finding.message
+    assert result.mandatory and _general(result)["fits"] is False
+
+
+def test_fewest_nodes_is_what_the_packing_needs_not_the_sum() -> None:
+    """Three 1200m pods: their sum (3600m) fits two 1930m nodes, the pods need three."""
+    result = _check(_deployment("api", "1200m", "256Mi", replicas=3))
+    assert _general(result)["fewest_nodes"] == 3
+
+
+def test_fewest_nodes_is_at_least_one_and_counts_agents_on_every_node() -> None:
+    result = _check(_deployment("api", "100m", "64Mi"), _agent("agent", "1800m", "32Mi"))
+    # one node holds the 100m pod beside the 1800m agent (1930m allocatable)
+    assert _general(result)["fewest_nodes"] == 1
+    result = _check(_deployment("api", "200m", "64Mi"), _agent("agent", "1800m", "32Mi"))
+    assert _general(result)["fewest_nodes"] is None  # 200m never fits beside the agent
+
+
+def test_fewest_nodes_counts_pod_slots() -> None:
+    tiny = pool("general", min_size=1, pods=4)
+    result = _check(_deployment("api", "10m", "16Mi", replicas=7), pool_list=[tiny])
+    assert _general(result)["fewest_nodes"] == 2
+
+
+def test_pod_slots_count_like_cpu_and_memory() -> None:
+    tiny = pool("general", min_size=1, pods=4)
+    result = _check(
+        _deployment("api", "10m", "16Mi", replicas=4),
+        _agent("agent", "10m", "16Mi"),
+        pool_list=[tiny],
+    )
+    [finding] = result.findings
     assert (
-        "eks-addon/coredns" in load.workloads
-        and "platform/DaemonSet/gpu-agent" not in load.workloads
+        "requests 50m CPU / 80Mi / 5 pods against 1930m / 6837Mi / 4 pods allocatable"
+        in finding.message
     )
 
 
-@pytest.mark.parametrize(("vcpus", "reserved"), [(1, 60), (2, 70), (4, 80), (8, 90), (16, 110)])
-def test_kube_reserved_cpu_follows_the_eks_ami_tiers(vcpus: int, reserved: int) -> None:
-    assert kube_reserved_cpu_m(vcpus) == reserved
+def test_a_pod_larger_than_any_node_of_its_pool_never_schedules() -> None:
+    gpu_pod = pod_spec(
+        containers=[container(cpu="8", memory="8Gi", gpus=1)],
+        node_selector={POOL_LABEL: "gpu"},
+        tolerations=[GPU_TOLERATION],
+    )
+    result = _check(workload("Deployment", "trainer", "mlops", gpu_pod))
+    [finding] = result.findings
+    assert finding.subject == "mlops/Deployment/trainer"
+    assert (
+        "more than one g4dn.xlarge node of pool gpu has left after its node agents"
+        in finding.message
+    )
+    gpu = next(p for p in result.details["pools"] if p["pool"] == "gpu")
+    assert gpu["min_size"] == 0 and gpu["nodes_counted"] == 1  # waits for one scaled-up node
 
 
-def test_allocatable_of_a_t3_large() -> None:
-    # 2 vCPU - 70m; 8 GiB - (11 x 35 + 255) MiB - 100 MiB eviction; 35 pods.
-    assert allocatable("t3.large") == Resources(1930, 8192 - 640 - 100, 35)
-    with pytest.raises(CapacityError, match="instance type 'x1.tiny' has no capacity figures"):
-        allocatable("x1.tiny")
+def test_pools_at_zero_without_pods_show_no_capacity() -> None:
+    result = _check(_deployment("api", "100m", "128Mi"))
+    training = next(p for p in result.details["pools"] if p["pool"] == "training")
+    assert training["nodes_counted"] == 0 and training["allocatable"]["cpu_m"] == 0
 
 
-@pytest.mark.parametrize(
-    ("spread", "expected"),
-    [
-        (Resources(0, 0, 0), 1),  # at least one node
-        (Resources(1900, 1000, 10), 1),  # 1900m fits in 1930m - 30m
-        (Resources(1901, 1000, 10), 2),
-        (Resources(100, 7500, 10), 2),  # memory decides
-        (Resources(100, 100, 34), 1),  # 35 pod slots - 1 DaemonSet pod: 34 fit
-        (Resources(100, 100, 35), 2),  # pod slots decide
-    ],
-)
-def test_nodes_needed(spread: Resources, expected: int) -> None:
-    load = PoolLoad(spread, Resources(30, 0, 1), ())
-    node = Resources(1930, 7452, 35)
-    assert nodes_needed(load, node) == expected
+def test_a_quota_below_the_namespaces_pods_fails() -> None:
+    result = _check(
+        _deployment("api", "300m", "512Mi", replicas=4),
+        resource_quota("mlops", {"requests.cpu": "1", "pods": "3", "requests.memory": "4Gi"}),
+    )
+    messages = sorted(f.message for f in result.findings)
+    rejected = "the pods past it are rejected."
+    assert messages == [
+        f"The pods of mlops need 1200m of requests.cpu, more than its ResourceQuota quota "
+        f"admits (1000m): {rejected}",
+        f"The pods of mlops need 4 of pods, more than its ResourceQuota quota admits (3): "
+        f"{rejected}",
+    ]
 
 
-def test_nodes_needed_refuses_daemonsets_larger_than_a_node() -> None:
-    with pytest.raises(CapacityError, match="pods every node runs"):
-        nodes_needed(PoolLoad(Resources(), Resources(2000, 0, 1), ()), Resources(1930, 7452, 35))
+def test_a_gpu_pod_in_a_namespace_whose_quota_forbids_gpus_fails() -> None:
+    gpu_pod = pod_spec(
+        containers=[container(gpus=1)],
+        node_selector={POOL_LABEL: "gpu"},
+        tolerations=[GPU_TOLERATION],
+    )
+    result = _check(
+        workload("Deployment", "predictor", "kserve", gpu_pod),
+        resource_quota("kserve", {"requests.nvidia.com/gpu": "0"}),
+    )
+    [finding] = result.findings
+    assert (
+        "need 1 of requests.nvidia.com/gpu, more than its ResourceQuota quota admits (0)"
+        in finding.message
+    )
+
+
+def test_a_quota_on_limits_rejects_pods_that_set_none() -> None:
+    no_limits = _deployment("api", "100m", "128Mi")
+    quota = resource_quota("mlops", {"limits.cpu": "4"})
+    result = _check(no_limits, quota)
+    [finding] = result.findings
+    assert "sets limits.cpu, and a container of the pod leaves it unset" in finding.message
+    # The tenancy baseline's LimitRange fills the limit in: admitted.
+    assert _check(no_limits, quota, limit_range("mlops")).ok
+
+
+def test_daemonsets_count_a_pod_per_node_of_their_pools_at_minimum() -> None:
+    result = _check(
+        _agent("node-exporter", "20m", "32Mi"), resource_quota("monitoring", {"pods": "1"})
+    )
+    [finding] = result.findings  # 2 general nodes, training and gpu at zero
+    assert "need 2 of pods" in finding.message
+
+
+def test_load_balancer_services_count_against_the_quota() -> None:
+    gateway = service("gateway", "istio-system", type_="LoadBalancer")
+    result = _check(
+        gateway,
+        service("other", "istio-system", type_="LoadBalancer"),
+        resource_quota("istio-system", {"services.loadbalancers": "1"}),
+    )
+    [finding] = result.findings
+    assert "need 2 of services.loadbalancers" in finding.message
+
+
+def test_the_pool_table_covers_every_pool() -> None:
+    assert [p["pool"] for p in _check().details["pools"]] == [p.name for p in pools()]

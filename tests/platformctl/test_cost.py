@@ -30,8 +30,13 @@ H = 730  # hours per month
 LBC = {"service.beta.kubernetes.io/aws-load-balancer-type": "external"}
 
 
-def price(records: list[dict[str, Any]], objects: list[PlannedObject] = (), on: str = "2026-12-01"):  # type: ignore[assignment]
-    return estimate(records, objects, region="eu-west-1", on=on)
+def price(  # type: ignore[no-untyped-def]
+    records: list[dict[str, Any]],
+    objects: list[PlannedObject] = (),  # type: ignore[assignment]
+    on: str = "2026-12-01",
+    general_nodes: int | None = 1,
+):
+    return estimate(records, objects, region="eu-west-1", on=on, general_nodes=general_nodes)
 
 
 def line(
@@ -507,14 +512,31 @@ def test_floor_lines_and_ratio() -> None:
     )
     assert round(result.floor_total, 2) == round(expected, 2)
     assert result.ratio == round(result.idle / result.floor_total, 3)
-    assert "1 node(s)" in result.floor_note
+    assert result.floor_note.startswith("1 t3.large node(s): the fewest the capacity check packs")
 
 
-def test_floor_grows_with_the_platform_pod_requests() -> None:
-    # 3 x 700m = 2100m > one t3.large's 1930m - 25m (DaemonSet) - EKS add-on agents.
+def test_floor_prices_the_general_nodes_the_capacity_check_packs() -> None:
     records, objects = _floor_plan("700m")
-    result = price(records, objects)
+    result = price(records, objects, general_nodes=2)
     assert [f.name for f in result.floor][1] == "2 general node(s)"
+    one = price(records, objects, general_nodes=1)
+    assert round(result.floor_total - one.floor_total, 2) == round(0.0912 * H + 50 * 0.088, 2)
+
+
+def test_floor_without_a_packing_is_a_finding_not_a_guess() -> None:
+    records, objects = _floor_plan("700m")
+    result = price(records, objects, general_nodes=None)
+    [finding] = result.findings
+    assert finding.subject == "floor" and "no general node count" in finding.message
+
+
+def test_real_plans_floor_takes_the_capacity_checks_count(plans: dict[str, dict[str, Any]]) -> None:
+    shared_charts_or_skip()
+    checks = json.loads((plans["dev"]["dir"] / "checks.json").read_text())
+    [capacity] = [c for c in checks if c["name"] == "capacity"]
+    [general] = [p for p in capacity["details"]["pools"] if p["pool"] == "general"]
+    floor = _cost(plans, "dev")["floor"]
+    assert f"{general['fewest_nodes']} general node(s)" in [line["name"] for line in floor["lines"]]
 
 
 # --- the real plans ------------------------------------------------------------------------------
