@@ -163,9 +163,14 @@ def run_plan(
     _write_json(out_dir / "chart-resources.json", chart_resources)
     if policies:
         _write_json(out_dir / "policy.json", result.policy)
-    _write_json(out_dir / "checks.json", [c.as_json() for c in result.checks])
 
-    result.cost = cost_model.estimate(resources)
+    result.objects = objects
+    estimate = cost_model.estimate(
+        resources, objects, region=settings.region, general_nodes=_general_nodes(result.checks)
+    )
+    result.cost = estimate.as_json()
+    result.checks.append(estimate.check())
+    _write_json(out_dir / "checks.json", [c.as_json() for c in result.checks])
     _write_json(out_dir / "cost.json", result.cost)
     (out_dir / "report.md").write_text(report.render(result), encoding="utf-8")
     result.timings["total"] = time.perf_counter() - started
@@ -180,6 +185,19 @@ def _run_policy(
     from platformctl.analyzer import run_policy_packs  # noqa: PLC0415
 
     return run_policy_packs(resources, project=project, stack=stack)
+
+
+def _general_nodes(checks: list[CheckResult]) -> int | None:
+    """The fewest general nodes the capacity check packs the platform's pods onto."""
+    from contract import contract  # noqa: PLC0415
+
+    general = contract().pools["general"]
+    for check in checks:
+        if check.name == "capacity":
+            for row in check.details.get("pools", []):
+                if row["pool"] == general:
+                    return row["fewest_nodes"]
+    return None
 
 
 def _render_manifests(resources: list[dict[str, Any]], directory: Path) -> list[Path]:
