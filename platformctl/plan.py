@@ -213,9 +213,9 @@ def _program_objects(resources: list[dict[str, Any]]) -> list[PlannedObject]:
 
 
 def _preview(objects: list[PlannedObject]) -> list[dict[str, Any]]:
-    from platformctl.render import preview_resources  # noqa: PLC0415
+    from platformctl.chart_records import chart_child_records  # noqa: PLC0415
 
-    return preview_resources(objects)
+    return chart_child_records(objects)
 
 
 def _aws_proofs(resources: list[dict[str, Any]], settings: StackSettings) -> list[CheckResult]:
