@@ -98,7 +98,9 @@ ENVIRONMENT_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
             "interfaceEndpoints": True,
             "flowLogRetentionDays": 365,
         },
-        "cluster": {"logRetentionDays": 365},
+        # prod is never upgraded by AWS behind its change process: past the end of standard
+        # support it keeps its version, billed at the extended rate, until it is moved.
+        "cluster": {"logRetentionDays": 365, "upgradeSupport": "EXTENDED"},
         "nodeGroups": _node_groups(general=(3, 3, 10), training_max=8, gpu_max=4),
         "databases": _databases("db.m7g.large", multi_az=True, protect=True),
         "artifactStore": {"forceDestroy": False, "noncurrentVersionExpirationDays": 90},
