@@ -171,6 +171,7 @@ def run_plan(
     result.cost = estimate.as_json()
     result.checks.append(estimate.check())
     _write_json(out_dir / "checks.json", [c.as_json() for c in result.checks])
+    _write_connectivity_picture(result.checks, out_dir / "connectivity.svg")
     _write_json(out_dir / "cost.json", result.cost)
     (out_dir / "report.md").write_text(report.render(result), encoding="utf-8")
     result.timings["total"] = time.perf_counter() - started
@@ -185,6 +186,17 @@ def _run_policy(
     from platformctl.analyzer import run_policy_packs  # noqa: PLC0415
 
     return run_policy_packs(resources, project=project, stack=stack)
+
+
+def _write_connectivity_picture(checks: list[CheckResult], path: Path) -> None:
+    """The connectivity map as an SVG beside the report, where graphviz's dot is installed."""
+    from platformctl.checks.connectivity import NAME  # noqa: PLC0415
+    from platformctl.checks.connectivity_report import write_svg  # noqa: PLC0415
+
+    path.unlink(missing_ok=True)
+    for check in checks:
+        if check.name == NAME and check.details.get("map"):
+            write_svg(check.details["map"], path)
 
 
 def _general_nodes(checks: list[CheckResult]) -> int | None:

@@ -7,10 +7,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from platformctl.checks.connectivity import NAME as CONNECTIVITY
+from platformctl.checks.connectivity_report import markdown as connectivity_markdown
 from platformctl.checks_report import check_sections
 from platformctl.critical_path import CriticalPath, critical_path
 
 if TYPE_CHECKING:
+    from platformctl.checks import CheckResult
     from platformctl.result import PlanResult
 
 CRITICAL_PATH_TARGET_MINUTES: Final = 25  # issue 13: dev's first `pulumi up` <= 25 minutes
@@ -86,6 +89,7 @@ def render(result: PlanResult) -> str:
         lines += cost_section(result.cost)
     lines += _checkov_section(result.manifests)
     lines += check_sections(result.checks)
+    lines += _connectivity_section(result.checks)
     lines += critical_path_section(critical_path(resources, result.objects))
     return "\n".join(lines)
 
@@ -233,6 +237,14 @@ def cost_section(c: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _connectivity_section(checks: Iterable[CheckResult]) -> list[str]:
+    """The connectivity map as a picture (mermaid) and a table, when the check ran."""
+    for check in checks:
+        if check.name == CONNECTIVITY and check.details.get("map"):
+            return ["", *connectivity_markdown(check).splitlines()]
+    return []
 
 
 def critical_path_section(path: CriticalPath) -> list[str]:
