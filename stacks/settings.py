@@ -563,6 +563,11 @@ class StackSettings(Model):
             raise RuleViolationError(
                 "services.monitoring", True, "needs services.externalSecrets = True"
             )
+        if services.kubeflow_pipelines and not services.external_secrets:
+            # The metadata database's credentials come through External Secrets.
+            raise RuleViolationError(
+                "services.kubeflowPipelines", True, "needs services.externalSecrets = True"
+            )
         if services.nvidia_device_plugin and not any(
             spec.has_gpu for spec in self.node_groups.values()
         ):

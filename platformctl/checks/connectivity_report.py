@@ -133,7 +133,9 @@ def dot(rows: Sequence[Row]) -> str:
     ids = {label: f"n{i}" for i, label in enumerate(sorted(nodes))}
     lines = [
         "digraph connectivity {",
-        "  rankdir=LR; node [shape=box, fontsize=10]; edge [fontsize=8];",
+        # newrank: dot's default ranking of clusters loses edges on larger maps
+        # ("Unable to reclaim box space in spline routing", exit 1).
+        "  rankdir=LR; newrank=true; node [shape=box, fontsize=10]; edge [fontsize=8];",
     ]
     groups: dict[str, list[str]] = {}
     for label, group in nodes.items():

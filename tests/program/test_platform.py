@@ -74,7 +74,8 @@ def test_counts_of_the_baseline(dev: Plan) -> None:
     assert len(dev.by_type(ROLE)) == 17
     assert len(dev.by_type(ROLE_BINDING)) == 17
     # Per workload, not per namespace: the connectivity proof holds them to the needs.
-    assert len(dev.by_type(NETWORK_POLICY)) == 106
+    # Kubeflow Pipelines' nine workloads and their flows: 106 - 3 + 27.
+    assert len(dev.by_type(NETWORK_POLICY)) == 130
     assert len(dev.by_type(PEER_AUTHENTICATION)) == 4  # the injected namespaces
 
 
@@ -173,6 +174,8 @@ def test_service_accounts_with_roles_match_the_trust_subject(zone: Plan) -> None
         "aws-load-balancer-controller/aws-load-balancer-controller",
         "mlflow/mlflow-server",
         "kubeflow/pipeline-runner",
+        "kubeflow/ml-pipeline",  # Kubeflow Pipelines' API server: pipeline packages in S3
+        "kubeflow/ml-pipeline-ui",  # its UI: artifacts and archived logs
         "mlops/kserve-model-reader",
     }
     by_arn = {}
@@ -216,6 +219,15 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "mlflow/mlflow-server",
         "kubeflow/pipeline-runner",
         "mlops/kserve-model-reader",
+        # Kubeflow Pipelines' accounts (components/k8s/kfp_manifests.py ACCOUNTS).
+        "kubeflow/ml-pipeline",
+        "kubeflow/ml-pipeline-ui",
+        "kubeflow/ml-pipeline-persistenceagent",
+        "kubeflow/ml-pipeline-scheduledworkflow",
+        "kubeflow/argo",
+        "kubeflow/metadata-grpc-server",
+        "kubeflow/metadata-envoy",
+        "kubeflow/ml-pipeline-visualizationserver",
     }
     for patch in dev.by_type(SERVICE_ACCOUNT_PATCH):
         assert patch.inputs["metadata"]["name"] == "default"

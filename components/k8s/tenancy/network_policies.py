@@ -61,13 +61,34 @@ COREDNS_METRICS_PORT: Final = 9153
 COREDNS: Final = (("k8s-app", "kube-dns"),)
 
 Labels = tuple[tuple[str, str], ...]
+# Label values pods must not carry: (key, values) -> `key NotIn values` (an absent key
+# matches too). NotIn, not DoesNotExist: network-config-analyzer 0.x selects no pod for
+# an Exists/DoesNotExist peer, so the connectivity proof could not see those policies.
+Excluded = tuple[tuple[str, tuple[str, ...]], ...]
+# Pods by their labels, or a full LabelSelector (with matchExpressions).
+Selection = Labels | Spec
+
+
+def _selection(labels: Labels, excluded: Excluded) -> Selection:
+    """`labels` as they are, or with the label values the pods must not carry."""
+    if not excluded:
+        return labels
+    selector: Spec = {
+        "matchExpressions": [
+            {"key": k, "operator": "NotIn", "values": list(values)} for k, values in excluded
+        ]
+    }
+    if labels:
+        selector["matchLabels"] = dict(labels)
+    return selector
 
 
 @dataclass(frozen=True)
 class Workload:
     """The pods of one component in a namespace, and what they need beyond DNS.
 
-    `labels` select its pods (empty: every pod of the namespace).
+    `labels` select its pods (empty: every pod of the namespace); `excluded` names label
+    values its pods do not carry (pods created at run time, beside labelled components).
     """
 
     name: str  # names its policies
@@ -76,6 +97,11 @@ class Workload:
     aws: bool = False  # calls AWS APIs (IRSA)
     webhook: tuple[int, ...] = ()  # admission/conversion webhook ports the API server calls
     metrics: tuple[int, ...] = ()  # ports Prometheus scrapes
+    excluded: Excluded = ()
+
+    @property
+    def selection(self) -> Selection:
+        return _selection(self.labels, self.excluded)
 
 
 @dataclass(frozen=True)
@@ -84,6 +110,11 @@ class Pods:
 
     namespace: str
     labels: Labels = ()
+    excluded: Excluded = ()  # label values the pods do not carry
+
+    @property
+    def selection(self) -> Selection:
+        return _selection(self.labels, self.excluded)
 
 
 @dataclass(frozen=True)
@@ -94,6 +125,9 @@ class Flow:
     destination: Pods
     ports: tuple[int, ...]
     reason: str
+    # Names its two policies (allow-egress-<name>, allow-ingress-<name>) where the default
+    # (the other end's namespace and app) would repeat: several sources to one destination.
+    name: str = ""
 
 
 def _app(value: str) -> Labels:
@@ -105,6 +139,35 @@ ALERTMANAGER: Final = Pods("monitoring", _app("alertmanager"))
 GRAFANA: Final = Pods("monitoring", _app("grafana"))
 ISTIOD: Final = Pods("istio", (("app", "istiod"),))
 GATEWAY: Final = Pods("istio_gateway", (("istio", "ingressgateway"),))
+# Kubeflow Pipelines' pods (kubeflow/pipelines 2.17.0 manifests/kustomize pod templates).
+KFP_API_SERVER: Final = Pods("kubeflow", (("app", "ml-pipeline"),))
+KFP_UI: Final = Pods("kubeflow", (("app", "ml-pipeline-ui"),))
+KFP_PERSISTENCE_AGENT: Final = Pods("kubeflow", (("app", "ml-pipeline-persistenceagent"),))
+KFP_SCHEDULED_WORKFLOW: Final = Pods("kubeflow", (("app", "ml-pipeline-scheduledworkflow"),))
+KFP_WORKFLOW_CONTROLLER: Final = Pods("kubeflow", (("app", "workflow-controller"),))
+KFP_METADATA_GRPC: Final = Pods("kubeflow", (("component", "metadata-grpc-server"),))
+KFP_METADATA_ENVOY: Final = Pods("kubeflow", (("component", "metadata-envoy"),))
+KFP_VISUALIZATION: Final = Pods("kubeflow", (("app", "ml-pipeline-visualizationserver"),))
+KFP_COMPONENTS: Final = (
+    KFP_API_SERVER,
+    KFP_UI,
+    KFP_PERSISTENCE_AGENT,
+    KFP_SCHEDULED_WORKFLOW,
+    KFP_WORKFLOW_CONTROLLER,
+    KFP_METADATA_GRPC,
+    KFP_METADATA_ENVOY,
+    KFP_VISUALIZATION,
+)
+# Pipeline runs: every kubeflow pod that is none of the components above.
+KFP_NOT_COMPONENTS: Final[Excluded] = tuple(
+    (key, tuple(sorted({v for p in KFP_COMPONENTS for k, v in p.labels if k == key})))
+    for key in ("app", "component")
+)
+KFP_RUNS: Final = Pods("kubeflow", excluded=KFP_NOT_COMPONENTS)
+KFP_API_PORTS: Final = (KFP_API_PORT, 8887)  # HTTP and gRPC
+KFP_METADATA_PORT: Final = 8080  # ML Metadata's gRPC
+KFP_METADATA_ENVOY_PORT: Final = 9090  # gRPC-web for the UI
+KFP_VISUALIZATION_PORT: Final = 8888
 
 # Per namespace (contract key): the pinned charts' workloads, by their pods' labels.
 WORKLOADS: Final[dict[str, tuple[Workload, ...]]] = {
@@ -182,7 +245,21 @@ WORKLOADS: Final[dict[str, tuple[Workload, ...]]] = {
     # The ML services: every pod of the namespace until their components name theirs.
     "workloads": (Workload("workloads", aws=True),),
     "mlflow": (Workload("mlflow", aws=True),),
-    "kubeflow": (Workload("kubeflow", api=True, aws=True),),
+    # Kubeflow Pipelines 2.17.0 (components/k8s/kfp_manifests.py, the platform's overlay):
+    # its components by their pods' labels, and the pipeline runs, whose pods Argo
+    # creates at run time under the runner's account with neither label.
+    "kubeflow": (
+        Workload("api-server", KFP_API_SERVER.labels, api=True, aws=True),
+        Workload("ui", KFP_UI.labels, api=True, aws=True),
+        Workload("persistence-agent", KFP_PERSISTENCE_AGENT.labels, api=True),
+        Workload("scheduled-workflow", KFP_SCHEDULED_WORKFLOW.labels, api=True),
+        # Scraped through the Istio agent (STRICT mTLS): 15020 merges its 9090.
+        Workload("workflow-controller", KFP_WORKFLOW_CONTROLLER.labels, api=True, metrics=(15020,)),
+        Workload("metadata-grpc", KFP_METADATA_GRPC.labels),
+        Workload("metadata-envoy", KFP_METADATA_ENVOY.labels),
+        Workload("visualization-server", KFP_VISUALIZATION.labels),
+        Workload("pipeline-runs", api=True, aws=True, excluded=KFP_NOT_COMPONENTS),
+    ),
     "kserve": (Workload("controller", api=True, webhook=(KSERVE_WEBHOOK,)),),
     "argocd": (Workload("argocd", api=True),),
 }
@@ -191,20 +268,72 @@ FLOWS: Final[tuple[Flow, ...]] = (
     Flow(GRAFANA, PROMETHEUS, (9090,), "Grafana queries Prometheus"),
     Flow(PROMETHEUS, ALERTMANAGER, (9093,), "Prometheus sends alerts"),
     Flow(Pods("workloads"), Pods("mlflow"), (MLFLOW_PORT,), "workloads load models from MLflow"),
-    Flow(Pods("kubeflow"), Pods("mlflow"), (MLFLOW_PORT,), "pipeline steps log to MLflow"),
+    Flow(KFP_RUNS, Pods("mlflow"), (MLFLOW_PORT,), "pipeline steps log to MLflow"),
     Flow(
-        Pods("kubeflow"),
+        KFP_RUNS,
         Pods("workloads"),
         (PREDICTOR_PORT, QUEUE_PROXY_PORT),
         "pipelines call inference services",
     ),
     Flow(GATEWAY, Pods("mlflow"), (MLFLOW_PORT,), "the MLflow UI through the gateway"),
-    Flow(GATEWAY, Pods("kubeflow"), (KFP_UI_PORT, KFP_API_PORT), "the Pipelines UI and API"),
     Flow(GATEWAY, Pods("workloads"), (PREDICTOR_PORT, QUEUE_PROXY_PORT), "inference"),
     Flow(GATEWAY, Pods("argocd"), (8080,), "the Argo CD UI through the gateway"),
+    # Kubeflow Pipelines' components among themselves (not through the gateway: no
+    # authentication of their own, docs/kubeflow-pipelines.md).
+    Flow(KFP_UI, KFP_API_SERVER, (KFP_API_PORT,), "the UI's backend calls the API", "ui-to-api"),
+    Flow(
+        KFP_UI,
+        KFP_METADATA_ENVOY,
+        (KFP_METADATA_ENVOY_PORT,),
+        "the UI reads ML Metadata (gRPC-web)",
+        "ui-to-metadata-envoy",
+    ),
+    Flow(
+        KFP_METADATA_ENVOY,
+        KFP_METADATA_GRPC,
+        (KFP_METADATA_PORT,),
+        "Envoy proxies to ML Metadata",
+        "metadata-envoy-to-metadata",
+    ),
+    Flow(
+        KFP_API_SERVER,
+        KFP_METADATA_GRPC,
+        (KFP_METADATA_PORT,),
+        "the API server waits for ML Metadata",
+        "api-to-metadata",
+    ),
+    Flow(
+        KFP_API_SERVER,
+        KFP_VISUALIZATION,
+        (KFP_VISUALIZATION_PORT,),
+        "the API server proxies visualizations",
+        "api-to-visualization",
+    ),
+    Flow(
+        KFP_PERSISTENCE_AGENT,
+        KFP_API_SERVER,
+        KFP_API_PORTS,
+        "the persistence agent reports runs",
+        "persistence-agent-to-api",
+    ),
+    Flow(
+        KFP_SCHEDULED_WORKFLOW,
+        KFP_API_SERVER,
+        KFP_API_PORTS,
+        "recurring runs start through the API",
+        "scheduled-workflow-to-api",
+    ),
+    Flow(KFP_RUNS, KFP_API_SERVER, KFP_API_PORTS, "drivers and launchers (cache)", "runs-to-api"),
+    Flow(
+        KFP_RUNS,
+        KFP_METADATA_GRPC,
+        (KFP_METADATA_PORT,),
+        "drivers and launchers record metadata",
+        "runs-to-metadata",
+    ),
 )
 # Namespaces whose pods talk among themselves on any port (their components' own traffic).
-SELF_TALKING: Final = ("kubeflow", "argocd")
+SELF_TALKING: Final = ("argocd",)
 # Namespaces whose pods carry an Istio sidecar: they fetch config and certificates from istiod.
 XDS_CLIENTS: Final = ("workloads", "mlflow", "kubeflow", "istio_gateway")
 
@@ -234,11 +363,13 @@ class PolicySpec:
 # --- peers and ports ---------------------------------------------------------
 
 
-def _selector(labels: Labels) -> Spec:
+def _selector(labels: Selection) -> Spec:
+    if isinstance(labels, dict):
+        return dict(labels)
     return {"matchLabels": dict(labels)} if labels else {}
 
 
-def namespace_peer(name: str, pod_labels: Labels = ()) -> Spec:
+def namespace_peer(name: str, pod_labels: Selection = ()) -> Spec:
     peer: Spec = {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}}
     if pod_labels:
         peer["podSelector"] = _selector(pod_labels)
@@ -262,7 +393,7 @@ def ports(*numbers: int, protocol: str = "TCP") -> list[Spec]:
 
 
 def _rule_policy(
-    name: str, direction: str, pods: Labels, peers: list[Spec], port_list: list[Spec]
+    name: str, direction: str, pods: Selection, peers: list[Spec], port_list: list[Spec]
 ) -> PolicySpec:
     key = "from" if direction == "Ingress" else "to"
     rule: Spec = {}
@@ -277,13 +408,13 @@ def _rule_policy(
 
 
 def ingress(
-    name: str, peers: list[Spec], port_list: list[Spec] | None = None, pods: Labels = ()
+    name: str, peers: list[Spec], port_list: list[Spec] | None = None, pods: Selection = ()
 ) -> PolicySpec:
     return _rule_policy(name, "Ingress", pods, peers, port_list or [])
 
 
 def egress(
-    name: str, peers: list[Spec], port_list: list[Spec] | None = None, pods: Labels = ()
+    name: str, peers: list[Spec], port_list: list[Spec] | None = None, pods: Selection = ()
 ) -> PolicySpec:
     return _rule_policy(name, "Egress", pods, peers, port_list or [])
 
@@ -316,21 +447,21 @@ def _private(ctx: FlowContext) -> list[Spec]:
 def _kube_api(ctx: FlowContext, w: Workload) -> PolicySpec:
     # The ClusterIP (before DNAT) and the endpoint ENIs (what a sidecar dials).
     peers = [ip_peer(f"{ctx.kubernetes_service_ip}/32"), *_private(ctx)]
-    return egress(f"allow-egress-kube-api-{w.name}", peers, ports(HTTPS), w.labels)
+    return egress(f"allow-egress-kube-api-{w.name}", peers, ports(HTTPS), w.selection)
 
 
 def _aws_apis(ctx: FlowContext, w: Workload) -> PolicySpec:
     peers = [public_peer(), *(_private(ctx) if ctx.interface_endpoints else [])]
-    return egress(f"allow-egress-aws-apis-{w.name}", peers, ports(HTTPS), w.labels)
+    return egress(f"allow-egress-aws-apis-{w.name}", peers, ports(HTTPS), w.selection)
 
 
 def _webhook(ctx: FlowContext, w: Workload) -> PolicySpec:
-    return ingress(f"allow-ingress-webhook-{w.name}", _private(ctx), ports(*w.webhook), w.labels)
+    return ingress(f"allow-ingress-webhook-{w.name}", _private(ctx), ports(*w.webhook), w.selection)
 
 
 def _scraped(ctx: FlowContext, w: Workload) -> PolicySpec:
     prometheus = namespace_peer(ctx.namespaces[PROMETHEUS.namespace], PROMETHEUS.labels)
-    return ingress(f"allow-ingress-metrics-{w.name}", [prometheus], ports(*w.metrics), w.labels)
+    return ingress(f"allow-ingress-metrics-{w.name}", [prometheus], ports(*w.metrics), w.selection)
 
 
 def _own_needs(key: str, ctx: FlowContext) -> list[PolicySpec]:
@@ -351,7 +482,7 @@ def _own_needs(key: str, ctx: FlowContext) -> list[PolicySpec]:
 
 
 def _peer(ctx: FlowContext, pods: Pods) -> Spec:
-    return namespace_peer(ctx.namespaces.get(pods.namespace, pods.namespace), pods.labels)
+    return namespace_peer(ctx.namespaces.get(pods.namespace, pods.namespace), pods.selection)
 
 
 def _exists(ctx: FlowContext, pods: Pods) -> bool:
@@ -375,19 +506,23 @@ def _between(key: str, ctx: FlowContext, flows: Iterable[Flow]) -> list[PolicySp
         if flow.source.namespace == key:
             out.append(
                 egress(
-                    f"allow-egress-to-{_flow_name(flow.destination, ctx)}",
+                    f"allow-egress-{flow.name}"
+                    if flow.name
+                    else f"allow-egress-to-{_flow_name(flow.destination, ctx)}",
                     [_peer(ctx, flow.destination)],
                     port_list,
-                    flow.source.labels,
+                    flow.source.selection,
                 )
             )
         if flow.destination.namespace == key:
             out.append(
                 ingress(
-                    f"allow-ingress-from-{_flow_name(flow.source, ctx)}",
+                    f"allow-ingress-{flow.name}"
+                    if flow.name
+                    else f"allow-ingress-from-{_flow_name(flow.source, ctx)}",
                     [_peer(ctx, flow.source)],
                     port_list,
-                    flow.destination.labels,
+                    flow.destination.selection,
                 )
             )
     return out
@@ -403,7 +538,8 @@ def _scrape_targets(ctx: FlowContext) -> list[PolicySpec]:
         if w.metrics
     ]
     rules: list[Spec] = [
-        {"to": [_peer(ctx, Pods(key, w.labels))], "ports": ports(*w.metrics)} for key, w in targets
+        {"to": [_peer(ctx, Pods(key, w.labels, w.excluded))], "ports": ports(*w.metrics)}
+        for key, w in targets
     ]
     rules.append({"to": _private(ctx), "ports": ports(*NODE_METRICS_PORTS)})
     rules.append(
@@ -439,7 +575,20 @@ def _places(key: str, ctx: FlowContext) -> list[PolicySpec]:
     if key == "mlflow":
         out.append(egress("allow-egress-postgres", _private(ctx), ports(POSTGRES_PORT)))
     elif key == "kubeflow":
-        out.append(egress("allow-egress-mysql", _private(ctx), ports(MYSQL_PORT)))
+        # The API server and ML Metadata hold the metadata; both fetch the RDS CA bundle
+        # from AWS's trust store (the API server reaches it through its AWS egress).
+        for name, pods in (("api-server", KFP_API_SERVER), ("metadata", KFP_METADATA_GRPC)):
+            out.append(
+                egress(f"allow-egress-mysql-{name}", _private(ctx), ports(MYSQL_PORT), pods.labels)
+            )
+        out.append(
+            egress(
+                "allow-egress-rds-ca-metadata",
+                [public_peer()],
+                ports(HTTPS),
+                KFP_METADATA_GRPC.labels,
+            )
+        )
     elif key == "istio_gateway":
         # The internal NLB forwards clients (and health checks) from the VPC's subnets.
         out.append(

@@ -160,6 +160,33 @@ UPSTREAM: tuple[Exemption, ...] = (
         ("kube-prometheus-stack-operator",),
         _PROMETHEUS_OPERATOR,
     ),
+    # Kubeflow Pipelines 2.17.0 (the pinned manifests; components/k8s/kfp_manifests.py
+    # narrows what an overlay can, docs/kubeflow-pipelines.md lists the rest).
+    *_upstream(
+        "k8s-rbac-pod-create-restricted",
+        ROLE,
+        ("kubeflow/argo-role",),
+        "Argo's workflow controller creates every pipeline step's pod and signals its "
+        "containers through pods/exec (argo-workflows v4.0.5 workflow/controller); the Role "
+        "is confined to the kubeflow namespace, whose accounts are the platform's.",
+    ),
+    *_upstream(
+        "k8s-rbac-secrets-read-restricted",
+        ROLE,
+        ("kubeflow/argo-role",),
+        "Argo's workflow controller reads the Secrets a workflow's artifact repository or "
+        "template names, which it cannot know in advance; confined to the kubeflow namespace "
+        "(the platform's artifact repository uses IRSA and names none).",
+    ),
+    *_upstream(
+        "k8s-pod-secrets-not-in-env",
+        DEPLOYMENT,
+        ("kubeflow/ml-pipeline",),
+        "The KFP API server reads its MySQL user and password only from its configuration "
+        "(viper: /config/config.json or DBCONFIG_* environment variables, backend/src/"
+        "apiserver/client_manager); the values come from the ExternalSecret of the RDS-managed "
+        "secret, never from state.",
+    ),
 )
 
 PROGRAM_PENDING: tuple[Exemption, ...] = ()

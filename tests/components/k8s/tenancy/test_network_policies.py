@@ -202,10 +202,8 @@ def test_the_gateway_takes_the_load_balancer_on_its_listener_and_health_port() -
     assert pods(lb) == {"istio": "ingressgateway"}
     assert rule(lb) == {"from": [{"ipBlock": {"cidr": VPC}}], "ports": tcp(443, 15021)}
     assert rule(got["allow-egress-to-mlflow"]) == {"to": [ns("mlflow")], "ports": tcp(5000)}
-    assert rule(got["allow-egress-to-kubeflow"]) == {
-        "to": [ns("kubeflow")],
-        "ports": tcp(3000, 8888),
-    }
+    # Kubeflow Pipelines has no authentication of its own: nothing routes to it.
+    assert not any("kubeflow" in name for name in got)
     assert rule(got["allow-egress-istiod"]) == {
         "to": [ns("istio-system", app="istiod")],
         "ports": tcp(15012),
@@ -228,12 +226,25 @@ def test_istiod_serves_xds_to_the_injected_namespaces() -> None:
 
 def test_databases_only_from_their_service_by_the_private_subnets() -> None:
     assert rule(policies("mlflow")["allow-egress-postgres"]) == {"to": SUBNETS, "ports": tcp(5432)}
-    assert rule(policies("kubeflow")["allow-egress-mysql"]) == {"to": SUBNETS, "ports": tcp(3306)}
+    kubeflow = policies("kubeflow")
+    api, metadata = (
+        kubeflow["allow-egress-mysql-api-server"],
+        kubeflow["allow-egress-mysql-metadata"],
+    )
+    assert rule(api) == rule(metadata) == {"to": SUBNETS, "ports": tcp(3306)}
+    assert (pods(api), pods(metadata)) == (
+        {"app": "ml-pipeline"},
+        {"component": "metadata-grpc-server"},
+    )
     for key in ALL:
         for name, spec in policies(key).items():
             ports = [p["port"] for r in spec.get("egress", []) for p in r.get("ports", [])]
             if 5432 in ports or 3306 in ports:
-                assert name in ("allow-egress-postgres", "allow-egress-mysql"), (key, name)
+                assert name in (
+                    "allow-egress-postgres",
+                    "allow-egress-mysql-api-server",
+                    "allow-egress-mysql-metadata",
+                ), (key, name)
 
 
 def test_acme_adds_aws_and_public_dns_for_the_controller_only() -> None:
@@ -258,3 +269,66 @@ def test_no_policy_name_repeats_in_any_namespace() -> None:
     for key in ALL:
         names = [p.name for p in np.network_policies(key, context(acme=True, endpoints=True))]
         assert len(names) == len(set(names)), key
+
+
+KFP_COMPONENT_APPS = [
+    "ml-pipeline",
+    "ml-pipeline-persistenceagent",
+    "ml-pipeline-scheduledworkflow",
+    "ml-pipeline-ui",
+    "ml-pipeline-visualizationserver",
+    "workflow-controller",
+]
+
+
+def test_kubeflow_pipeline_runs_are_the_pods_that_are_no_component() -> None:
+    got = policies("kubeflow")
+    runs = {
+        "matchExpressions": [
+            {"key": "app", "operator": "NotIn", "values": KFP_COMPONENT_APPS},
+            {
+                "key": "component",
+                "operator": "NotIn",
+                "values": ["metadata-envoy", "metadata-grpc-server"],
+            },
+        ]
+    }
+    # Runs reach the API, ML Metadata, MLflow and inference; nothing is open namespace-wide.
+    assert got["allow-egress-runs-to-api"]["podSelector"] == runs
+    assert rule(got["allow-egress-runs-to-api"]) == {
+        "to": [ns("kubeflow", app="ml-pipeline")],
+        "ports": tcp(8888, 8887),
+    }
+    assert rule(got["allow-ingress-runs-to-api"]) == {
+        "from": [{**ns("kubeflow"), "podSelector": runs}],
+        "ports": tcp(8888, 8887),
+    }
+    assert got["allow-egress-to-mlflow"]["podSelector"] == runs
+    assert rule(got["allow-egress-to-mlops"]) == {"to": [ns("mlops")], "ports": tcp(8080, 8012)}
+    assert "allow-ingress-same-namespace" not in got
+    baseline = ("default-deny", "allow-dns", "allow-egress-istiod")  # every pod's
+    assert all(spec["podSelector"] for name, spec in got.items() if name not in baseline)
+
+
+def test_kubeflow_components_reach_exactly_their_peers() -> None:
+    got = policies("kubeflow")
+    assert rule(got["allow-ingress-ui-to-api"]) == {
+        "from": [ns("kubeflow", app="ml-pipeline-ui")],
+        "ports": tcp(8888),
+    }
+    assert rule(got["allow-egress-metadata-envoy-to-metadata"]) == {
+        "to": [ns("kubeflow", component="metadata-grpc-server")],
+        "ports": tcp(8080),
+    }
+    assert rule(got["allow-egress-rds-ca-metadata"])["ports"] == tcp(443)
+    # Prometheus scrapes the workflow controller through the Istio agent.
+    assert rule(got["allow-ingress-metrics-workflow-controller"]) == {
+        "from": [ns("monitoring", **{"app.kubernetes.io/name": "prometheus"})],
+        "ports": tcp(15020),
+    }
+    aws = {n for n in got if n.startswith("allow-egress-aws-apis-")}
+    assert aws == {
+        "allow-egress-aws-apis-api-server",
+        "allow-egress-aws-apis-ui",
+        "allow-egress-aws-apis-pipeline-runs",
+    }
