@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \
         run-pipeline lock venvs clean \
         lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
-        deploy-example status \
+        deploy-example status destroy \
         tools tools-v33 charts test-helm-compat lock-tools \
         promtool test-alerts \
         test-connectivity bench-connectivity graphviz lock-nca \
@@ -43,6 +43,7 @@ help:
 	@echo "make lint-workflows       check-jsonschema, actionlint and zizmor on .github/"
 	@echo "make test-policies        the policy packs' tests alone"
 	@echo "make install STACK=dev    pulumi up of STACK, then of STACK-platform (needs pulumi)"
+	@echo "make destroy STACK=dev    pulumi destroy of STACK-platform, then of STACK (needs pulumi)"
 	@echo "make status STACK=dev     stack outputs and the platform's namespaces (pulumi, kubectl)"
 	@echo "make port-forward-mlflow | port-forward-argocd   the UIs on localhost (kubectl)"
 	@echo "make port-forward-kfp | port-forward-kfp-api     Kubeflow Pipelines' UI (3000) | API (8888)"
@@ -186,6 +187,14 @@ install:
 	$(MAKE) --no-print-directory kfp-manifests
 	pulumi up --stack $(STACK) $(POLICY_PACKS)
 	pulumi up --stack $(STACK)-platform $(POLICY_PACKS)
+
+# The reverse order (docs/decisions/0010-two-stacks.md): the platform stack first, so its
+# objects (the gateway's NLB, the NetworkPolicies' finalizers, Prometheus's volume) go
+# while the nodes, the CNI and the load balancer controller still run.
+destroy:
+	@$(PREFLIGHT) check pulumi --stack $(STACK)
+	pulumi destroy --stack $(STACK)-platform
+	pulumi destroy --stack $(STACK)
 
 # The environment's MLflow (make port-forward-mlflow); BUCKET=<artifact bucket> on an
 # environment's first promotion.

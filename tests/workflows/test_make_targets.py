@@ -81,7 +81,7 @@ def assert_missing(proc: subprocess.CompletedProcess[str], line: str) -> None:
     assert "Error 3" in proc.stderr  # preflight's status for "missing"
 
 
-@pytest.mark.parametrize("target", ["install", "status"])
+@pytest.mark.parametrize("target", ["install", "status", "destroy"])
 def test_pulumi_targets_without_pulumi(target: str, bare_path: Path, tmp_path: Path) -> None:
     assert_missing(make(target, bare_path, tmp_path), NO_PULUMI)
 
