@@ -20,6 +20,7 @@ from typing import Final
 
 import pulumi
 
+import images
 from components.k8s import (
     cert_manager,
     cluster_autoscaler,
@@ -32,8 +33,10 @@ from components.k8s import (
     monitoring,
     nvidia,
 )
+from components.aws.database import MASTER_USERNAME
 from components.k8s.charts import ChartPin
 from components.k8s.dns_zone import DnsZone
+from components.k8s.mlflow_objects import GatewayRef, ui_host
 from components.k8s.platform_service import AwsScope, PlatformService
 from components.k8s.tenancy.plan import MESH_NAMESPACES
 from program.foundation import Foundation
@@ -41,6 +44,8 @@ from stacks.settings import StackSettings
 
 # Namespaces that may read platform secrets through the ClusterSecretStore.
 SECRET_STORE_NAMESPACES: Final = ("monitoring", "mlflow", "kubeflow")
+# Namespaces whose pods sign in to MLflow as its `pipelines` user (pipeline steps).
+MLFLOW_CLIENT_NAMESPACES: Final = ("kubeflow",)
 
 
 @dataclass(frozen=True)
@@ -171,11 +176,47 @@ def _cluster_autoscaler(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> Pl
     return cluster_autoscaler.ClusterAutoscaler("cluster-autoscaler", args, opts)
 
 
+def _gateway(ctx: ServiceContext) -> GatewayRef | None:
+    """The Istio ingress gateway a UI is published on, where Istio and cert-manager run."""
+    if not (ctx.on("istio") and ctx.on("cert_manager")):
+        return None
+    issuer = cert_manager.ACME_ISSUER if ctx.zone else cert_manager.SELF_SIGNED_ISSUER
+    selector = {"istio": istio.GATEWAY_LABELS["istio"]}
+    return GatewayRef(namespace=ctx.ns("istio"), selector=selector, issuer=issuer)
+
+
 def _mlflow(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    f = ctx.foundation
+    platform = ctx.settings.platform
+    database = f.databases["mlflow"]
+    gateway = _gateway(ctx)
     args = mlflow.MlflowArgs(
         account=ctx.settings.contract.service_accounts["mlflow"],
-        artifacts=ctx.foundation.artifacts,
+        artifacts=f.artifacts,
         aws=ctx.aws,
+        image=f.account_id.apply(
+            lambda account: images.image_ref("mlflow", images.ecr_registry(account, f.region))
+        ),
+        version=mlflow.image_mlflow_version(),
+        bucket_name=f.bucket_name,
+        database=mlflow.MlflowDatabase(
+            endpoint=database.endpoint,
+            master_secret_arn=database.master_secret_arn,
+            name=ctx.settings.databases["mlflow"].db_name,
+            user=MASTER_USERNAME,
+        ),
+        cluster_name=f.cluster_name,
+        region=f.region,
+        secrets_key_arn=f.data_key_arn,
+        gateway=gateway,
+        gateway_host=(
+            ui_host(ctx.settings.dns.domain, f.cluster_name) if gateway is not None else None
+        ),
+        client_namespaces=[ctx.ns(k) for k in MLFLOW_CLIENT_NAMESPACES if k in ctx.namespaces],
+        service_monitor=ctx.on("monitoring"),
+        min_replicas=platform.mlflow_min_replicas,
+        max_replicas=platform.mlflow_max_replicas,
+        ephemeral=ctx.settings.environment == "dev",
     )
     return mlflow.Mlflow("mlflow", args, opts)
 
@@ -238,7 +279,14 @@ SERVICES: Final[tuple[ServiceRow, ...]] = (
         after=("monitoring",),  # the chart's ServiceMonitor needs the operator's CRDs
         charts=cluster_autoscaler.CHARTS,
     ),
-    ServiceRow("mlflow", _mlflow, ("mlflow",)),
+    ServiceRow(
+        "mlflow",
+        _mlflow,
+        ("mlflow",),
+        # Sidecars and the gateway (istio), the UI's certificate (cert_manager), the
+        # credentials (external_secrets), the PodMonitor's CRD (monitoring).
+        after=("istio", "cert_manager", "external_secrets", "monitoring"),
+    ),
     ServiceRow("kubeflow_pipelines", _kubeflow_pipelines, ("kubeflow",)),
     ServiceRow("kserve", _kserve, ("workloads",)),
 )

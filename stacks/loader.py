@@ -167,6 +167,16 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         "boolean",
         "Let cluster-autoscaler balance similar node groups across AZs.",
     ),
+    "mlflowMinReplicas": ConfigKey(
+        ("platform", "mlflowMinReplicas"),
+        "integer",
+        "MLflow tracking server: fewest replicas the autoscaler keeps (>= 1; 2 survives a drain).",
+    ),
+    "mlflowMaxReplicas": ConfigKey(
+        ("platform", "mlflowMaxReplicas"),
+        "integer",
+        "MLflow tracking server: most replicas the autoscaler starts.",
+    ),
 }
 
 STRUCTURED_KEYS = tuple(k for k, v in CONFIG_KEYS.items() if v.structured)

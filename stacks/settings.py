@@ -295,6 +295,19 @@ class PlatformSettings(Model):
     autoscaler_scale_down_unneeded_minutes: int = Field(default=10, ge=1, le=1440)
     autoscaler_scale_down_utilization_percent: int = Field(default=50, ge=1, le=100)
     autoscaler_balance_similar_node_groups: bool = True
+    # MLflow tracking server: the HorizontalPodAutoscaler's range (the budget keeps one).
+    mlflow_min_replicas: int = Field(default=2, ge=1, le=20)
+    mlflow_max_replicas: int = Field(default=4, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _mlflow_replicas(self) -> Self:
+        if self.mlflow_min_replicas > self.mlflow_max_replicas:
+            raise RuleViolationError(
+                "mlflowMinReplicas",
+                self.mlflow_min_replicas,
+                f"must be <= mlflowMaxReplicas ({self.mlflow_max_replicas})",
+            )
+        return self
 
 
 class StackSettings(Model):
@@ -386,6 +399,11 @@ class StackSettings(Model):
             # Grafana's admin credentials and the alert receiver come through External Secrets.
             raise RuleViolationError(
                 "services.monitoring", True, "needs services.externalSecrets = True"
+            )
+        if services.mlflow and not services.external_secrets:
+            # The database's, the auth app's and the clients' credentials.
+            raise RuleViolationError(
+                "services.mlflow", True, "needs services.externalSecrets = True"
             )
         if services.nvidia_device_plugin and not any(
             spec.has_gpu for spec in self.node_groups.values()
