@@ -21,6 +21,7 @@ from typing import Final
 import pulumi
 
 import images
+from components.aws.database import MASTER_USERNAME
 from components.k8s import (
     cert_manager,
     cluster_autoscaler,
@@ -33,7 +34,6 @@ from components.k8s import (
     monitoring,
     nvidia,
 )
-from components.aws.database import MASTER_USERNAME
 from components.k8s.charts import ChartPin
 from components.k8s.dns_zone import DnsZone
 from components.k8s.mlflow_objects import GatewayRef, ui_host

@@ -83,9 +83,7 @@ class MlflowArgs:
         rds_ca.require_region(self.region)
 
 
-def server_config(
-    args: MlflowArgs, endpoint: str, bucket: str, image: str
-) -> objects.ServerConfig:
+def server_config(args: MlflowArgs, endpoint: str, bucket: str, image: str) -> objects.ServerConfig:
     """The objects' inputs once the cloud's values (endpoint, bucket, registry) are known."""
     host, port = objects.split_endpoint(endpoint)
     return objects.ServerConfig(

@@ -60,7 +60,7 @@ TLS_SECRET: Final = "mlflow-tls"  # noqa: S105 - the gateway's certificate Secre
 # Keys of the auth secret (Secrets Manager JSON property = Kubernetes key).
 AUTH_KEYS: Final = ("admin-password", "flask-secret-key", "metrics-password", "pipelines-password")
 DB_REFRESH: Final = "5m"  # RDS rotates the master password: a short refresh shortens the gap
-SECRET_REFRESH: Final = "1h"
+SECRET_REFRESH: Final = "1h"  # noqa: S105 - an interval
 
 _SCRIPTS_DIR: Final = Path(__file__).resolve().parent / "mlflow_pod"
 SCRIPTS: Final = ("db_setup.py", "metrics_relay.py")

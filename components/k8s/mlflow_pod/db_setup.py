@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415 - psycopg2 and mlflow are the image's, absent from the program's environment
 """The MLflow schema Job: both databases at the schema of this MLflow version, and the metrics user.
 
 Runs once per MLflow version, before the server's pods (components/k8s/mlflow.py):

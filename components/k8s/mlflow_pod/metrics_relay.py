@@ -63,7 +63,7 @@ class Relay(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: Prometheus scrapes every 30 s; errors are answered, not logged."""
 
 

@@ -65,7 +65,8 @@ def _run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 _SQL = """
 import sys, psycopg2
-connection = psycopg2.connect(host=sys.argv[1], port=sys.argv[2], user="postgres", dbname=sys.argv[3])
+host, port, dbname = sys.argv[1:4]
+connection = psycopg2.connect(host=host, port=port, user="postgres", dbname=dbname)
 connection.autocommit = True
 with connection.cursor() as cursor:
     cursor.execute(sys.argv[4])
@@ -86,16 +87,52 @@ class Database:
 
 def _tls_files(top: Path) -> tuple[Path, Path, Path]:
     """A CA and a server certificate for 127.0.0.1 (what verify-full checks), by openssl."""
-    ca_key, ca, key, csr, cert = (top / n for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+    ca_key, ca, key, csr, cert = (
+        top / n for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem")
+    )
     _run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(ca_key)])
-    _run(["openssl", "req", "-x509", "-new", "-key", str(ca_key), "-sha256", "-days", "2",
-          "-subj", "/CN=test RDS CA", "-out", str(ca)])  # fmt: skip
+    _run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            str(ca_key),
+            "-sha256",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test RDS CA",
+            "-out",
+            str(ca),
+        ]
+    )
     _run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)])
     _run(["openssl", "req", "-new", "-key", str(key), "-subj", "/CN=127.0.0.1", "-out", str(csr)])
     ext = top / "san.ext"
     ext.write_text("subjectAltName=IP:127.0.0.1\n")
-    _run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-          "-CAcreateserial", "-days", "2", "-sha256", "-extfile", str(ext), "-out", str(cert)])  # fmt: skip
+    _run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-sha256",
+            "-extfile",
+            str(ext),
+            "-out",
+            str(cert),
+        ]
+    )
     return ca, cert, key
 
 
@@ -109,7 +146,10 @@ def database() -> Iterator[tuple[Database, Path, str]]:
     as_root = os.geteuid() == 0
     top = Path(tempfile.mkdtemp(prefix="mlflow-live-pg-"))
     top.chmod(0o755)
-    if as_root and subprocess.run(["id", "-u", PG_USER], capture_output=True).returncode:
+    if (
+        as_root
+        and subprocess.run(["id", "-u", PG_USER], capture_output=True, check=False).returncode
+    ):
         _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER])
     ca, cert, key = _tls_files(top)
     data, sockets = top / "data", top / "socket"
@@ -118,8 +158,20 @@ def database() -> Iterator[tuple[Database, Path, str]]:
     if as_root:
         _run(["chown", "-R", f"{PG_USER}:{PG_USER}", str(top)])
     key.chmod(0o600)
-    _run([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
-          "--auth-local=trust", "--auth-host=reject"], user=user)  # fmt: skip
+    _run(
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--auth-local=trust",
+            "--auth-host=reject",
+        ],
+        user=user,
+    )
     # TLS or nothing over TCP, as RDS's rds.force_ssl=1.
     (data / "pg_hba.conf").write_text(
         "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
@@ -128,11 +180,27 @@ def database() -> Iterator[tuple[Database, Path, str]]:
     port = _free_port()
     log = (top / "postgres.log").open("w")
     server = subprocess.Popen(
-        [str(PG_BIN / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port),
-         "-k", str(sockets), "-c", "ssl=on", "-c", f"ssl_cert_file={cert}",
-         "-c", f"ssl_key_file={key}"],
-        user=user, stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
+        [
+            str(PG_BIN / "postgres"),
+            "-D",
+            str(data),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-k",
+            str(sockets),
+            "-c",
+            "ssl=on",
+            "-c",
+            f"ssl_cert_file={cert}",
+            "-c",
+            f"ssl_key_file={key}",
+        ],
+        user=user,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
     db = Database(port, sockets)
     try:
         deadline = time.monotonic() + 30
@@ -174,7 +242,7 @@ class Pod:
 
 @pytest.fixture(scope="module")
 def pod(database: tuple[Database, Path, str], tmp_path_factory: pytest.TempPathFactory) -> Pod:
-    """The pod's files (ConfigMap, Secrets, CA) under a temporary root, as the volumes mount them."""
+    """The pod's files (ConfigMap, Secrets, CA) under a temporary root, as mounted."""
     db, ca, password = database
     root = tmp_path_factory.mktemp("mlflow-pod")
     layout = PodLayout(
@@ -204,7 +272,9 @@ def pod(database: tuple[Database, Path, str], tmp_path_factory: pytest.TempPathF
     for name, text in mlflow_objects.config_data(cfg).items():
         (root / "config" / name).write_text(text)
     shutil.copy(ca, root / "rds-ca" / "rds-ca-bundle.pem")
-    secrets = {k: base64.urlsafe_b64encode(os.urandom(18)).decode() for k in mlflow_objects.AUTH_KEYS}
+    secrets = {
+        k: base64.urlsafe_b64encode(os.urandom(18)).decode() for k in mlflow_objects.AUTH_KEYS
+    }
     for key, value in secrets.items():
         (root / "auth" / key).write_text(value)
     live = Pod(cfg, root, secrets)
@@ -243,26 +313,38 @@ class Server:
 def server(pod: Pod, database: tuple[Database, Path, str]) -> Iterator[Server]:
     """The schema Job's command, then the server's and the relay's, as the pod runs them."""
     setup = mlflow_objects.setup_container(pod.cfg)
-    job = subprocess.run(
-        setup["command"], env=pod.env(setup["env"]), capture_output=True, text=True, timeout=300,
+    job = subprocess.run(  # its exit status is asserted with its output
+        setup["command"],
+        check=False,
+        env=pod.env(setup["env"]),
+        capture_output=True,
+        text=True,
+        timeout=300,
         cwd=pod.root / "tmp",
-    )  # fmt: skip
+    )
     assert job.returncode == 0, job.stdout + job.stderr
     assert "created database mlflow_auth" in job.stdout
     port, relay_port = _free_port(), _free_port()
     container = mlflow_objects.server_container(pod.cfg)
     log = (pod.root / "server.log").open("w")
     proc = subprocess.Popen(
-        _loopback(container["command"], port), env=pod.env(container["env"]),
-        stdout=log, stderr=subprocess.STDOUT, cwd=pod.root / "tmp", start_new_session=True,
-    )  # fmt: skip
+        _loopback(container["command"], port),
+        env=pod.env(container["env"]),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=pod.root / "tmp",
+        start_new_session=True,
+    )
     relay_spec = mlflow_objects.relay_container(pod.cfg)
     relay_env = pod.env(relay_spec["env"])
     relay_env |= {"RELAY_PORT": str(relay_port), "UPSTREAM_URL": f"http://127.0.0.1:{port}/metrics"}
     relay = subprocess.Popen(
-        relay_spec["command"], env=relay_env, stdout=log, stderr=subprocess.STDOUT,
+        relay_spec["command"],
+        env=relay_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
-    )  # fmt: skip
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -294,7 +376,9 @@ def _call(
 ) -> tuple[int, str]:
     headers = {"Host": host}
     if user:
-        headers["Authorization"] = "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+        headers["Authorization"] = (
+            "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+        )
     if origin:
         headers["Origin"] = origin
     data = None
@@ -333,7 +417,9 @@ def test_the_pod_runs_as_configured(server: Server) -> None:
 
     # The UI's origin through the gateway may write; another origin may not.
     create = f"{s.url}{API}/experiments/create"
-    status, text = _call(create, user=pipelines, body={"name": "live"}, origin=f"https://{GATEWAY_HOST}")
+    status, text = _call(
+        create, user=pipelines, body={"name": "live"}, origin=f"https://{GATEWAY_HOST}"
+    )
     assert status == 200, text
     experiment_id = json.loads(text)["experiment_id"]
     status, _ = _call(create, user=pipelines, body={"name": "x"}, origin="https://evil.example")
@@ -342,7 +428,9 @@ def test_the_pod_runs_as_configured(server: Server) -> None:
     # The registry with aliases (no stages), as the pipelines user.
     registry = f"{s.url}{API}/registered-models"
     assert _status(f"{registry}/create", user=pipelines, body={"name": "iris-classifier"}) == 200
-    status, text = _call(f"{s.url}{API}/runs/create", user=pipelines, body={"experiment_id": experiment_id})
+    status, text = _call(
+        f"{s.url}{API}/runs/create", user=pipelines, body={"experiment_id": experiment_id}
+    )
     assert status == 200, text
     run_id = json.loads(text)["run"]["info"]["run_id"]
     status, text = _call(
@@ -367,13 +455,16 @@ def test_the_pod_runs_as_configured(server: Server) -> None:
     new_password = base64.urlsafe_b64encode(os.urandom(18)).decode()
     s.database.sql(f"ALTER ROLE dbadmin PASSWORD '{new_password}'")
     s.pod.write_service_file(new_password)
-    s.database.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'dbadmin'")
+    s.database.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'dbadmin'"
+    )
     deadline = time.monotonic() + 30
-    while (status := _status(f"{s.url}{API}/experiments/get?experiment_id={experiment_id}", user=admin)) != 200:
+    while (
+        status := _status(f"{s.url}{API}/experiments/get?experiment_id={experiment_id}", user=admin)
+    ) != 200:
         assert time.monotonic() < deadline, f"no reconnect after the rotation: {status}"
         time.sleep(1)
 
     # A dead server's metrics disappear: the relay answers 503, and MLflowDown fires.
     _stop(s.proc)
     assert _status(f"{s.relay_url}/metrics") == 503
-
