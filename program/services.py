@@ -23,6 +23,7 @@ import pulumi
 import images
 from components.aws.database import MASTER_USERNAME
 from components.k8s import (
+    argocd,
     cert_manager,
     cluster_autoscaler,
     external_dns,
@@ -43,7 +44,7 @@ from program.foundation import Foundation
 from stacks.settings import StackSettings
 
 # Namespaces that may read platform secrets through the ClusterSecretStore.
-SECRET_STORE_NAMESPACES: Final = ("monitoring", "mlflow", "kubeflow")
+SECRET_STORE_NAMESPACES: Final = ("monitoring", "mlflow", "kubeflow", "argocd")
 # Namespaces whose pods sign in to MLflow as its `pipelines` user (pipeline steps).
 MLFLOW_CLIENT_NAMESPACES: Final = ("kubeflow",)
 
@@ -241,6 +242,25 @@ def _kserve(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformServic
     return kserve.Kserve("kserve", args, opts)
 
 
+def _argocd(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    platform = ctx.settings.platform
+    repository = platform.git_repository_url
+    assert repository is not None  # the settings refuse argocd without it
+    args = argocd.ArgocdArgs(
+        namespace=ctx.ns("argocd"),
+        cluster_name=ctx.foundation.cluster_name,
+        secrets_key_arn=ctx.foundation.data_key_arn,
+        repository_url=repository,
+        target_revision=platform.git_target_revision,
+        environment=ctx.settings.environment,
+        workloads_namespace=ctx.ns("workloads"),
+        service_monitor=ctx.on("monitoring"),
+        ephemeral=ctx.settings.environment == "dev",
+        tags=ctx.settings.resource_tags(),
+    )
+    return argocd.Argocd("argocd", args, opts)
+
+
 SERVICES: Final[tuple[ServiceRow, ...]] = (
     ServiceRow("istio", _istio, ("istio", *MESH_NAMESPACES), charts=istio.CHARTS),
     ServiceRow(
@@ -289,6 +309,15 @@ SERVICES: Final[tuple[ServiceRow, ...]] = (
     ),
     ServiceRow("kubeflow_pipelines", _kubeflow_pipelines, ("kubeflow",)),
     ServiceRow("kserve", _kserve, ("workloads",)),
+    ServiceRow(
+        "argocd",
+        _argocd,
+        ("argocd",),
+        # Its secrets (external_secrets), its ServiceMonitor's CRD (monitoring); the kinds
+        # it syncs are KServe's, whose CRDs must exist before the first sync succeeds.
+        after=("external_secrets", "monitoring", "kserve"),
+        charts=argocd.CHARTS,
+    ),
 )
 
 

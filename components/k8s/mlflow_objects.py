@@ -354,6 +354,20 @@ def server_container(cfg: ServerConfig) -> dict[str, Any]:
     }
 
 
+def _relay_probe(cfg: ServerConfig, period: int) -> dict[str, Any]:
+    """The relay listens on loopback, which the kubelet cannot reach: it asks from inside."""
+    check = (
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{RELAY_PORT}/healthz', timeout=2)"
+    )
+    return {
+        "exec": {"command": [cfg.layout.python, "-c", check]},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+
+
 def relay_container(cfg: ServerConfig) -> dict[str, Any]:
     return {
         "name": "metrics-relay",
@@ -361,6 +375,8 @@ def relay_container(cfg: ServerConfig) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent",
         "command": [cfg.layout.python, f"{cfg.layout.config_dir}/metrics_relay.py"],
         "env": relay_env(cfg),
+        "readinessProbe": _relay_probe(cfg, 30),
+        "livenessProbe": _relay_probe(cfg, 60),
         "resources": resources("10m", "32Mi", "100m", "64Mi"),
         "securityContext": _container_security(),
         "volumeMounts": _mounts(cfg.layout, "config", "auth"),
@@ -395,6 +411,9 @@ def config_checksum(cfg: ServerConfig) -> str:
 def pod_spec(cfg: ServerConfig, account: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "serviceAccountName": account,
+        # No Kubernetes API token: nothing here calls the API. The IRSA web identity
+        # token is a projected volume of its own, which this does not turn off.
+        "automountServiceAccountToken": False,
         "nodeSelector": general_pool(),
         "securityContext": _pod_security(),
         "containers": containers,

@@ -188,9 +188,14 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
         _tcp(HTTPS),
         "Alertmanager's receiver (a webhook outside the VPC)",
     ),
-    DeclaredFlow(GATEWAY, Pods("argocd"), _tcp(8080), "the Argo CD UI through the gateway"),
+    # The Argo CD UI is not on the gateway (docs/decisions/0035-mlflow-server-and-gitops.md).
     DeclaredFlow(Pods("argocd"), Pods("argocd"), LISTENERS, "Argo CD's components"),
-    DeclaredFlow(Pods("argocd"), "public", _tcp(HTTPS), "Git repositories and Helm registries"),
+    DeclaredFlow(
+        Pods("argocd", (("app.kubernetes.io/name", "argocd-repo-server"),)),
+        "public",
+        _tcp(HTTPS),
+        "the repo server clones the Git repository",
+    ),
 )
 
 

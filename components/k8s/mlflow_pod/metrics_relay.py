@@ -41,7 +41,11 @@ class Relay(BaseHTTPRequestHandler):
     authorization = ""
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] != "/metrics":
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":  # the relay itself, for the kubelet's exec probe
+            self._answer(200, b"ok\n", "text/plain")
+            return
+        if path != "/metrics":
             self._answer(404, b"only /metrics is relayed\n", "text/plain")
             return
         request = urllib.request.Request(  # noqa: S310 - a loopback http URL from the pod spec

@@ -194,12 +194,12 @@ def _flows(key: str, ctx: FlowContext) -> list[PolicySpec]:  # noqa: PLR0912 - a
         out.append(_aws_apis(ctx))  # S3 (model artifacts) and STS (IRSA)
         out += _istiod(ctx)
     elif key == "mlflow":
-        out += _from_namespaces(
-            ctx,
-            "allow-ingress-clients",
-            ["workloads", "kubeflow", "kserve", "istio"],
-            ports(MLFLOW_PORT),
-        )
+        # Clients: inference and pipeline pods, and the gateway's pods only (the UI).
+        clients = [namespace_peer(ns[k]) for k in ("workloads", "kubeflow") if _has(ctx, k)]
+        if _has(ctx, "istio"):
+            clients.append(namespace_peer(ns["istio"], {"istio": "ingressgateway"}))
+        if clients:
+            out.append(ingress("allow-ingress-clients", clients, ports(MLFLOW_PORT)))
         out.append(egress("allow-egress-postgres", [ip_peer(ctx.vpc_cidr)], ports(POSTGRES_PORT)))
         out.append(_aws_apis(ctx))
         out += _istiod(ctx)
@@ -240,11 +240,22 @@ def _flows(key: str, ctx: FlowContext) -> list[PolicySpec]:  # noqa: PLR0912 - a
     elif key == "nvidia":
         out.append(_kube_api(ctx))
     elif key == "argocd":
-        out += _from_namespaces(ctx, "allow-ingress-istio", ["istio"], ports(8080))
+        # The UI stays cluster-internal (port-forward): no ingress from the gateway.
         out += _itself(ctx, key)
         out.append(_kube_api(ctx))
-        # Git repositories and Helm registries over HTTPS.
-        out.append(egress("allow-egress-git", [public_peer()], ports(HTTPS)))
+        # Git over HTTPS: only the repo server clones (argo-cd 10.1.1 pod label).
+        out.append(
+            PolicySpec(
+                "allow-egress-git",
+                {
+                    "podSelector": {
+                        "matchLabels": {"app.kubernetes.io/name": "argocd-repo-server"}
+                    },
+                    "policyTypes": ["Egress"],
+                    "egress": [{"to": [public_peer()], "ports": ports(HTTPS)}],
+                },
+            )
+        )
     return out
 
 

@@ -450,6 +450,11 @@ def test_the_pod_runs_as_configured(server: Server) -> None:
     status, text = _call(f"{s.relay_url}/metrics")
     assert status == 200 and "mlflow_exporter_info" in text
     assert _status(f"{s.relay_url}/other") == 404
+    # The kubelet's exec probe of the relay, as the pod spec writes it (its port moved).
+    probe = mlflow_objects.relay_container(s.pod.cfg)["readinessProbe"]["exec"]["command"]
+    relay_port = s.relay_url.rsplit(":", 1)[1]
+    probe = [p.replace(f":{mlflow_objects.RELAY_PORT}/", f":{relay_port}/") for p in probe]
+    assert subprocess.run(probe, capture_output=True, timeout=30, check=False).returncode == 0
 
     # RDS rotates the master password: new connections read the refreshed service file.
     new_password = base64.urlsafe_b64encode(os.urandom(18)).decode()
