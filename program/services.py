@@ -244,13 +244,11 @@ def _kserve(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformServic
 
 def _argocd(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
     platform = ctx.settings.platform
-    repository = platform.git_repository_url
-    assert repository is not None  # the settings refuse argocd without it
     args = argocd.ArgocdArgs(
         namespace=ctx.ns("argocd"),
         cluster_name=ctx.foundation.cluster_name,
         secrets_key_arn=ctx.foundation.data_key_arn,
-        repository_url=repository,
+        repository_url=platform.git_repository_url,
         target_revision=platform.git_target_revision,
         environment=ctx.settings.environment,
         workloads_namespace=ctx.ns("workloads"),

@@ -299,8 +299,10 @@ class PlatformSettings(Model):
     mlflow_min_replicas: int = Field(default=2, ge=1, le=20)
     mlflow_max_replicas: int = Field(default=4, ge=1, le=50)
     # Argo CD: the one repository it may sync (this one) and the revision of workloads/<env>/.
-    git_repository_url: str | None = Field(
-        default=None, pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._/~-]+$"
+    # The default is a documentation address (example.com): each stack file names the real one.
+    git_repository_url: str = Field(
+        default="https://git.example.com/mlops-platform/mlops-platform.git",
+        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._/~-]+$",
     )
     git_target_revision: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]{1,100}$")
 
@@ -409,10 +411,6 @@ class StackSettings(Model):
             # The database's, the auth app's and the clients' credentials.
             raise RuleViolationError(
                 "services.mlflow", True, "needs services.externalSecrets = True"
-            )
-        if services.argocd and not self.platform.git_repository_url:
-            raise RuleViolationError(
-                "services.argocd", True, "needs gitRepositoryUrl (this repository's https URL)"
             )
         if services.argocd and not services.external_secrets:
             # The admin's password, the server's key and Redis's password.

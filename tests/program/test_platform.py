@@ -68,9 +68,10 @@ def test_counts_of_the_baseline(dev: Plan) -> None:
     assert len(dev.by_type(RESOURCE_QUOTA)) == 11
     assert len(dev.by_type(LIMIT_RANGE)) == 11
     assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 11
-    assert len(dev.by_type(ROLE)) == 13
-    assert len(dev.by_type(ROLE_BINDING)) == 13
-    assert len(dev.by_type(NETWORK_POLICY)) == 80
+    # 13 tenancy Roles and bindings, and Argo CD's writer Role in the workloads namespace.
+    assert len(dev.by_type(ROLE)) == 14
+    assert len(dev.by_type(ROLE_BINDING)) == 14
+    assert len(dev.by_type(NETWORK_POLICY)) == 79
     assert len(dev.by_type(PEER_AUTHENTICATION)) == 3
 
 
@@ -109,6 +110,7 @@ def test_releases_match_the_pinned_table(dev: Plan) -> None:
         "nvidia-device-plugin": "nvidia-device-plugin",
         "dcgm-exporter": "nvidia-device-plugin",
         "cluster-autoscaler": "cluster-autoscaler",
+        "argocd": "argocd",
     }
 
 
@@ -197,6 +199,12 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "mlflow/mlflow-server",
         "kubeflow/pipeline-runner",
         "mlops/kserve-model-reader",
+        # Argo CD's components (issue 11 item 4).
+        "argocd/argocd-application-controller",
+        "argocd/argocd-server",
+        "argocd/argocd-repo-server",
+        "argocd/argocd-applicationset-controller",
+        "argocd/argocd-redis",
     }
     for patch in dev.by_type(SERVICE_ACCOUNT_PATCH):
         assert patch.inputs["metadata"]["name"] == "default"
@@ -228,6 +236,8 @@ def test_grafana_admin_and_receiver_come_from_secrets_manager(dev: Plan) -> None
     assert secrets == {
         "mlops-platform-dev/grafana-admin",
         "mlops-platform-dev/alertmanager-receiver",
+        "mlops-platform-dev/mlflow-auth",
+        "mlops-platform-dev/argocd",
     }
     for version in dev.by_type(SECRET_VERSION):
         assert "[secret]" in json.dumps(version.inputs["secretString"])
@@ -256,7 +266,7 @@ def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
     (provider,) = existing.by_type(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == "/etc/kube/shared.yaml"
     assert len(existing.by_type(NAMESPACE)) == 12  # + external-dns
-    assert len(existing.by_type(RELEASE)) == 11
+    assert len(existing.by_type(RELEASE)) == 12
     autoscaler = existing.one(RELEASE, "release-cluster-autoscaler").inputs["values"]
     assert autoscaler["autoDiscovery"] == {"clusterName": "shared-cluster"}
     egress = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.k8s import (
+    argocd,
     cert_manager,
     cluster_autoscaler,
     external_dns,
@@ -30,6 +31,7 @@ def test_every_row_is_a_switch_and_waits_only_for_earlier_rows() -> None:
 
 def test_the_chart_table_is_every_service_module_s_pins() -> None:
     modules = (
+        argocd,
         cert_manager,
         cluster_autoscaler,
         external_dns,

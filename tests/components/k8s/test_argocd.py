@@ -54,7 +54,9 @@ def test_the_project_confines_argocd_to_this_repository_and_the_workloads(plan: 
     (project,) = plan.by_type(APP_PROJECT)
     spec = project.inputs["spec"]
     assert spec["sourceRepos"] == [REPO]
-    assert spec["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": "mlops"}]
+    assert spec["destinations"] == [
+        {"server": "https://kubernetes.default.svc", "namespace": "mlops"}
+    ]
     assert spec["clusterResourceWhitelist"] == []
     assert {(k["group"], k["kind"]) for k in spec["namespaceResourceWhitelist"]} == {
         ("serving.kserve.io", "InferenceService"),
@@ -133,9 +135,7 @@ def test_writes_are_limited_to_the_workloads_namespace(plan: Plan) -> None:
 def test_service_monitor_only_with_the_operator(plan: Plan) -> None:
     (monitor,) = plan.by_type(SERVICE_MONITOR)
     assert monitor.inputs["spec"]["namespaceSelector"] == {"matchNames": ["argocd"]}
-    alone = build_service(
-        lambda opts: argocd.Argocd("argocd", _args(service_monitor=False), opts)
-    )
+    alone = build_service(lambda opts: argocd.Argocd("argocd", _args(service_monitor=False), opts))
     assert alone.by_type(SERVICE_MONITOR) == []
 
 

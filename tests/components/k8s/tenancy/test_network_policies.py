@@ -104,8 +104,9 @@ def test_workloads_flows() -> None:
 
 def test_mlflow_flows() -> None:
     got = policies("mlflow")
+    gateway = ns("istio-system", istio="ingressgateway")
     assert rule(got["allow-ingress-clients"]) == {
-        "from": [ns("mlops"), ns("kubeflow"), ns("kserve"), ns("istio-system")],
+        "from": [ns("mlops"), ns("kubeflow"), gateway],
         "ports": tcp(5000),
     }
     assert rule(got["allow-egress-postgres"]) == {"to": [VPC_PEER], "ports": tcp(5432)}
@@ -204,3 +205,13 @@ def test_flows_to_absent_namespaces_are_dropped() -> None:
     only = {k: ALL[k] for k in ("workloads",)}
     got = policies("workloads", only)
     assert sorted(got) == ["allow-dns", "allow-egress-aws-apis", "default-deny"]
+
+
+def test_argocd_flows() -> None:
+    got = policies("argocd")
+    # The UI stays cluster-internal: nothing admits the gateway.
+    assert "allow-ingress-istio" not in got
+    assert rule(got["allow-ingress-same-namespace"]) == {"from": [ns("argocd")]}
+    git = got["allow-egress-git"]
+    assert git["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "argocd-repo-server"}}
+    assert rule(git) == {"to": [PUBLIC], "ports": tcp(443)}
