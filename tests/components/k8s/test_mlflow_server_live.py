@@ -15,7 +15,8 @@ Service's Host header. No S3 is reachable, so artifact uploads are not exercised
 What it proves: the Job creates the auth database and migrates both stores, and
 sets the platform's users; the server answers /health, refuses anonymous API calls,
 accepts the admin and the pipelines user, refuses foreign Host headers and foreign
-origins but accepts the gateway's; the registry takes aliases; `/metrics` needs an
+origins but accepts the gateway's; the registry takes aliases; MLflow 3's tracing and
+prompt registry work through the auth app (issue 11 item 8); `/metrics` needs an
 admin and the relay serves it to the Istio agent, and answers 503 once the server is
 gone; a rotated database password is picked up from the refreshed service file by
 new connections, without a restart.
@@ -455,6 +456,29 @@ def test_the_pod_runs_as_configured(server: Server) -> None:
     relay_port = s.relay_url.rsplit(":", 1)[1]
     probe = [p.replace(f":{mlflow_objects.RELAY_PORT}/", f":{relay_port}/") for p in probe]
     assert subprocess.run(probe, capture_output=True, timeout=30, check=False).returncode == 0
+
+    # MLflow 3 GenAI through the auth app: a trace and a prompt alias, with MLflow's client.
+    client_env = {
+        **server.pod.env([]),
+        "MLFLOW_TRACKING_URI": s.url,
+        "MLFLOW_TRACKING_USERNAME": pipelines[0],
+        "MLFLOW_TRACKING_PASSWORD": pipelines[1],
+        "HOST_HEADER": mlflow_objects.service_hosts("mlflow")[0],
+    }
+    script = Path(__file__).with_name("mlflow_genai_client.py")
+    genai = subprocess.run(
+        [str(MLFLOW_VENV / "python"), str(script)],
+        env=client_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert genai.returncode == 0, genai.stderr[-3000:]
+    got = json.loads(genai.stdout.strip().splitlines()[-1])
+    assert got["trace_experiment"] == got["experiment"]
+    assert got["spans"] == ["answer", "retrieve"]
+    assert (got["prompt_version"], got["template"]) == (1, "Why is it {{ species }}?")
 
     # RDS rotates the master password: new connections read the refreshed service file.
     new_password = base64.urlsafe_b64encode(os.urandom(18)).decode()
