@@ -52,6 +52,9 @@ class MlflowContract:
     registered_model_name: str
     champion_alias: str
     challenger_alias: str
+    # Secret (in the namespaces pipeline steps run in) with MLFLOW_TRACKING_USERNAME and
+    # MLFLOW_TRACKING_PASSWORD of the server's `pipelines` user: auth is on.
+    credentials_secret: str
 
 
 @dataclasses.dataclass(frozen=True)

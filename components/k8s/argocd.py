@@ -308,7 +308,11 @@ def root_application(args: ArgocdArgs) -> dict[str, Any]:
 
 
 def argocd_external_secret(namespace: str, remote_key: str) -> dict[str, Any]:
-    """argocd-secret: the admin's bcrypt hash and the server's key, from Secrets Manager."""
+    """argocd-secret: the admin's bcrypt hash and the server's key, from Secrets Manager.
+
+    The keys are Argo CD's own names; the template only adds the label by which Argo CD's
+    settings informer finds the Secret (`mergePolicy: Merge` keeps the data's keys).
+    """
     return {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
@@ -322,21 +326,17 @@ def argocd_external_secret(namespace: str, remote_key: str) -> dict[str, Any]:
                 "template": {
                     "engineVersion": "v2",
                     "type": "Opaque",
-                    # Argo CD finds its settings Secret by this label.
+                    "mergePolicy": "Merge",
                     "metadata": {"labels": {"app.kubernetes.io/part-of": "argocd"}},
-                    "data": {
-                        "admin.password": "{{ .hash }}",
-                        "server.secretkey": "{{ .key }}",
-                    },
                 },
             },
             "data": [
                 {
-                    "secretKey": "hash",
+                    "secretKey": "admin.password",
                     "remoteRef": {"key": remote_key, "property": "admin-password-bcrypt"},
                 },
                 {
-                    "secretKey": "key",
+                    "secretKey": "server.secretkey",
                     "remoteRef": {"key": remote_key, "property": "server-secretkey"},
                 },
             ],

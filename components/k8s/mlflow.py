@@ -208,7 +208,7 @@ class Mlflow(PlatformService):
             ),
             opts=self.child_opts(),
         )
-        synced = [
+        synced: list[pulumi.Resource] = [
             self.custom_resource(
                 f"external-secret-{ns}-{objects.AUTH_SECRET}",
                 objects.auth_external_secret(ns, remote_key),

@@ -36,6 +36,7 @@ from typing import Any, Final
 from components.k8s import mlflow_server, rds_ca
 from components.k8s.pods import CONTAINER_SECURITY_CONTEXT, general_pool, resources
 from components.k8s.scrapes import istio_merge_annotations
+from contract import contract
 
 Manifest = dict[str, Any]
 
@@ -55,7 +56,7 @@ CONFIG_MAP: Final = "mlflow-server-config"
 CA_CONFIG_MAP: Final = "mlflow-rds-ca"
 DB_SECRET: Final = "mlflow-db"  # noqa: S105 - a Secret's name
 AUTH_SECRET: Final = "mlflow-auth"  # noqa: S105 - a Secret's name; Secrets Manager <cluster>/mlflow-auth
-CLIENT_SECRET: Final = "mlflow-pipelines-credentials"  # noqa: S105 - a Secret's name
+CLIENT_SECRET: Final = contract().mlflow.credentials_secret  # the pipelines user's, for steps
 TLS_SECRET: Final = "mlflow-tls"  # noqa: S105 - the gateway's certificate Secret
 # Keys of the auth secret (Secrets Manager JSON property = Kubernetes key).
 AUTH_KEYS: Final = ("admin-password", "flask-secret-key", "metrics-password", "pipelines-password")
@@ -601,18 +602,15 @@ def auth_external_secret(namespace: str, remote_key: str) -> Manifest:
 
 
 def client_external_secret(namespace: str, remote_key: str) -> Manifest:
-    """The pipelines user's credentials where pipeline steps run, as MLflow's client reads them
-    (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)."""
+    """The pipelines user's sign-in where pipeline steps run: keys `username` and
+    `credential`, which a step maps to MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD."""
     return _external_secret(
         CLIENT_SECRET,
         namespace,
         remote_key,
-        {"MLFLOW_TRACKING_PASSWORD": "pipelines-password"},
+        {"credential": "pipelines-password"},
         SECRET_REFRESH,
-        template={
-            "MLFLOW_TRACKING_USERNAME": PIPELINES_USERNAME,
-            "MLFLOW_TRACKING_PASSWORD": "{{ .MLFLOW_TRACKING_PASSWORD }}",
-        },
+        template={"username": PIPELINES_USERNAME, "credential": "{{ .credential }}"},
     )
 
 

@@ -90,12 +90,14 @@ def test_no_secret_in_values_all_from_secrets_manager(plan: Plan) -> None:
     assert "argocdServerAdminPassword" not in json.dumps(values)
     synced = {r.inputs["metadata"]["name"]: r for r in plan.by_type(EXTERNAL_SECRET)}
     assert set(synced) == {"argocd-secret", "argocd-redis"}
-    target = synced["argocd-secret"].inputs["spec"]["target"]
-    assert target["template"]["data"] == {
-        "admin.password": "{{ .hash }}",
-        "server.secretkey": "{{ .key }}",
+    spec = synced["argocd-secret"].inputs["spec"]
+    assert {d["secretKey"]: d["remoteRef"] for d in spec["data"]} == {
+        "admin.password": {"key": "c1/argocd", "property": "admin-password-bcrypt"},
+        "server.secretkey": {"key": "c1/argocd", "property": "server-secretkey"},
     }
-    assert target["template"]["metadata"]["labels"] == {"app.kubernetes.io/part-of": "argocd"}
+    template = spec["target"]["template"]
+    assert template["mergePolicy"] == "Merge"
+    assert template["metadata"]["labels"] == {"app.kubernetes.io/part-of": "argocd"}
     for external in synced.values():
         assert release.urn not in external.dependencies
         assert external.urn in release.dependencies

@@ -145,7 +145,10 @@ def test_secrets_come_from_secrets_manager_through_external_secrets(plan: Plan) 
     assert sorted(d["secretKey"] for d in auth["data"]) == sorted(mlflow_objects.AUTH_KEYS)
     client = synced["mlflow-pipelines-credentials"]
     assert client["metadata"]["namespace"] == "kubeflow"
-    assert client["spec"]["target"]["template"]["data"]["MLFLOW_TRACKING_USERNAME"] == "pipelines"
+    assert client["spec"]["target"]["template"]["data"] == {
+        "username": "pipelines",
+        "credential": "{{ .credential }}",
+    }
     (secret,) = plan.by_type(SECRET)
     assert secret.inputs["name"] == "c1/mlflow-auth"
     assert secret.inputs["recoveryWindowInDays"] == 0  # ephemeral
