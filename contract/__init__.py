@@ -52,8 +52,8 @@ class MlflowContract:
     registered_model_name: str
     champion_alias: str
     challenger_alias: str
-    # Secret (in the namespaces pipeline steps run in) with MLFLOW_TRACKING_USERNAME and
-    # MLFLOW_TRACKING_PASSWORD of the server's `pipelines` user: auth is on.
+    # Secret (in the namespaces pipeline steps run in) holding the server's `pipelines`
+    # user (keys `username`, `credential`: MLFLOW_TRACKING_USERNAME/_PASSWORD): auth is on.
     credentials_secret: str
 
 
