@@ -1,10 +1,11 @@
 """The platform services, in order: switch -> constructor, with what each waits for.
 
 One row per service. A row's service is built when its settings switch is on;
-its objects wait for the namespaces it names and for every service in `after`
-that runs in this stack (an `after` service that is switched off is simply not
-there to wait for; hard prerequisites are refused by the settings). This table
-is the only place that orders services.
+its objects wait for the namespaces it names and for every row in `after` that
+runs in this stack (a row that is switched off is simply not there to wait for;
+hard prerequisites are refused by the settings). This table is the only place
+that orders services: a row waits only for what it needs (the operator's CRDs,
+not all of monitoring), so the rest installs side by side.
 
 Adding a service: its module under components/k8s/ (a `PlatformService` with a
 frozen Args), a constructor and a row here, a switch in
@@ -24,6 +25,7 @@ import images
 from components.aws.database import MASTER_USERNAME
 from components.k8s import (
     argocd,
+    aws_load_balancer_controller,
     cert_manager,
     cluster_autoscaler,
     external_dns,
@@ -39,7 +41,7 @@ from components.k8s.charts import ChartPin
 from components.k8s.dns_zone import DnsZone
 from components.k8s.mlflow_objects import GatewayRef, ui_host
 from components.k8s.platform_service import AwsScope, PlatformService
-from components.k8s.tenancy.plan import MESH_NAMESPACES
+from components.k8s.tenancy.plan import INJECTED_NAMESPACES
 from program.foundation import Foundation
 from stacks.settings import StackSettings
 
@@ -80,17 +82,67 @@ Constructor = Callable[[ServiceContext, pulumi.ResourceOptions], PlatformService
 
 @dataclass(frozen=True)
 class ServiceRow:
+    key: str  # the row's name, which `after` refers to
     switch: str  # the `services` switch (stacks.settings.ServiceSwitches field)
     build: Constructor
     namespaces: tuple[str, ...]  # contract keys of the namespaces its objects live in
-    after: tuple[str, ...] = ()  # switches of the services it waits for
+    after: tuple[str, ...] = ()  # keys of the rows it waits for
     charts: Mapping[str, ChartPin] | None = None  # release name -> pin, for the chart table
 
 
+# The engines' ports (RDS's defaults, which the databases keep).
+DATABASE_PORTS: Final = {"postgres": 5432, "mysql": 3306}
+
+
+def _monitoring_crds(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    args = monitoring.MonitoringCrdsArgs(namespace=ctx.ns("monitoring"))
+    return monitoring.MonitoringCrds("monitoring-crds", args, opts)
+
+
 def _istio(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
-    mesh = [ctx.ns(k) for k in MESH_NAMESPACES if k in ctx.namespaces]
-    args = istio.IstioArgs(namespace=ctx.ns("istio"), mesh_namespaces=mesh)
+    mesh = [ctx.ns(k) for k in INJECTED_NAMESPACES if k in ctx.namespaces]
+    databases = {
+        name: (
+            ctx.foundation.databases[name].endpoint.apply(lambda e: e.rpartition(":")[0] or e),
+            DATABASE_PORTS[spec.engine],
+        )
+        for name, spec in ctx.settings.databases.items()
+        if name in ctx.foundation.databases
+    }
+    args = istio.IstioArgs(
+        namespace=ctx.ns("istio"),
+        cni_namespace=ctx.ns("istio_cni"),
+        mesh_namespaces=mesh,
+        region=ctx.foundation.region,
+        databases=databases,
+    )
     return istio.Istio("istio", args, opts)
+
+
+def _istio_gateway(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    args = istio.IstioGatewayArgs(
+        namespace=ctx.ns("istio_gateway"), istio_namespace=ctx.ns("istio")
+    )
+    return istio.IstioGateway("istio-gateway", args, opts)
+
+
+def _aws_load_balancer_controller(
+    ctx: ServiceContext, opts: pulumi.ResourceOptions
+) -> PlatformService:
+    f = ctx.foundation
+    args = aws_load_balancer_controller.AwsLoadBalancerControllerArgs(
+        account=ctx.settings.contract.service_accounts["aws_load_balancer_controller"],
+        cluster_name=f.cluster_name,
+        region=f.region,
+        account_id=f.account_id,
+        vpc_id=f.vpc_id,
+        aws=ctx.aws,
+        service_monitor=ctx.on("monitoring"),
+        cert_manager=ctx.on("cert_manager"),
+    )
+    return aws_load_balancer_controller.AwsLoadBalancerController(
+        "aws-load-balancer-controller", args, opts
+    )
 
 
 def _cert_manager(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
@@ -121,8 +173,11 @@ def _external_secrets(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> Plat
 
 
 def _external_dns(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
-    zone = ctx.zone
-    assert zone is not None  # the settings refuse externalDns without a zone
+    dns = ctx.settings.dns
+    # The settings refuse externalDns without the private zone (and its domain).
+    assert dns.private_hosted_zone_id is not None
+    assert dns.domain is not None
+    zone = DnsZone(dns.private_hosted_zone_id, dns.domain)
     args = external_dns.ExternalDnsArgs(
         account=ctx.settings.contract.service_accounts["external_dns"],
         cluster_name=ctx.foundation.cluster_name,
@@ -138,12 +193,14 @@ def _monitoring(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformSe
     platform = ctx.settings.platform
     args = monitoring.MonitoringArgs(
         namespace=ctx.ns("monitoring"),
+        node_exporter_namespace=ctx.ns("node_exporter"),
         cluster_name=ctx.foundation.cluster_name,
         secrets_key_arn=ctx.foundation.data_key_arn,
         prometheus_retention=platform.prometheus_retention,
         prometheus_storage_gib=platform.prometheus_storage_gib,
         alert_receiver_secret=platform.alert_receiver_secret,
         ephemeral=ctx.settings.environment == "dev",
+        protect=ctx.settings.protect,
         cert_manager=ctx.on("cert_manager"),
         tags=ctx.settings.resource_tags(),
     )
@@ -183,7 +240,7 @@ def _gateway(ctx: ServiceContext) -> GatewayRef | None:
         return None
     issuer = cert_manager.ACME_ISSUER if ctx.zone else cert_manager.SELF_SIGNED_ISSUER
     selector = {"istio": istio.GATEWAY_LABELS["istio"]}
-    return GatewayRef(namespace=ctx.ns("istio"), selector=selector, issuer=issuer)
+    return GatewayRef(namespace=ctx.ns("istio_gateway"), selector=selector, issuer=issuer)
 
 
 def _mlflow(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
@@ -217,7 +274,7 @@ def _mlflow(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformServic
         service_monitor=ctx.on("monitoring"),
         min_replicas=platform.mlflow_min_replicas,
         max_replicas=platform.mlflow_max_replicas,
-        ephemeral=ctx.settings.environment == "dev",
+        protect=ctx.settings.protect,
     )
     return mlflow.Mlflow("mlflow", args, opts)
 
@@ -253,69 +310,139 @@ def _argocd(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformServic
         environment=ctx.settings.environment,
         workloads_namespace=ctx.ns("workloads"),
         service_monitor=ctx.on("monitoring"),
-        ephemeral=ctx.settings.environment == "dev",
+        protect=ctx.settings.protect,
         tags=ctx.settings.resource_tags(),
     )
     return argocd.Argocd("argocd", args, opts)
 
 
-SERVICES: Final[tuple[ServiceRow, ...]] = (
-    ServiceRow("istio", _istio, ("istio", *MESH_NAMESPACES), charts=istio.CHARTS),
-    ServiceRow(
-        "cert_manager",
-        _cert_manager,
-        ("cert_manager",),
-        charts=cert_manager.CHARTS,
-    ),
-    ServiceRow(
-        "external_secrets",
-        _external_secrets,
-        ("external_secrets",),
-        charts=external_secrets.CHARTS,
-    ),
-    ServiceRow("external_dns", _external_dns, ("external_dns",), charts=external_dns.CHARTS),
-    ServiceRow(
-        "monitoring",
-        _monitoring,
-        ("monitoring",),
-        # cert-manager issues the operator's webhook certificates; the admin secret
-        # and the receiver come through the ClusterSecretStore.
-        after=("cert_manager", "external_secrets"),
-        charts=monitoring.CHARTS,
-    ),
-    ServiceRow(
-        "nvidia_device_plugin",
-        _gpu_agents,
-        ("nvidia",),
-        after=("monitoring",),  # the DCGM ServiceMonitor needs the operator's CRDs
-        charts=nvidia.CHARTS,
-    ),
-    ServiceRow(
-        "cluster_autoscaler",
-        _cluster_autoscaler,
-        ("cluster_autoscaler",),
-        after=("monitoring",),  # the chart's ServiceMonitor needs the operator's CRDs
-        charts=cluster_autoscaler.CHARTS,
-    ),
-    ServiceRow(
-        "mlflow",
-        _mlflow,
-        ("mlflow",),
-        # Sidecars and the gateway (istio), the UI's certificate (cert_manager), the
-        # credentials (external_secrets), the PodMonitor's CRD (monitoring).
-        after=("istio", "cert_manager", "external_secrets", "monitoring"),
-    ),
-    ServiceRow("kubeflow_pipelines", _kubeflow_pipelines, ("kubeflow",)),
-    ServiceRow("kserve", _kserve, ("workloads",)),
-    ServiceRow(
-        "argocd",
-        _argocd,
-        ("argocd",),
-        # Its secrets (external_secrets), its ServiceMonitor's CRD (monitoring); the kinds
-        # it syncs are KServe's, whose CRDs must exist before the first sync succeeds.
-        after=("external_secrets", "monitoring", "kserve"),
-        charts=argocd.CHARTS,
-    ),
+def in_order(rows: tuple[ServiceRow, ...]) -> tuple[ServiceRow, ...]:
+    """`rows`, once each row's `after` names only rows above it.
+
+    The composition builds the rows top to bottom and skips an `after` key it has not
+    built (a service switched off): a key naming a row below would be skipped silently,
+    and the ordering it asks for lost.
+    """
+    seen: set[str] = set()
+    for row in rows:
+        if row.key in seen:
+            raise ValueError(f"services table: row {row.key!r} appears twice")
+        later = [key for key in row.after if key not in seen]
+        if later:
+            raise ValueError(
+                f"services table: row {row.key!r} waits for {', '.join(later)}, "
+                "which must be rows above it"
+            )
+        seen.add(row.key)
+    return rows
+
+
+SERVICES: Final[tuple[ServiceRow, ...]] = in_order(
+    (
+        # The operator's CRDs first: every chart that renders a ServiceMonitor needs them.
+        ServiceRow(
+            "monitoring-crds",
+            "monitoring",
+            _monitoring_crds,
+            ("monitoring",),
+            charts=monitoring.CRD_CHARTS,
+        ),
+        ServiceRow(
+            "istio",
+            "istio",
+            _istio,
+            ("istio", "istio_cni", *INJECTED_NAMESPACES),
+            charts=istio.CHARTS,
+        ),
+        ServiceRow(
+            "cert-manager",
+            "cert_manager",
+            _cert_manager,
+            ("cert_manager",),
+            after=("monitoring-crds",),
+            charts=cert_manager.CHARTS,
+        ),
+        ServiceRow(
+            "aws-load-balancer-controller",
+            "aws_load_balancer_controller",
+            _aws_load_balancer_controller,
+            ("aws_load_balancer_controller",),
+            after=("monitoring-crds", "cert-manager"),
+            charts=aws_load_balancer_controller.CHARTS,
+        ),
+        # After the controller that creates its NLB: and, on destroy, gone before it.
+        ServiceRow(
+            "istio-gateway",
+            "istio",
+            _istio_gateway,
+            ("istio_gateway",),
+            after=("istio", "aws-load-balancer-controller"),
+            charts=istio.GATEWAY_CHARTS,
+        ),
+        ServiceRow(
+            "external-secrets",
+            "external_secrets",
+            _external_secrets,
+            ("external_secrets",),
+            after=("monitoring-crds",),
+            charts=external_secrets.CHARTS,
+        ),
+        ServiceRow(
+            "external-dns",
+            "external_dns",
+            _external_dns,
+            ("external_dns",),
+            after=("monitoring-crds",),
+            charts=external_dns.CHARTS,
+        ),
+        ServiceRow(
+            "monitoring",
+            "monitoring",
+            _monitoring,
+            ("monitoring", "node_exporter"),
+            # cert-manager issues the operator's webhook certificates; the admin secret
+            # and the receiver come through the ClusterSecretStore.
+            after=("monitoring-crds", "cert-manager", "external-secrets"),
+            charts=monitoring.CHARTS,
+        ),
+        ServiceRow(
+            "nvidia",
+            "nvidia_device_plugin",
+            _gpu_agents,
+            ("nvidia",),
+            after=("monitoring-crds",),  # the DCGM ServiceMonitor
+            charts=nvidia.CHARTS,
+        ),
+        ServiceRow(
+            "cluster-autoscaler",
+            "cluster_autoscaler",
+            _cluster_autoscaler,
+            ("cluster_autoscaler",),
+            after=("monitoring-crds",),  # the chart's ServiceMonitor
+            charts=cluster_autoscaler.CHARTS,
+        ),
+        # mlflow: sidecars and the gateway (istio, istio-gateway), the UI's certificate
+        # (cert-manager), the credentials (external-secrets), the PodMonitor's CRD.
+        ServiceRow(
+            "mlflow",
+            "mlflow",
+            _mlflow,
+            ("mlflow",),
+            after=("monitoring-crds", "istio", "cert-manager", "istio-gateway", "external-secrets"),
+        ),
+        ServiceRow("kubeflow-pipelines", "kubeflow_pipelines", _kubeflow_pipelines, ("kubeflow",)),
+        ServiceRow("kserve", "kserve", _kserve, ("workloads",)),
+        # argocd: its secrets (external-secrets), its ServiceMonitor's CRD; the kinds it
+        # syncs are KServe's, whose CRDs must exist before the first sync succeeds.
+        ServiceRow(
+            "argocd",
+            "argocd",
+            _argocd,
+            ("argocd",),
+            after=("monitoring-crds", "external-secrets", "kserve"),
+            charts=argocd.CHARTS,
+        ),
+    )
 )
 
 
@@ -330,3 +457,18 @@ def chart_table() -> dict[str, ChartPin]:
 def chart_lock() -> dict[str, ChartPin]:
     """Every locked artefact: the charts and the kustomize manifests (Kubeflow Pipelines)."""
     return {**chart_table(), **kubeflow_pipelines.KUSTOMIZATIONS}
+
+
+def version_gaps(minor: str, lock: Mapping[str, ChartPin] | None = None) -> list[str]:
+    """The pins whose project does not support Kubernetes `minor`, one line each
+    (docs/decisions/0018-one-version-set.md): a cluster version outside any is refused."""
+    gaps = []
+    for name, pin in sorted((lock if lock is not None else chart_lock()).items()):
+        if pin.kubernetes is None:
+            gaps.append(f"{name} {pin.version}: no supported Kubernetes range recorded")
+        elif not pin.kubernetes.contains(minor):
+            gaps.append(
+                f"{name} {pin.version} supports Kubernetes {pin.kubernetes} "
+                f"({pin.kubernetes.source}), not {minor}"
+            )
+    return gaps

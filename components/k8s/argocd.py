@@ -32,7 +32,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.platform_service import MANAGED_BY, PlatformService
 from components.k8s.pods import Values, general_pool, resources
 
@@ -46,11 +46,21 @@ CHARTS: Final = {
         digest="556464ee08dc48dd80e6fdf415b6f2e5a5aaba49f30a5649693f05e3e16f4b26",
         content_digest="753efc7f458e69de5b80ddf71b39aa04ed2ba1117056bd68b25bf4be4b0826e2",
         published_digest="a677dfa6ca7e9f9a71fe9bf54ea86a9011d5c7db8e137c5171e78c4493af20e5",
+        # No upper bound: the chart's kubeVersion is >=1.25.0-0 and Argo CD declares no
+        # minor unsupported; its CI is narrower (../shared/charts/README.md, Caveats).
+        kubernetes=KubernetesRange(
+            "1.32",
+            None,
+            "argo-cd 10.1.1 Chart.yaml kubeVersion >=1.25.0-0; argoproj/argo-cd "
+            "docs/operator-manual/tested-kubernetes-versions.md at v3.4.4",
+            tested="Argo CD 3.4 is tested on 1.32-1.35 (1.36 untested; 3.5 tests 1.33-1.36)",
+        ),
     ),
 }
 IN_CLUSTER: Final = "https://kubernetes.default.svc"
 ARGOCD_UID: Final = 999  # the argocd image's user (quay.io/argoproj/argocd:v3.4.4)
 PROJECT: Final = "workloads"
+REDIS_IMAGE: Final = "public.ecr.aws/docker/library/redis"  # tag: the chart's, 8.2.3-alpine
 ARGOCD_SECRET: Final = "argocd-secret"  # noqa: S105 - the Secret Argo CD reads by name
 REDIS_SECRET: Final = "argocd-redis"  # noqa: S105 - the Secret the chart's pods read
 PLATFORM_SECRET: Final = "argocd"  # noqa: S105 - Secrets Manager <cluster>/argocd
@@ -108,7 +118,7 @@ class ArgocdArgs:
     environment: str  # the folder workloads/<environment>/
     workloads_namespace: str  # the only destination
     service_monitor: bool = False  # the prometheus-operator CRDs exist
-    ephemeral: bool = False
+    protect: bool = False  # the Secrets Manager secret (prod): no recovery window either way
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -249,6 +259,9 @@ def argocd_values(args: ArgocdArgs) -> Values:
         "redis": {
             "serviceAccount": {"create": False, "name": accounts["redis"]},
             "automountServiceAccountToken": False,
+            # The chart's image, from ECR Public's classic host (the chart names its
+            # dual-stack alias ecr-public.aws.com, which the registry allowlist lacks).
+            "image": {"repository": REDIS_IMAGE},
             "resources": resources("50m", "64Mi", "500m", "128Mi"),
             "readinessProbe": {"enabled": True},
             "livenessProbe": {"enabled": True},
@@ -456,9 +469,11 @@ class Argocd(PlatformService):
             f"secret-{PLATFORM_SECRET}",
             name=remote_key,
             kms_key_id=args.secrets_key_arn,
-            recovery_window_in_days=0 if args.ephemeral else 7,
+            # Deleted at once, as monitoring's: a recovery window would block re-creating
+            # the stack under the same name for a week; prod protects it instead.
+            recovery_window_in_days=0,
             tags=dict(args.tags),
-            opts=self.child_opts(),
+            opts=self.child_opts(protect=args.protect),
         )
         value = pulumi.Output.all(admin.result, admin.bcrypt_hash, key.result, redis.result).apply(
             lambda v: json.dumps(dict(zip(SECRET_KEYS, v, strict=True)))

@@ -38,6 +38,7 @@ class Kserve(PlatformService):
             args.model_reader.namespace,
             args.model_reader.name,
             role,
+            api_token=False,  # the storage initializer and predictors never calls the API
             aliases=[pulumi.Alias(parent=retired_ml_accounts())],
         )
         self.register_outputs({"role_arn": role.arn})

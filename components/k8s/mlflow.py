@@ -74,7 +74,7 @@ class MlflowArgs:
     service_monitor: bool = False  # the prometheus-operator CRDs exist (monitoring runs)
     min_replicas: int = 2
     max_replicas: int = 4
-    ephemeral: bool = False  # dev: secrets deleted at once on destroy
+    protect: bool = False  # the Secrets Manager secret (prod): no recovery window either way
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -120,6 +120,7 @@ class Mlflow(PlatformService):
             args.account.namespace,
             args.account.name,
             role,
+            api_token=False,  # the MLflow server never calls the API
             aliases=[pulumi.Alias(parent=retired_ml_accounts())],
         )
         cfg = pulumi.Output.all(args.database.endpoint, args.bucket_name, args.image).apply(
@@ -132,12 +133,14 @@ class Mlflow(PlatformService):
             self._config_map("config-map-rds-ca", cfg.apply(objects.ca_config_map)),
         ]
         sa = args.account.name
+        # The schema Job reaches PostgreSQL only: an account of its own, without the role.
+        setup_account = self.service_account(ns, objects.SETUP_ACCOUNT, api_token=False)
         # The schema first: a new MLflow version migrates once, then the server starts.
         self.setup_job = k8s.batch.v1.Job(
             f"job-{ns}-{objects.setup_job_name(args.version)}",
-            **_fields(cfg.apply(lambda c: objects.setup_job(c, sa))),
+            **_fields(cfg.apply(lambda c: objects.setup_job(c, objects.SETUP_ACCOUNT))),
             opts=pulumi.ResourceOptions.merge(
-                self.child_opts([self.account, *secrets, *config_maps]),
+                self.child_opts([setup_account, *secrets, *config_maps]),
                 # A Job's template is immutable: a changed one replaces the Job by name.
                 pulumi.ResourceOptions(delete_before_replace=True),
             ),
@@ -194,9 +197,11 @@ class Mlflow(PlatformService):
             f"secret-{objects.AUTH_SECRET}",
             name=remote_key,
             kms_key_id=args.secrets_key_arn,
-            recovery_window_in_days=0 if args.ephemeral else 7,
+            # Deleted at once, as monitoring's: a recovery window would block re-creating
+            # the stack under the same name for a week; prod protects it instead.
+            recovery_window_in_days=0,
             tags=dict(args.aws.tags),
-            opts=self.child_opts(),
+            opts=self.child_opts(protect=args.protect),
         )
         aws.secretsmanager.SecretVersion(
             f"secret-{objects.AUTH_SECRET}-value",

@@ -43,6 +43,7 @@ Manifest = dict[str, Any]
 NAME: Final = "mlflow-server"  # Deployment, Service, pod label; contract().mlflow.tracking_uri
 PORT: Final = mlflow_server.DEFAULT_PORT
 RELAY_PORT: Final = 5001  # loopback only: the Istio agent's merge target
+SETUP_ACCOUNT: Final = "mlflow-db-upgrade"  # the schema Job's: no IRSA role, no API token
 POD_LABELS: Final = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": "tracking"}
 RUN_AS: Final = 10001  # the image's user (images/mlflow/Containerfile)
 
@@ -621,7 +622,7 @@ def client_external_secret(namespace: str, remote_key: str) -> Manifest:
 class GatewayRef:
     """The Istio ingress gateway the UI is published on, and who signs its certificate."""
 
-    namespace: str  # the gateway's pods (istio-system): the certificate's Secret lives there
+    namespace: str  # the gateway's pods (istio-ingress): the certificate's Secret lives there
     selector: dict[str, str]
     issuer: str  # a cert-manager ClusterIssuer
 
@@ -643,7 +644,7 @@ def certificate(host: str, gateway: GatewayRef, version: str) -> Manifest:
 
 
 def gateway_object(host: str, gateway: GatewayRef, version: str) -> Manifest:
-    """HTTPS with the certificate above; plain HTTP only redirects."""
+    """HTTPS only, with the certificate above: the gateway's load balancer forwards 443 alone."""
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "Gateway",
@@ -659,11 +660,6 @@ def gateway_object(host: str, gateway: GatewayRef, version: str) -> Manifest:
                         "credentialName": TLS_SECRET,
                         "minProtocolVersion": "TLSV1_2",
                     },
-                },
-                {
-                    "port": {"number": 80, "name": "http", "protocol": "HTTP"},
-                    "hosts": [host],
-                    "tls": {"httpsRedirect": True},
                 },
             ],
         },

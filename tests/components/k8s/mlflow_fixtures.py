@@ -16,7 +16,7 @@ STORE = ArtifactStoreRef(bucket_arn=BUCKET_ARN, key_arn=KEY_ARN)
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-platform/mlflow:abc@sha256:" + "0" * 64
 MASTER_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1234-AbCdEf"
 GATEWAY = GatewayRef(
-    namespace="istio-system", selector={"istio": "ingressgateway"}, issuer="selfsigned"
+    namespace="istio-ingress", selector={"istio": "ingressgateway"}, issuer="selfsigned"
 )
 
 
@@ -41,6 +41,6 @@ def mlflow_args(**overrides: Any) -> mlflow.MlflowArgs:
         "gateway_host": "mlflow.example.com",
         "client_namespaces": ["kubeflow"],
         "service_monitor": True,
-        "ephemeral": True,
+        "protect": False,
     } | overrides
     return mlflow.MlflowArgs(**args)

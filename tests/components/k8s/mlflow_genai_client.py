@@ -1,4 +1,4 @@
-"""Run by test_mlflow_server_live.py in `.venv-mlflow-metrics` (MLflow's client, not the program's).
+"""Run by test_mlflow_server_live.py in `.venv-mlflow` (MLflow's client, not the program's).
 
 Signs in as the user the environment names (MLFLOW_TRACKING_USERNAME/PASSWORD), logs a
 trace and reads it back, registers a prompt with an alias and loads it by the alias, then

