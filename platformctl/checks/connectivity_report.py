@@ -162,7 +162,8 @@ def write_svg(rows: Sequence[Row], path: Path) -> bool:
     if binary is None:
         return False
     proc = subprocess.run(
-        [binary, "-Tsvg", "-o", str(path)],
+        # newrank: dot's default ranking fails ("trouble in init_rank") on the full map.
+        [binary, "-Tsvg", "-Gnewrank=true", "-o", str(path)],
         input=dot(rows),
         text=True,
         capture_output=True,

@@ -121,12 +121,29 @@ class DeclaredFlow:
     reason: str
 
 
+def _app(name: str) -> tuple[tuple[str, str], ...]:
+    return (("app.kubernetes.io/name", name),)
+
+
 def _tcp(*numbers: int) -> tuple[tuple[str, int], ...]:
     return tuple(("TCP", n) for n in numbers)
 
 
-GATEWAY: Final = Pods("istio", (("istio", "ingressgateway"),))
+GATEWAY: Final = Pods("istio_gateway", (("istio", "ingressgateway"),))
 PROMETHEUS: Final = Pods("monitoring", (("app.kubernetes.io/name", "prometheus"),))
+MLFLOW_SERVER: Final = Pods("mlflow", (("app.kubernetes.io/name", "mlflow-server"),))
+ARGOCD_REPO_SERVER: Final = Pods("argocd", (("app.kubernetes.io/name", "argocd-repo-server"),))
+ARGOCD_REDIS: Final = Pods("argocd", (("app.kubernetes.io/name", "argocd-redis"),))
+ARGOCD_REPO_CLIENTS: Final = (
+    "argocd-application-controller",
+    "argocd-server",
+    "argocd-applicationset-controller",
+)
+ARGOCD_REDIS_CLIENTS: Final = (
+    "argocd-application-controller",
+    "argocd-server",
+    "argocd-repo-server",
+)
 KNATIVE_SERVING: Final = "knative-serving"  # created by the Knative operator; not a contract key
 # Kubeflow Pipelines' pods; its runs are the pods of the runner's account (a stand-in).
 KFP_API: Final = Pods("kubeflow", (("app", "ml-pipeline"),))
@@ -136,11 +153,12 @@ KFP_ENVOY: Final = Pods("kubeflow", (("component", "metadata-envoy"),))
 KFP_RUNS: Final = Pods("kubeflow", account="pipeline-runner")
 
 DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
-    DeclaredFlow(
-        Pods("workloads"), Pods("mlflow"), _tcp(5000), "workloads load models from MLflow"
-    ),
-    DeclaredFlow(KFP_RUNS, Pods("mlflow"), _tcp(5000), "pipeline steps log to MLflow"),
-    DeclaredFlow(GATEWAY, Pods("mlflow"), _tcp(5000), "the MLflow UI through the gateway"),
+    DeclaredFlow(Pods("workloads"), MLFLOW_SERVER, _tcp(5000), "workloads load models from MLflow"),
+    DeclaredFlow(KFP_RUNS, MLFLOW_SERVER, _tcp(5000), "pipeline steps log to MLflow"),
+    DeclaredFlow(GATEWAY, MLFLOW_SERVER, _tcp(5000), "the MLflow UI through the gateway"),
+    # The PodMonitor names the sidecar's port (injected at admission, not in the plan) and
+    # rewrites the address to the Istio agent's merged metrics, 15020.
+    DeclaredFlow(PROMETHEUS, MLFLOW_SERVER, _tcp(15020), "MLflow's metrics, through its sidecar"),
     DeclaredFlow(GATEWAY, Pods("workloads"), _tcp(8080, 8012), "inference through the gateway"),
     DeclaredFlow(
         GATEWAY,
@@ -215,9 +233,21 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
         _tcp(HTTPS),
         "Alertmanager's receiver (a webhook outside the VPC)",
     ),
-    DeclaredFlow(GATEWAY, Pods("argocd"), _tcp(8080), "the Argo CD UI through the gateway"),
-    DeclaredFlow(Pods("argocd"), Pods("argocd"), LISTENERS, "Argo CD's components"),
-    DeclaredFlow(Pods("argocd"), "public", _tcp(HTTPS), "Git repositories and Helm registries"),
+    # The Argo CD UI is not on the gateway (docs/decisions/0035-mlflow-server-and-gitops.md).
+    *(
+        DeclaredFlow(Pods("argocd", _app(c)), ARGOCD_REPO_SERVER, _tcp(8081), "manifests from git")
+        for c in ARGOCD_REPO_CLIENTS
+    ),
+    *(
+        DeclaredFlow(Pods("argocd", _app(c)), ARGOCD_REDIS, _tcp(6379), "Argo CD's cache")
+        for c in ARGOCD_REDIS_CLIENTS
+    ),
+    DeclaredFlow(
+        ARGOCD_REPO_SERVER,
+        "public",
+        _tcp(HTTPS),
+        "the repo server clones the Git repository",
+    ),
 )
 
 

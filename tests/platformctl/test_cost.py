@@ -581,7 +581,7 @@ def test_dev_cost_lines(plans: dict[str, dict[str, Any]]) -> None:
     ]["version"]
     rate = support_rate(version, date.fromisoformat(PRICE_TABLE_DATE))[0]
     assert lines["cluster-eks"]["monthly_usd_idle"] == (0.60 if rate == "extended" else 0.10) * H
-    assert lines["general-mng"]["monthly_usd_idle"] == round(2 * (0.0912 * H + 50 * 0.088), 2)
+    assert lines["general-mng"]["monthly_usd_idle"] == round(3 * (0.0912 * H + 50 * 0.088), 2)
     assert lines["gpu-mng"]["monthly_usd_idle"] == 0.0
     (nlb,) = [r for r in lines.values() if r["type"] == "NLB"]  # the gateway's Service
     assert nlb["monthly_usd_idle"] == round(0.0252 * H, 2)

@@ -118,9 +118,9 @@ def test_cost(dev_plan: tuple[dict[str, Any], Path]) -> None:
     lines = {line["name"]: line for line in cost["resources"]}
     # EKS control plane: $0.10/h x 730 h in standard support, $0.60/h in extended support.
     assert lines["cluster-eks"]["monthly_usd_idle"] in (73.0, 438.0)
-    # general: 2..4 t3.large on demand ($0.0912/h) plus 50 GiB gp3 each ($0.088/GB-month).
-    assert lines["general-mng"]["monthly_usd_idle"] == round(2 * (0.0912 * 730 + 50 * 0.088), 2)
-    assert lines["general-mng"]["monthly_usd_max"] == round(4 * (0.0912 * 730 + 50 * 0.088), 2)
+    # general: 3..6 t3.large on demand ($0.0912/h) plus 50 GiB gp3 each ($0.088/GB-month).
+    assert lines["general-mng"]["monthly_usd_idle"] == round(3 * (0.0912 * 730 + 50 * 0.088), 2)
+    assert lines["general-mng"]["monthly_usd_max"] == round(6 * (0.0912 * 730 + 50 * 0.088), 2)
     # Spot groups at zero cost nothing idle.
     assert lines["gpu-mng"]["monthly_usd_idle"] == 0.0
     assert cost["total_monthly_usd_idle"] < cost["total_monthly_usd_max"]

@@ -71,11 +71,13 @@ def test_counts_of_the_baseline(dev: Plan) -> None:
     assert len(dev.by_type(RESOURCE_QUOTA)) == 15
     assert len(dev.by_type(LIMIT_RANGE)) == 15
     assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 15
-    assert len(dev.by_type(ROLE)) == 17
-    assert len(dev.by_type(ROLE_BINDING)) == 17
+    # The tenancy Roles and bindings, and Argo CD's writer Role in the workloads namespace.
+    assert len(dev.by_type(ROLE)) == 18
+    assert len(dev.by_type(ROLE_BINDING)) == 18
     # Per workload, not per namespace: the connectivity proof holds them to the needs.
-    # Kubeflow Pipelines' nine workloads and their flows: 106 - 3 + 27.
-    assert len(dev.by_type(NETWORK_POLICY)) == 130
+    # Kubeflow Pipelines' nine workloads and their flows, MLflow's two and Argo CD's five
+    # (its flows among its components count twice: both ends in one namespace).
+    assert len(dev.by_type(NETWORK_POLICY)) == 144
     assert len(dev.by_type(PEER_AUTHENTICATION)) == 4  # the injected namespaces
 
 
@@ -126,6 +128,7 @@ def test_releases_match_the_pinned_table(dev: Plan) -> None:
         "nvidia-device-plugin": "nvidia-device-plugin",
         "dcgm-exporter": "nvidia-device-plugin",
         "cluster-autoscaler": "cluster-autoscaler",
+        "argocd": "argocd",
     }
 
 
@@ -217,6 +220,7 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "cluster-autoscaler/cluster-autoscaler",
         # The ML services' accounts (layer 3 uses them), typed with their IRSA roles.
         "mlflow/mlflow-server",
+        "mlflow/mlflow-db-upgrade",  # the schema Job's: no role, no token
         "kubeflow/pipeline-runner",
         "mlops/kserve-model-reader",
         # Kubeflow Pipelines' accounts (components/k8s/kfp_manifests.py ACCOUNTS).
@@ -228,6 +232,12 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "kubeflow/metadata-grpc-server",
         "kubeflow/metadata-envoy",
         "kubeflow/ml-pipeline-visualizationserver",
+        # Argo CD's components (issue 11 item 4).
+        "argocd/argocd-application-controller",
+        "argocd/argocd-server",
+        "argocd/argocd-repo-server",
+        "argocd/argocd-applicationset-controller",
+        "argocd/argocd-redis",
     }
     for patch in dev.by_type(SERVICE_ACCOUNT_PATCH):
         assert patch.inputs["metadata"]["name"] == "default"
@@ -259,6 +269,8 @@ def test_grafana_admin_and_receiver_come_from_secrets_manager(dev: Plan) -> None
     assert secrets == {
         "mlops-platform-dev/grafana-admin",
         "mlops-platform-dev/alertmanager-receiver",
+        "mlops-platform-dev/mlflow-auth",
+        "mlops-platform-dev/argocd",
     }
     for version in dev.by_type(SECRET_VERSION):
         assert "[secret]" in json.dumps(version.inputs["secretString"])

@@ -59,6 +59,7 @@ GATEWAY_HEALTH_PORT: Final = 15021  # the NLB's health check: /healthz/ready
 NODE_METRICS_PORTS: Final = (10250, 9100, 10249)
 COREDNS_METRICS_PORT: Final = 9153
 COREDNS: Final = (("k8s-app", "kube-dns"),)
+ISTIO_MERGED_METRICS: Final = 15020  # the sidecar's agent: the app's and Envoy's metrics
 
 Labels = tuple[tuple[str, str], ...]
 # Label values pods must not carry: (key, values) -> `key NotIn values` (an absent key
@@ -168,6 +169,19 @@ KFP_API_PORTS: Final = (KFP_API_PORT, 8887)  # HTTP and gRPC
 KFP_METADATA_PORT: Final = 8080  # ML Metadata's gRPC
 KFP_METADATA_ENVOY_PORT: Final = 9090  # gRPC-web for the UI
 KFP_VISUALIZATION_PORT: Final = 8888
+MLFLOW_SERVER: Final = Pods("mlflow", _app("mlflow-server"))
+ARGOCD_REPO_SERVER: Final = Pods("argocd", _app("argocd-repo-server"))
+ARGOCD_REDIS: Final = Pods("argocd", _app("argocd-redis"))
+ARGOCD_REPO_CLIENTS: Final = (
+    "argocd-application-controller",
+    "argocd-server",
+    "argocd-applicationset-controller",
+)
+ARGOCD_REDIS_CLIENTS: Final = (
+    "argocd-application-controller",
+    "argocd-server",
+    "argocd-repo-server",
+)
 
 # Per namespace (contract key): the pinned charts' workloads, by their pods' labels.
 WORKLOADS: Final[dict[str, tuple[Workload, ...]]] = {
@@ -244,7 +258,6 @@ WORKLOADS: Final[dict[str, tuple[Workload, ...]]] = {
     "node_exporter": (),  # hostNetwork: NetworkPolicies do not apply to it
     # The ML services: every pod of the namespace until their components name theirs.
     "workloads": (Workload("workloads", aws=True),),
-    "mlflow": (Workload("mlflow", aws=True),),
     # Kubeflow Pipelines 2.17.0 (components/k8s/kfp_manifests.py, the platform's overlay):
     # its components by their pods' labels, and the pipeline runs, whose pods Argo
     # creates at run time under the runner's account with neither label.
@@ -261,23 +274,38 @@ WORKLOADS: Final[dict[str, tuple[Workload, ...]]] = {
         Workload("pipeline-runs", api=True, aws=True, excluded=KFP_NOT_COMPONENTS),
     ),
     "kserve": (Workload("controller", api=True, webhook=(KSERVE_WEBHOOK,)),),
-    "argocd": (Workload("argocd", api=True),),
+    # mlflow (components/k8s/mlflow_objects.py): the tracking server (S3 through IRSA,
+    # scraped through its sidecar's merged metrics) and the version's schema Job; both
+    # reach PostgreSQL (see _places). Clients reach the server on 5000 (FLOWS).
+    "mlflow": (
+        Workload("server", _app("mlflow-server"), aws=True, metrics=(ISTIO_MERGED_METRICS,)),
+        Workload("db-upgrade", _app("mlflow-db-upgrade")),
+    ),
+    # argocd (argo-cd 10.1.1, outside the mesh): the components that call the API, and
+    # the metrics ports of the chart's metrics Services; the repo server clones (see
+    # _places) and, with Redis, never calls the API.
+    "argocd": (
+        Workload("controller", _app("argocd-application-controller"), api=True, metrics=(8082,)),
+        Workload("server", _app("argocd-server"), api=True, metrics=(8083,)),
+        Workload("applicationset", _app("argocd-applicationset-controller"), api=True),
+        Workload("repo-server", ARGOCD_REPO_SERVER.labels, metrics=(8084,)),
+        Workload("redis", ARGOCD_REDIS.labels),
+    ),
 }
 
 FLOWS: Final[tuple[Flow, ...]] = (
     Flow(GRAFANA, PROMETHEUS, (9090,), "Grafana queries Prometheus"),
     Flow(PROMETHEUS, ALERTMANAGER, (9093,), "Prometheus sends alerts"),
-    Flow(Pods("workloads"), Pods("mlflow"), (MLFLOW_PORT,), "workloads load models from MLflow"),
-    Flow(KFP_RUNS, Pods("mlflow"), (MLFLOW_PORT,), "pipeline steps log to MLflow"),
+    Flow(Pods("workloads"), MLFLOW_SERVER, (MLFLOW_PORT,), "workloads load models from MLflow"),
+    Flow(KFP_RUNS, MLFLOW_SERVER, (MLFLOW_PORT,), "pipeline steps log to MLflow"),
     Flow(
         KFP_RUNS,
         Pods("workloads"),
         (PREDICTOR_PORT, QUEUE_PROXY_PORT),
         "pipelines call inference services",
     ),
-    Flow(GATEWAY, Pods("mlflow"), (MLFLOW_PORT,), "the MLflow UI through the gateway"),
+    Flow(GATEWAY, MLFLOW_SERVER, (MLFLOW_PORT,), "the MLflow UI through the gateway"),
     Flow(GATEWAY, Pods("workloads"), (PREDICTOR_PORT, QUEUE_PROXY_PORT), "inference"),
-    Flow(GATEWAY, Pods("argocd"), (8080,), "the Argo CD UI through the gateway"),
     # Kubeflow Pipelines' components among themselves (not through the gateway: no
     # authentication of their own, docs/kubeflow-pipelines.md).
     Flow(KFP_UI, KFP_API_SERVER, (KFP_API_PORT,), "the UI's backend calls the API", "ui-to-api"),
@@ -331,9 +359,19 @@ FLOWS: Final[tuple[Flow, ...]] = (
         "drivers and launchers record metadata",
         "runs-to-metadata",
     ),
+    # argocd (argo-cd 10.1.1; docs/gitops.md): the UI stays off the gateway. Its
+    # components reach the repo server (gRPC 8081) and Redis (6379), nothing else.
+    *(
+        Flow(Pods("argocd", _app(client)), ARGOCD_REPO_SERVER, (8081,), "manifests from git")
+        for client in ARGOCD_REPO_CLIENTS
+    ),
+    *(
+        Flow(Pods("argocd", _app(client)), ARGOCD_REDIS, (6379,), "Argo CD's cache")
+        for client in ARGOCD_REDIS_CLIENTS
+    ),
 )
 # Namespaces whose pods talk among themselves on any port (their components' own traffic).
-SELF_TALKING: Final = ("argocd",)
+SELF_TALKING: Final[tuple[str, ...]] = ()
 # Namespaces whose pods carry an Istio sidecar: they fetch config and certificates from istiod.
 XDS_CLIENTS: Final = ("workloads", "mlflow", "kubeflow", "istio_gateway")
 
@@ -489,12 +527,26 @@ def _exists(ctx: FlowContext, pods: Pods) -> bool:
     return pods.namespace in ctx.namespaces
 
 
+def _component(pods: Pods) -> str:
+    return next((v for k, v in pods.labels if k in ("app.kubernetes.io/name", "app", "istio")), "")
+
+
 def _flow_name(pods: Pods, ctx: FlowContext) -> str:
     name = ctx.namespaces.get(pods.namespace, pods.namespace)
-    component = next(
-        (v for k, v in pods.labels if k in ("app.kubernetes.io/name", "app", "istio")), ""
-    )
+    component = _component(pods)
     return f"{name}-{component}" if component else name
+
+
+def _flow_policy_names(flow: Flow, ctx: FlowContext) -> tuple[str, str]:
+    """(egress, ingress) policy names of a flow: its own name where it has one; within one
+    namespace, where several sources reach one destination, both ends' components."""
+    if flow.name:
+        return f"allow-egress-{flow.name}", f"allow-ingress-{flow.name}"
+    if flow.source.namespace == flow.destination.namespace:
+        src, dst = _component(flow.source), _component(flow.destination)
+        return f"allow-egress-{src}-to-{dst}", f"allow-ingress-{dst}-from-{src}"
+    src, dst = _flow_name(flow.source, ctx), _flow_name(flow.destination, ctx)
+    return f"allow-egress-to-{dst}", f"allow-ingress-from-{src}"
 
 
 def _between(key: str, ctx: FlowContext, flows: Iterable[Flow]) -> list[PolicySpec]:
@@ -503,12 +555,11 @@ def _between(key: str, ctx: FlowContext, flows: Iterable[Flow]) -> list[PolicySp
         if not (_exists(ctx, flow.source) and _exists(ctx, flow.destination)):
             continue
         port_list = ports(*flow.ports)
+        egress_name, ingress_name = _flow_policy_names(flow, ctx)
         if flow.source.namespace == key:
             out.append(
                 egress(
-                    f"allow-egress-{flow.name}"
-                    if flow.name
-                    else f"allow-egress-to-{_flow_name(flow.destination, ctx)}",
+                    egress_name,
                     [_peer(ctx, flow.destination)],
                     port_list,
                     flow.source.selection,
@@ -517,9 +568,7 @@ def _between(key: str, ctx: FlowContext, flows: Iterable[Flow]) -> list[PolicySp
         if flow.destination.namespace == key:
             out.append(
                 ingress(
-                    f"allow-ingress-{flow.name}"
-                    if flow.name
-                    else f"allow-ingress-from-{_flow_name(flow.source, ctx)}",
+                    ingress_name,
                     [_peer(ctx, flow.source)],
                     port_list,
                     flow.destination.selection,
@@ -619,8 +668,10 @@ def _places(key: str, ctx: FlowContext) -> list[PolicySpec]:
             )
         )
     elif key == "argocd":
-        # Git repositories and Helm registries over HTTPS.
-        out.append(egress("allow-egress-git", [public_peer()], ports(HTTPS)))
+        # The Git repository over HTTPS: only the repo server clones.
+        out.append(
+            egress("allow-egress-git", [public_peer()], ports(HTTPS), ARGOCD_REPO_SERVER.labels)
+        )
     if key in SELF_TALKING:
         own = [namespace_peer(ctx.namespaces[key])]
         out += [

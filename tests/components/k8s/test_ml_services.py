@@ -7,6 +7,7 @@ import pytest
 from components.k8s import kserve, kubeflow_pipelines, mlflow
 from components.k8s.artifact_access import ArtifactStoreRef
 from contract import contract
+from tests.components.k8s.mlflow_fixtures import mlflow_args
 from tests.conftest import (
     SCOPE,
     Plan,
@@ -22,9 +23,7 @@ ACCOUNTS = contract().service_accounts
 
 
 def _mlflow(opts):
-    return mlflow.Mlflow(
-        "mlflow", mlflow.MlflowArgs(account=ACCOUNTS["mlflow"], artifacts=STORE, aws=SCOPE), opts
-    )
+    return mlflow.Mlflow("mlflow", mlflow_args(artifacts=STORE), opts)
 
 
 def _pipelines(opts):
