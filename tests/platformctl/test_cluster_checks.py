@@ -86,7 +86,7 @@ def test_the_context_holds_the_settings_pools_and_the_charts_crds(
     general, training, gpu = context.pools
     assert (general.name, general.min_size, general.node.instance_type) == (
         "general",
-        2,
+        3,
         "t3.large",
     )
     assert general.labels["mlops-platform.io/pool"] == frozenset({"general"})
@@ -235,7 +235,7 @@ def test_the_report_has_one_section_per_check(plans: dict[str, dict[str, Any]]) 
     report = Path(plans["dev"]["dir"], "report.md").read_text()
     for name in ("order", "scheduling", "capacity", "identity"):
         assert f"## Check: {name}" in report
-    assert "| `general` | t3.large | 2 |" in report
+    assert "| `general` | t3.large | 3 |" in report
     assert "-> `foundation` -> `general-mng`" in report
 
 

@@ -271,9 +271,9 @@ def test_plan_base_appends_the_diff(plans: dict[str, dict[str, Any]], tmp_path: 
     changed = stack_file + (
         "  mlops-platform:nodeGroups:\n"
         "    general:\n"
-        "      minSize: 3\n"
-        "      desiredSize: 3\n"
-        "      maxSize: 5\n"
+        "      minSize: 4\n"
+        "      desiredSize: 4\n"
+        "      maxSize: 7\n"
     )
     (tmp_path / "Pulumi.dev.yaml").write_text(changed)
     (tmp_path / "Pulumi.dev-platform.yaml").write_text(
@@ -292,9 +292,9 @@ def test_plan_base_appends_the_diff(plans: dict[str, dict[str, Any]], tmp_path: 
     assert set(changed_by_name) == {"general-mng"}
     paths = {k["path"]: (k["before"], k["after"]) for k in changed_by_name["general-mng"]["inputs"]}
     assert paths == {
-        "scalingConfig.desiredSize": ("2", "3"),
-        "scalingConfig.maxSize": ("4", "5"),
-        "scalingConfig.minSize": ("2", "3"),
+        "scalingConfig.desiredSize": ("3", "4"),
+        "scalingConfig.maxSize": ("6", "7"),
+        "scalingConfig.minSize": ("3", "4"),
     }
     idle, high = diff["cost"]["total_monthly_usd_idle"], diff["cost"]["total_monthly_usd_max"]
     assert idle["delta"] == pytest.approx(idle["head"] - idle["base"], abs=0.01)
@@ -303,4 +303,4 @@ def test_plan_base_appends_the_diff(plans: dict[str, dict[str, Any]], tmp_path: 
     report = (out / "report.md").read_text()
     assert report.count("## Changes against base") == 1
     assert report.rstrip().endswith((out / "diff.md").read_text().rstrip())
-    assert "`scalingConfig.maxSize` | `4` | `5` |" in report
+    assert "`scalingConfig.maxSize` | `6` | `7` |" in report

@@ -102,8 +102,9 @@ def test_every_plan_orders_uses_after_permissions(plans: dict, stack: str) -> No
     result = check_iam_order(plans[stack]["resources"])
     assert result.ok, [str(f) for f in result.findings]
     # The flow log, the cluster and 3 node groups (node role), vpc-cni and EBS CSI add-ons,
-    # and the platform stack's 6 IRSA ServiceAccounts (the load balancer controller's too).
-    assert result.evaluated == 13
+    # and the platform stack's 8 IRSA ServiceAccounts (the load balancer controller's, and
+    # Kubeflow Pipelines' API server and UI, which read artifacts).
+    assert result.evaluated == 15
 
 
 def test_the_orderings_before_the_fix_are_findings(plans: dict) -> None:
