@@ -40,8 +40,8 @@ from platformctl.durations import (
     PROVIDER,
     Duration,
 )
+from platformctl.manifests import CHART_V4, HELM_TYPES
 
-HELM_RELEASE: Final = "kubernetes:helm.sh/v3:Release"
 STACK_REFERENCE: Final = "pulumi:pulumi:StackReference"
 LBC_CHART: Final = "aws-load-balancer-controller"
 NODE_GROUP_TYPES: Final = ("eks:index:ManagedNodeGroup", "aws:eks/nodeGroup:NodeGroup")
@@ -197,7 +197,7 @@ class _Graph:
         typ = str(r.get("type"))
         if typ in CREATE:
             return CREATE[typ]
-        if typ == HELM_RELEASE:
+        if typ in HELM_TYPES:
             return release_duration(self.by_release.get(urn, []), self.minimums)
         if typ.startswith("pulumi:providers:"):
             return PROVIDER
@@ -244,7 +244,7 @@ class _Graph:
         controllers = [
             u
             for u, r in self.records.items()
-            if r.get("type") == HELM_RELEASE and (r.get("inputs") or {}).get("chart") == LBC_CHART
+            if r.get("type") in HELM_TYPES and (r.get("inputs") or {}).get("chart") == LBC_CHART
         ]
         found = []
         for release, objs in sorted(self.by_release.items()):
@@ -309,7 +309,7 @@ def critical_path(
             state = ("start", after)
             name = f"{graph.records[after].get('name')} (install)"
             tail.append(
-                Step(after, name, HELM_RELEASE, HELM_INSTALL.minutes, begun, HELM_INSTALL.source)
+                Step(after, name, CHART_V4, HELM_INSTALL.minutes, begun, HELM_INSTALL.source)
             )
         tail.append(Step(f"nlb:{ref}", f"NLB of {ref}", "NLB", NLB.minutes, total, NLB.source))
     return CriticalPath(round(total, 3), [*graph.walk(state), *tail], notes)

@@ -21,7 +21,11 @@ import yaml
 from platformctl.wire import SIG_KEY, SIG_SECRET
 
 REDACTED = "[secret]"
-HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+# The two Helm resource types: the program installs every chart as a v4 Chart
+# (docs/decisions/0020-charts-locked-rendered-as-chart-v4.md); v3 Releases are read too.
+RELEASE_V3 = "kubernetes:helm.sh/v3:Release"
+CHART_V4 = "kubernetes:helm.sh/v4:Chart"
+HELM_TYPES = frozenset({RELEASE_V3, CHART_V4})
 KUSTOMIZE_DIRECTORY = "kubernetes:kustomize/v2:Directory"
 RELEASES_DIR = "helm-releases"
 CLUSTER_SCOPE = "_cluster"
@@ -32,7 +36,7 @@ _UNSAFE = re.compile(r"[^a-z0-9.-]+")
 def is_kubernetes_object(resource_type: str) -> bool:
     """Typed Kubernetes resources and custom resources; not providers, not Helm releases."""
     return resource_type.startswith("kubernetes:") and resource_type not in (
-        HELM_RELEASE,
+        *HELM_TYPES,
         KUSTOMIZE_DIRECTORY,  # a component: its objects are rendered (platformctl.kustomize)
     )
 
@@ -102,7 +106,7 @@ def render_manifests(registrations: Iterable[Mapping[str, Any]], out_dir: Path) 
     for reg in registrations:
         resource_type = str(reg.get("type", ""))
         inputs = reg.get("inputs") or {}
-        if resource_type == HELM_RELEASE:
+        if resource_type in HELM_TYPES:
             summary = release_summary(inputs)
             target_dir = out_dir / RELEASES_DIR
             target_dir.mkdir(exist_ok=True)

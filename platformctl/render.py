@@ -2,8 +2,8 @@
 
 The plan's `resources.json` holds the Helm releases as the engine sees them:
 `kubernetes:helm.sh/v3:Release` (inputs `name`, `namespace`, `chart`, `version`,
-`repositoryOpts.repo`, `values`) and `kubernetes:helm.sh/v4:Chart` (the same inputs;
-the release name is the resource name). Each is rendered with `helm template` from the
+`repositoryOpts.repo`, `values`) and `kubernetes:helm.sh/v4:Chart` (the same inputs; the
+program installs every chart as one). Each is rendered with `helm template` from the
 digest-verified chart cache (platformctl.charts), with exactly its release name,
 namespace and values, `--kube-version` of the cluster, `--api-versions` of the CRDs the
 platform installs, and CRDs included, the way each resource type installs it
@@ -12,7 +12,8 @@ platform installs, and CRDs included, the way each resource type installs it
 - a v3 Release runs Helm itself: hooks are created (test hooks are not: only
   `helm test` runs them), so the render keeps them (`--skip-tests`);
 - a v4 Chart registers `helm template`'s manifest without hooks (the provider sets
-  `DisableHooks`), so the render drops them (`--no-hooks`).
+  `DisableHooks`): the render drops them from the plan and the render check names each
+  one, since a chart that needs a hook does not work as a v4 Chart.
 
 Both install the chart's `crds/` unless `skipCrds` is set, and set the release namespace
 on namespaced objects that name none (Helm's client; the v4 Chart's `Normalize`).
@@ -55,6 +56,7 @@ from components.k8s.kubeflow_pipelines import (
     PIN,
     kustomize_directories,
 )
+from platformctl.chart_records import HOOK_ANNOTATION
 from platformctl.charts import (
     ChartLockError,
     cached_chart,
@@ -63,13 +65,17 @@ from platformctl.charts import (
 )
 from platformctl.checks import CheckResult, Finding, PlannedObject
 from platformctl.kustomize import KustomizeError, kustomize, materialize
-from platformctl.manifests import REDACTED, is_kubernetes_object, kubernetes_object, object_filename
+from platformctl.manifests import (
+    HELM_TYPES,
+    REDACTED,
+    RELEASE_V3,
+    is_kubernetes_object,
+    kubernetes_object,
+    object_filename,
+)
 from platformctl.wire import SIG_KEY, SIG_SECRET
 from program.services import chart_lock
 
-RELEASE_V3: Final = "kubernetes:helm.sh/v3:Release"
-CHART_V4: Final = "kubernetes:helm.sh/v4:Chart"
-HELM_TYPES: Final = frozenset({RELEASE_V3, CHART_V4})
 ENV_RENDER_CACHE: Final = "MLOPS_RENDER_CACHE"
 CHECK: Final = "render"
 KUSTOMIZE_CHECK: Final = "render"  # Directory findings belong to the same render check
@@ -185,7 +191,7 @@ def helm_releases(resources: Iterable[Mapping[str, Any]]) -> list[HelmRelease]:
         repository = str((inputs.get("repositoryOpts") or {}).get("repo", ""))
         if chart.startswith("oci://") and not repository:
             repository, _, chart = chart.rpartition("/")
-        name = inputs.get("name") if resource["type"] == RELEASE_V3 else None
+        name = inputs.get("name")  # the release name; a v4 Chart defaults it to its own
         found.append(
             HelmRelease(
                 urn=str(resource["urn"]),
@@ -322,8 +328,8 @@ def template_argv(
     ]
     if not release.skip_crds:
         argv.append("--include-crds")
-    if not release.hooks:
-        argv.append("--no-hooks")
+    # Hooks are rendered for both types: a v3 Release runs them, and for a v4 Chart, which
+    # applies none, the render check names each one the chart would lose (`dropped_hooks`).
     for api_version in api_versions:
         argv += ["--api-versions", api_version]
     return argv
@@ -346,7 +352,7 @@ def cache_key(job: RenderJob, helm_version: str, kube_version: str, api: Sequenc
         "values": job.release.values_digest,
         "kube": kube_version,
         "api": list(api) if job.reads_api else None,
-        "hooks": job.release.hooks,
+        "hooks": True,  # rendered for both types (template_argv)
         "crds": not job.release.skip_crds,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
@@ -516,6 +522,35 @@ def _jobs(
     return jobs, findings, missing
 
 
+def split_hooks(
+    objects: Sequence[dict[str, Any]], release: HelmRelease
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(what the cluster gets, the hooks it does not): a v3 Release runs its hooks, a v4
+    Chart applies none (the provider sets `DisableHooks`)."""
+    if release.hooks:
+        return list(objects), []
+    hooks = [
+        o
+        for o in objects
+        if HOOK_ANNOTATION in ((o.get("metadata") or {}).get("annotations") or {})
+    ]
+    return [o for o in objects if o not in hooks], hooks
+
+
+def dropped_hook(release: HelmRelease, hook: Mapping[str, Any]) -> Finding:
+    """A hook a v4 Chart would not apply: the chart may not work without it."""
+    metadata = hook.get("metadata") or {}
+    when = (metadata.get("annotations") or {}).get(HOOK_ANNOTATION)
+    return Finding(
+        CHECK,
+        release.urn,
+        f"Release {release.name} renders the hook {hook.get('kind')} {metadata.get('name')} "
+        f"(helm.sh/hook: {when}), which a helm.v4.Chart does not apply: turn it off through "
+        "values, or install the chart as a helm.v3.Release with its reason "
+        "(docs/decisions/0020-charts-locked-rendered-as-chart-v4.md).",
+    )
+
+
 def render_releases(
     resources: Sequence[Mapping[str, Any]],
     *,
@@ -585,9 +620,11 @@ def render_releases(
     scopes = crd_scopes(everything())
     for index in sorted(rendered):
         release = jobs[index].release
+        kept, dropped = split_hooks(rendered[index], release)
+        outcome.findings += [dropped_hook(release, hook) for hook in dropped]
         outcome.objects += [
             PlannedObject(with_namespace(obj, release.namespace, scopes), release.urn, release.name)
-            for obj in rendered[index]
+            for obj in kept
         ]
     outcome.api_versions = api
     outcome.helm_runs, outcome.cache_hits = renderer.helm_runs, renderer.cache_hits

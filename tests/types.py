@@ -35,7 +35,7 @@ EKS_CLUSTER: Final = "eks:index:Cluster"
 MANAGED_NODE_GROUP: Final = "eks:index:ManagedNodeGroup"
 
 # Kubernetes
-HELM_RELEASE: Final = "kubernetes:helm.sh/v3:Release"
+HELM_RELEASE: Final = "kubernetes:helm.sh/v4:Chart"  # every chart is a v4 Chart
 NAMESPACE: Final = "kubernetes:core/v1:Namespace"
 SERVICE_ACCOUNT: Final = "kubernetes:core/v1:ServiceAccount"
 SERVICE_ACCOUNT_PATCH: Final = "kubernetes:core/v1:ServiceAccountPatch"

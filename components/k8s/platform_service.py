@@ -71,7 +71,7 @@ class PlatformService(pulumi.ComponentResource):
         super().__init__(token, name, None, opts)
         self._after = _as_list(opts.depends_on if opts else None)
         self.roles: dict[str, IrsaRole] = {}  # output key -> the role of one of its accounts
-        self.releases: dict[str, k8s.helm.v3.Release] = {}
+        self.releases: dict[str, k8s.helm.v4.Chart] = {}
         self.charts: dict[str, ChartPin] = {}  # release name -> the pin it installs
 
     def child_opts(
@@ -150,17 +150,19 @@ class PlatformService(pulumi.ComponentResource):
         namespace: str,
         values: Mapping[str, Any],
         after: Sequence[pulumi.Resource] = (),
-    ) -> k8s.helm.v3.Release:
-        release = k8s.helm.v3.Release(
+    ) -> k8s.helm.v4.Chart:
+        """The chart as a `helm.v4.Chart`: every object it renders is a resource of its own,
+        which previews and the policy packs see; hooks are not applied (the plan's render
+        check fails on a chart that needs one). docs/decisions/0020-charts-locked-rendered-
+        as-chart-v4.md."""
+        release = k8s.helm.v4.Chart(
             f"release-{release_name}",
             name=release_name,
             chart=pin.chart,
             version=pin.version,
-            repository_opts={"repo": pin.repository},
+            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=pin.repository),
             namespace=namespace,
-            create_namespace=False,
             values=dict(values),
-            cleanup_on_fail=True,
             opts=self.child_opts(after),
         )
         self.releases[release_name] = release

@@ -12,6 +12,7 @@ import pytest
 from platformctl import durations
 from platformctl.checks import PlannedObject
 from platformctl.critical_path import critical_path, release_duration
+from platformctl.manifests import HELM_TYPES
 from tests.platformctl.costing import container, obj, planned_objects, record, workload
 from tests.platformctl.rendering import shared_charts_or_skip
 
@@ -197,7 +198,7 @@ def test_dev_critical_path_meets_the_target_and_is_a_chain(
     chain = [s.name for s in path.steps]
     # The AWS stack (cluster, nodes), the join, then the Kubernetes layers and the NLB.
     assert chain.index("cluster-eks") < chain.index("general-mng") < chain.index("foundation")
-    assert any(s.type == RELEASE for s in path.steps[chain.index("foundation") :])
+    assert any(s.type in HELM_TYPES for s in path.steps[chain.index("foundation") :])
     assert path.steps[-1].type == "NLB"
     assert path.steps[-1].done_at == pytest.approx(path.minutes)
     for earlier, later in itertools.pairwise(path.steps):

@@ -18,10 +18,8 @@ from components.k8s.kubeflow_pipelines import KUSTOMIZATIONS
 from platformctl.chart_records import chart_child_records, resource_type
 from platformctl.charts import content_digest
 from platformctl.checks import PlannedObject
-from platformctl.manifests import REDACTED
+from platformctl.manifests import CHART_V4, REDACTED, RELEASE_V3
 from platformctl.render import (
-    CHART_V4,
-    RELEASE_V3,
     crd_api_versions,
     helm_releases,
     plan_step,
@@ -163,8 +161,7 @@ def _release(
         "repositoryOpts": {"repo": "https://charts.example.com"},
         "values": values,
     }
-    if typ == RELEASE_V3:
-        inputs["name"] = name
+    inputs["name"] = name  # both types name their release (a v4 Chart defaults it to its own)
     return {
         "urn": f"{STACK_URN}mlops:svc:Svc${typ}::{name}",
         "type": typ,
@@ -240,11 +237,20 @@ def test_namespaces_lists_hooks_and_scopes(small_charts) -> None:
     assert "apps/Widget/consumer-widget" in _by_ref(_render(namespaced, cache, lock).objects)
 
 
-def test_a_v4_chart_registers_no_hooks(small_charts) -> None:
+def test_a_v4_chart_registers_no_hooks_and_the_render_check_names_each(small_charts) -> None:
+    """A v4 Chart applies no hook: the chart's post-install Job is not in the plan, and the
+    render check fails on it (the chart may not work without it); test hooks never count."""
     cache, lock = small_charts
-    refs = _by_ref(_render([_release("c", "consumer", {}, typ=CHART_V4)], cache, lock).objects)
-    assert "apps/Job/c-hook" not in refs
+    rendered = _render([_release("c", "consumer", {}, typ=CHART_V4)], cache, lock)
+    refs = _by_ref(rendered.objects)
+    assert "apps/Job/c-hook" not in refs and "apps/Pod/c-test" not in refs
     assert "apps/ConfigMap/c-config" in refs
+    [finding] = rendered.findings
+    assert finding.message.startswith(
+        "Release c renders the hook Job c-hook (helm.sh/hook: post-install), which a "
+        "helm.v4.Chart does not apply"
+    )
+    assert not rendered.check().ok
 
 
 def test_unchanged_plans_render_nothing_again(small_charts, tmp_path: Path) -> None:
@@ -408,13 +414,13 @@ def test_the_dev_plan_renders_every_release(dev_rendered, plans) -> None:
     resources, rendered = dev_rendered
     assert rendered.findings == []
     assert rendered.notice == ""
-    releases = {r["inputs"]["name"] for r in resources if r["type"] == RELEASE_V3}
+    releases = {r["inputs"]["name"] for r in resources if r["type"] == CHART_V4}
     assert {o.release for o in rendered.objects} == releases
     by_release = Counter(o.release for o in rendered.objects)
     assert by_release["istiod"] == 15  # no istio-reader ClusterRole and binding (one cluster)
     refs = _by_ref(rendered.objects)
     istiod = refs["istio-system/Deployment/istiod"]
-    assert istiod.source.endswith("kubernetes:helm.sh/v3:Release::release-istiod")
+    assert istiod.source.endswith("kubernetes:helm.sh/v4:Chart::release-istiod")
     assert "monitoring.coreos.com/v1/ServiceMonitor" in rendered.api_versions
     assert "external-secrets.io/v1beta1" not in rendered.api_versions  # not served by default
     assert set(rendered.api_versions) == set(crd_api_versions(o.manifest for o in rendered.objects))

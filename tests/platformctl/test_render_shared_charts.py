@@ -13,7 +13,8 @@ import pytest
 
 from components.k8s.charts import ChartPin
 from platformctl.charts import content_digest
-from platformctl.render import RELEASE_V3, Rendered, render_kustomization, render_releases
+from platformctl.manifests import RELEASE_V3
+from platformctl.render import Rendered, render_kustomization, render_releases
 from platformctl.tools import Tools
 from tests.platformctl.rendering import shared_charts_or_skip, tools_or_skip
 
