@@ -24,7 +24,8 @@ export PYTHONDONTWRITEBYTECODE := 1
         test-connectivity bench-connectivity graphviz lock-nca \
         images images-deps images-lock images-clean test-images \
         lock-images \
-        submit-pipeline
+        submit-pipeline \
+        test-serving
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -53,6 +54,7 @@ help:
 	@echo "make test-images          smoke-test the built images (MLflow on PostgreSQL, a pipeline step)"
 	@echo "make images-lock          record this machine's build in images/lock.json (source local-build)"
 	@echo "make images-clean         remove the images' podman storage under out/images"
+	@echo "make test-serving         Knative, KServe and KEDA: components, charts at 1.36, policies, checkov, flows"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -331,3 +333,15 @@ bench-connectivity: $(VENV)/.installed $(NCA_VENV)/.installed
 lock-nca: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements-nca.in -o requirements-nca.txt -p 3.11
 lock: lock-nca
+
+# --- serving: Knative Serving, KServe, KEDA (issue 11 item 3; docs/serving.md) ---------
+# `make test` runs these tests too; this target runs them alone. They render the charts
+# with the pinned helm at 1.36, run the policy packs, checkov and network-config-analyzer.
+SERVING_TESTS := tests/components/k8s/test_knative.py tests/components/k8s/test_kserve.py \
+        tests/components/k8s/test_keda.py tests/components/k8s/test_monitoring.py \
+        tests/components/k8s/test_ml_services.py tests/components/k8s/tenancy \
+        tests/stacks/test_serving_settings.py tests/program/test_serving_plan.py \
+        tests/platformctl/connectivity/test_serving_flows.py
+
+test-serving: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(NCA_VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(SERVING_TESTS) -n 2 -q

@@ -26,6 +26,8 @@ from components.k8s import (
     external_dns,
     external_secrets,
     istio,
+    keda,
+    knative,
     kserve,
     kubeflow_pipelines,
     mlflow,
@@ -41,6 +43,22 @@ from stacks.settings import StackSettings
 
 # Namespaces that may read platform secrets through the ClusterSecretStore.
 SECRET_STORE_NAMESPACES: Final = ("monitoring", "mlflow", "kubeflow")
+# The domain InferenceService and Knative route hosts are named in when the stack has
+# no DNS zone: KServe's and Knative's documented default (hosts reached by Host header
+# through the internal gateway).
+DEFAULT_INFERENCE_DOMAIN: Final = "example.com"
+# Registries the platform's and the runtimes' images come from (besides the account's
+# ECR): Knative skips tag resolution for them (components/k8s/knative.py).
+IMAGE_REGISTRIES: Final = (
+    "index.docker.io",
+    "docker.io",
+    "ghcr.io",
+    "quay.io",
+    "gcr.io",
+    "nvcr.io",
+    "public.ecr.aws",
+    "registry.k8s.io",
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +158,9 @@ def _monitoring(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformSe
         ephemeral=ctx.settings.environment == "dev",
         cert_manager=ctx.on("cert_manager"),
         tags=ctx.settings.resource_tags(),
+        alerts=monitoring.AlertNamespaces(
+            workloads=ctx.ns("workloads"), mlflow=ctx.settings.contract.namespaces["mlflow"]
+        ),
     )
     return monitoring.Monitoring("monitoring", args, opts)
 
@@ -191,11 +212,47 @@ def _kubeflow_pipelines(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> Pl
     return kubeflow_pipelines.KubeflowPipelines("kubeflow-pipelines", args, opts)
 
 
+def _inference_domain(ctx: ServiceContext) -> str:
+    return ctx.settings.dns.domain or DEFAULT_INFERENCE_DOMAIN
+
+
+def _knative(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    f = ctx.foundation
+    ecr = pulumi.Output.concat(f.account_id, ".dkr.ecr.", f.region, ".amazonaws.com")
+    platform = ctx.settings.platform
+    args = knative.KnativeArgs(
+        operator_namespace=ctx.ns("knative_operator"),
+        serving_namespace=ctx.ns("knative_serving"),
+        gateway_namespace=ctx.ns("istio"),
+        gateway_service=istio.GATEWAY_SERVICE_ACCOUNT,  # the gateway chart's `name`
+        gateway_selector={"istio": istio.GATEWAY_LABELS["istio"]},
+        domain=_inference_domain(ctx),
+        registries=[*IMAGE_REGISTRIES, ecr],
+        replicas=platform.knative_replicas,
+        scale_to_zero_grace_period=platform.knative_scale_to_zero_grace_period,
+    )
+    return knative.Knative("knative", args, opts)
+
+
+def _keda(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    args = keda.KedaArgs(namespace=ctx.ns("keda"), cert_manager=ctx.on("cert_manager"))
+    return keda.Keda("keda", args, opts)
+
+
 def _kserve(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    contract = ctx.settings.contract
     args = kserve.KserveArgs(
-        model_reader=ctx.settings.contract.service_accounts["model_reader"],
+        model_reader=contract.service_accounts["model_reader"],
         artifacts=ctx.foundation.artifacts,
         aws=ctx.aws,
+        namespace=ctx.ns("kserve"),
+        workloads_namespace=ctx.ns("workloads"),
+        region=ctx.foundation.region,
+        serving_namespace=contract.namespaces["knative_serving"],
+        gateway_namespace=contract.namespaces["istio"],
+        domain=_inference_domain(ctx),
+        deployment_mode=ctx.settings.platform.kserve_deployment_mode,
+        inference_monitor=ctx.on("monitoring"),
     )
     return kserve.Kserve("kserve", args, opts)
 
@@ -240,7 +297,30 @@ SERVICES: Final[tuple[ServiceRow, ...]] = (
     ),
     ServiceRow("mlflow", _mlflow, ("mlflow",)),
     ServiceRow("kubeflow_pipelines", _kubeflow_pipelines, ("kubeflow",)),
-    ServiceRow("kserve", _kserve, ("workloads",)),
+    ServiceRow(
+        "knative",
+        _knative,
+        ("knative_operator", "knative_serving"),
+        # net-istio's Gateways are Istio resources bound to the Istio ingress gateway.
+        after=("istio",),
+        charts=knative.CHARTS,
+    ),
+    ServiceRow(
+        "keda",
+        _keda,
+        ("keda",),
+        after=("cert_manager",),  # its webhook and metrics API certificates
+        charts=keda.CHARTS,
+    ),
+    ServiceRow(
+        "kserve",
+        _kserve,
+        ("workloads", "kserve"),
+        # Its webhook certificate (cert-manager), Knative Serving ready (Serverless mode),
+        # KEDA's ScaledObject kind for the models that ask, and the PodMonitor's CRD.
+        after=("cert_manager", "istio", "knative", "keda", "monitoring"),
+        charts=kserve.CHARTS,
+    ),
 )
 
 

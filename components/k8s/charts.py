@@ -32,11 +32,14 @@ class ChartPin:
     kind: Literal["helm", "kustomize"] = "helm"
     # kustomize pins: the kustomization directories inside the tarball, applied in order.
     kustomizations: tuple[str, ...] = ()
+    # The cache file's name where upstream's archive is not `<chart>-<version>.tgz`
+    # (the Knative operator publishes chart 1.23.0 as knative-operator-v1.23.0.tgz).
+    archive: str = ""
 
     @property
     def filename(self) -> str:
         """The file in a chart cache (`helm pull` names charts `<chart>-<version>.tgz`)."""
-        return f"{self.chart}-{self.version}.tgz"
+        return self.archive or f"{self.chart}-{self.version}.tgz"
 
     @property
     def accepted_digests(self) -> frozenset[str]:

@@ -15,8 +15,10 @@ from typing import Final
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.k8s import alerts, dashboards
 from components.k8s.charts import ChartPin
 from components.k8s.external_secrets import external_secret
 from components.k8s.platform_service import PlatformService
@@ -83,6 +85,14 @@ def alertmanager_config(receiver_secret: str) -> Values:
 
 
 @dataclass(frozen=True)
+class AlertNamespaces:
+    """Where the alerts look: the namespaces their expressions select on."""
+
+    workloads: str  # InferenceServices (contract: workloads)
+    mlflow: str  # the MLflow server (contract: mlflow)
+
+
+@dataclass(frozen=True)
 class MonitoringArgs:
     namespace: str
     cluster_name: str  # platform secrets live under `<cluster_name>/` in Secrets Manager
@@ -97,6 +107,10 @@ class MonitoringArgs:
     # cert-manager runs: it issues the operator's webhook certificates.
     cert_manager: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The platform's PrometheusRule (the six alerts, components.k8s.alerts) and the
+    # inference dashboard's ConfigMap (components.k8s.dashboards), created once the
+    # chart's CRDs and Grafana's sidecar exist; None: neither.
+    alerts: AlertNamespaces | None = None
 
 
 def kube_prometheus_stack_values(args: MonitoringArgs) -> Values:
@@ -228,10 +242,27 @@ class Monitoring(PlatformService):
                 [receiver],
             ),
         ]
-        self.release(
+        release = self.release(
             RELEASE, CHARTS[RELEASE], ns, kube_prometheus_stack_values(args), [*accounts, *synced]
         )
+        if args.alerts is not None:
+            self._alerts_and_dashboard(ns, args.alerts, release)
         self.register_outputs({"release": RELEASE})
+
+    def _alerts_and_dashboard(
+        self, ns: str, where: AlertNamespaces, release: pulumi.Resource
+    ) -> None:
+        rule = alerts.prometheus_rule(
+            namespace=ns, workloads_namespace=where.workloads, mlflow_namespace=where.mlflow
+        )
+        self.custom_resource(f"prometheus-rule-{alerts.RULE_NAME}", rule, [release])
+        board = dashboards.dashboard_configmap(namespace=ns)
+        k8s.core.v1.ConfigMap(
+            f"configmap-{ns}-{dashboards.CONFIGMAP_NAME}",
+            metadata=board["metadata"],
+            data=board["data"],
+            opts=self.child_opts([release]),
+        )
 
     def _secret(
         self, args: MonitoringArgs, name: str, value: pulumi.Input[str], *, keep: bool

@@ -141,12 +141,14 @@ class PlatformService(pulumi.ComponentResource):
         values: Mapping[str, Any],
         after: Sequence[pulumi.Resource] = (),
     ) -> k8s.helm.v3.Release:
+        # An OCI chart is named by its full reference; a repository chart by name and repo.
+        chart = f"{pin.repository.rstrip('/')}/{pin.chart}" if pin.is_oci else pin.chart
         release = k8s.helm.v3.Release(
             f"release-{release_name}",
             name=release_name,
-            chart=pin.chart,
+            chart=chart,
             version=pin.version,
-            repository_opts={"repo": pin.repository},
+            repository_opts=None if pin.is_oci else {"repo": pin.repository},
             namespace=namespace,
             create_namespace=False,
             values=dict(values),

@@ -159,16 +159,22 @@ def write_svg(rows: Sequence[Row], path: Path) -> bool:
     binary = shutil.which("dot")
     if binary is None:
         return False
-    proc = subprocess.run(
-        [binary, "-Tsvg", "-o", str(path)],
-        input=dot(rows),
-        text=True,
-        capture_output=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"dot exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
-    return True
+    graph = dot(rows)
+    # graphviz 2.43 (Debian bookworm) fails its spline routing on some clustered maps
+    # ("triangulation failed"): the same graph then lays out with the newer ranking, or,
+    # failing that, with the force-directed engine.
+    for layout in ([], ["-Gnewrank=true"], ["-Kfdp"]):
+        proc = subprocess.run(
+            [binary, "-Tsvg", *layout, "-o", str(path)],
+            input=graph,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode == 0:
+            return True
+    path.unlink(missing_ok=True)
+    raise RuntimeError(f"dot exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
 
 
 def markdown(result: CheckResult) -> str:

@@ -166,6 +166,44 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
     DeclaredFlow(
         Pods("kubeflow"), Pods("workloads"), _tcp(8080, 8012), "pipelines call inference services"
     ),
+    # Knative Serving and KServe (docs/serving.md, "Network flows"). KServe's InferenceService
+    # host resolves to net-istio's knative-local-gateway, a listener on the gateway pods.
+    DeclaredFlow(
+        GATEWAY,
+        GATEWAY,
+        _tcp(8081),
+        "KServe's host: the gateway re-routes to the predictor through knative-local-gateway",
+    ),
+    DeclaredFlow(
+        Pods("kubeflow"),
+        GATEWAY,
+        _tcp(8081),
+        "pipelines call InferenceServices by their host, knative-local-gateway",
+    ),
+    DeclaredFlow(
+        Pods(KNATIVE_SERVING, (("app", "activator"),)),
+        Pods(KNATIVE_SERVING, (("app", "autoscaler"),)),
+        _tcp(8080),
+        "the activator reports request statistics to the autoscaler (websocket)",
+    ),
+    DeclaredFlow(
+        Pods(KNATIVE_SERVING, (("app", "net-istio-controller"),)),
+        GATEWAY,
+        _tcp(8080, 8081),
+        "net-istio probes the gateway pods' listeners before marking an Ingress ready",
+    ),
+    DeclaredFlow(
+        Pods("keda", (("app", "keda-operator-metrics-apiserver"),)),
+        Pods("keda", (("app", "keda-operator"),)),
+        _tcp(9666),
+        "KEDA's metrics server asks the operator for scaler values (gRPC)",
+    ),
+    DeclaredFlow(
+        Pods("keda", (("app", "keda-operator"),)),
+        PROMETHEUS,
+        _tcp(9090),
+        "KEDA's Prometheus scalers of the models that ask for KEDA",
+    ),
     DeclaredFlow(Pods("kubeflow"), Pods("kubeflow"), LISTENERS, "Kubeflow Pipelines' components"),
     DeclaredFlow(Pods("mlflow"), "databases", _tcp(5432), "MLflow's PostgreSQL (RDS)"),
     DeclaredFlow(Pods("kubeflow"), "databases", _tcp(3306), "Kubeflow Pipelines' MySQL (RDS)"),

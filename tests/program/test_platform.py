@@ -64,14 +64,17 @@ def k8s_objects(plan: Plan) -> list:
 
 
 def test_counts_of_the_baseline(dev: Plan) -> None:
-    assert len(dev.by_type(NAMESPACE)) == 11
-    assert len(dev.by_type(RESOURCE_QUOTA)) == 11
-    assert len(dev.by_type(LIMIT_RANGE)) == 11
-    assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 11
-    assert len(dev.by_type(ROLE)) == 13
-    assert len(dev.by_type(ROLE_BINDING)) == 13
-    assert len(dev.by_type(NETWORK_POLICY)) == 80
-    assert len(dev.by_type(PEER_AUTHENTICATION)) == 3
+    # + knative-operator, knative-serving and keda (docs/serving.md)
+    assert len(dev.by_type(NAMESPACE)) == 14
+    assert len(dev.by_type(RESOURCE_QUOTA)) == 14
+    assert len(dev.by_type(LIMIT_RANGE)) == 14
+    assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 14
+    assert len(dev.by_type(ROLE)) == 16
+    assert len(dev.by_type(ROLE_BINDING)) == 16
+    # + 22 in the three namespaces, 9 for their flows in mlops, kubeflow, istio-system
+    # and monitoring, - 1 (nothing scrapes the kserve controller)
+    assert len(dev.by_type(NETWORK_POLICY)) == 110
+    assert len(dev.by_type(PEER_AUTHENTICATION)) == 4  # + knative-serving
 
 
 def test_every_kubernetes_object_has_the_provider_and_an_explicit_name(dev: Plan) -> None:
@@ -93,6 +96,13 @@ def test_releases_match_the_pinned_table(dev: Plan) -> None:
     assert sorted(releases) == sorted(set(CHARTS) - {"external-dns"})
     for name, inputs in releases.items():
         pin = CHARTS[name]
+        if pin.is_oci:  # an OCI chart is named by its full reference, without a repo
+            assert (inputs["chart"], inputs["version"]) == (
+                f"{pin.repository}/{pin.chart}",
+                pin.version,
+            )
+            assert "repositoryOpts" not in inputs
+            continue
         assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]) == (
             pin.chart,
             pin.version,
@@ -109,6 +119,11 @@ def test_releases_match_the_pinned_table(dev: Plan) -> None:
         "nvidia-device-plugin": "nvidia-device-plugin",
         "dcgm-exporter": "nvidia-device-plugin",
         "cluster-autoscaler": "cluster-autoscaler",
+        "knative-operator": "knative-operator",
+        "keda": "keda",
+        "kserve-crd": "kserve",
+        "kserve": "kserve",
+        "kserve-runtime-configs": "kserve",
     }
 
 
@@ -125,11 +140,13 @@ def _node_selectors(values: object, path: str = "") -> dict[str, object]:
 
 
 def test_platform_pods_on_general_unless_gpu(dev: Plan) -> None:
-    node_agents = {"istio-cni", "istio-base"}  # a DaemonSet on every node; no pods
+    # A DaemonSet on every node; no pods (CRDs, runtimes); pinned by node affinity.
+    node_agents = {"istio-cni", "istio-base", "kserve-crd", "kserve-runtime-configs"}
+    by_affinity = {"knative-operator"}  # its chart has no nodeSelector value
     for r in dev.by_type(RELEASE):
         name = r.inputs["name"]
         selectors = _node_selectors(r.inputs["values"])
-        if name in node_agents:
+        if name in node_agents | by_affinity:
             assert selectors == {}, name
             continue
         expected = (
@@ -197,6 +214,9 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "mlflow/mlflow-server",
         "kubeflow/pipeline-runner",
         "mlops/kserve-model-reader",
+        "keda/keda-operator",
+        "keda/keda-metrics-server",
+        "keda/keda-webhook",
     }
     for patch in dev.by_type(SERVICE_ACCOUNT_PATCH):
         assert patch.inputs["metadata"]["name"] == "default"
@@ -255,8 +275,8 @@ def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
     assert existing.by_type(MANAGED_NODE_GROUP) == []
     (provider,) = existing.by_type(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == "/etc/kube/shared.yaml"
-    assert len(existing.by_type(NAMESPACE)) == 12  # + external-dns
-    assert len(existing.by_type(RELEASE)) == 11
+    assert len(existing.by_type(NAMESPACE)) == 15  # + external-dns
+    assert len(existing.by_type(RELEASE)) == 16
     autoscaler = existing.one(RELEASE, "release-cluster-autoscaler").inputs["values"]
     assert autoscaler["autoDiscovery"] == {"clusterName": "shared-cluster"}
     egress = [

@@ -40,6 +40,18 @@ QUEUE_PROXY_PORT: Final = 8012  # Knative queue-proxy in front of serverless pre
 KSERVE_WEBHOOK: Final = 9443
 OPERATOR_WEBHOOK: Final = 10250  # cert-manager, external-secrets, prometheus-operator
 GATEWAY_PORTS: Final = (8080, 8443)  # the ingress gateway's container ports behind the NLB
+# Knative Serving (components/k8s/knative.py): net-istio's knative-local-gateway listener on
+# the ingress gateway pods; the activator's HTTP/1 and h2c ports; queue-proxy's metrics
+# (the autoscaler scrapes them) and its admin port; the Serving and net-istio webhooks.
+LOCAL_GATEWAY_PORT: Final = 8081
+ACTIVATOR_PORTS: Final = (8012, 8013)
+QUEUE_PROXY_METRICS: Final = 9090
+QUEUE_PROXY_ADMIN: Final = 8022
+KNATIVE_WEBHOOK: Final = 8443  # Serving's and net-istio's webhooks, the operator's webhook
+KEDA_WEBHOOK: Final = 9443
+KEDA_METRICS_API: Final = 6443  # the external.metrics.k8s.io APIService's target
+KEDA_OPERATOR_GRPC: Final = 9666  # the metrics server asks the operator
+PROMETHEUS_PORT: Final = 9090
 KUBELET_PORT: Final = 10250
 NODE_EXPORTER_PORT: Final = 9100  # hostNetwork: reached on node IPs
 
@@ -48,7 +60,9 @@ METRICS_PORTS: Final[dict[str, tuple[int, ...]]] = {
     "workloads": (MERGED_METRICS,),
     "mlflow": (MERGED_METRICS,),
     "kubeflow": (MERGED_METRICS,),
-    "kserve": (8080,),
+    # The KServe controller serves metrics on 127.0.0.1 only (kube-rbac-proxy fronts
+    # them on 8443 for a bearer token): nothing scrapes it.
+    "kserve": (),
     "istio": (15014, MERGED_METRICS, 15090),
     "cert_manager": (9402,),
     "external_dns": (7979,),
@@ -121,6 +135,11 @@ def egress(name: str, peers: list[Spec], port_list: list[Spec] | None = None) ->
     return _policy(name, "Egress", peers, port_list or [])
 
 
+def for_pods(policy: PolicySpec, labels: Mapping[str, str]) -> PolicySpec:
+    """The same policy, applying only to the pods with `labels`."""
+    return PolicySpec(policy.name, {**policy.spec, "podSelector": {"matchLabels": dict(labels)}})
+
+
 # --- the baseline every namespace gets ----------------------------------------
 
 
@@ -180,12 +199,24 @@ def _itself(ctx: FlowContext, key: str) -> list[PolicySpec]:
     ]
 
 
-def _flows(key: str, ctx: FlowContext) -> list[PolicySpec]:  # noqa: PLR0912 - a branch per table row
+def _flows(key: str, ctx: FlowContext) -> list[PolicySpec]:  # noqa: PLR0912, PLR0915 - a branch per table row
     ns = ctx.namespaces
     out: list[PolicySpec] = []
     if key == "workloads":
         out += _from_namespaces(
             ctx, "allow-ingress-istio", ["istio"], ports(PREDICTOR_PORT, QUEUE_PROXY_PORT)
+        )
+        # Pipelines call the predictors (Standard: 8080; Knative: queue-proxy 8012).
+        out += _from_namespaces(
+            ctx, "allow-ingress-pipelines", ["kubeflow"], ports(PREDICTOR_PORT, QUEUE_PROXY_PORT)
+        )
+        # Knative's activator proxies to and probes revisions; its autoscaler reads
+        # their queue-proxy metrics.
+        out += _from_namespaces(
+            ctx,
+            "allow-ingress-knative",
+            ["knative_serving"],
+            ports(QUEUE_PROXY_PORT, QUEUE_PROXY_METRICS, QUEUE_PROXY_ADMIN),
         )
         if _has(ctx, "mlflow"):
             out.append(
@@ -214,6 +245,7 @@ def _flows(key: str, ctx: FlowContext) -> list[PolicySpec]:  # noqa: PLR0912 - a
             )
         if _has(ctx, "kserve"):
             out.append(egress("allow-egress-kserve", [namespace_peer(ns["kserve"])], ports(8080)))
+        out += _inference_egress(ctx)
         out.append(egress("allow-egress-mysql", [ip_peer(ctx.vpc_cidr)], ports(MYSQL_PORT)))
         out.append(_aws_apis(ctx))
         out.append(_kube_api(ctx))
@@ -239,6 +271,14 @@ def _flows(key: str, ctx: FlowContext) -> list[PolicySpec]:  # noqa: PLR0912 - a
         out += _monitoring_flows(ctx)
     elif key == "nvidia":
         out.append(_kube_api(ctx))
+    elif key == "knative_operator":
+        # The operator's webhook converts its CRDs' versions for the API server.
+        webhook = for_pods(_webhook(ctx, KNATIVE_WEBHOOK), {"app": "operator-webhook"})
+        out += [webhook, _kube_api(ctx)]
+    elif key == "knative_serving":
+        out += _knative_serving_flows(ctx)
+    elif key == "keda":
+        out += _keda_flows(ctx)
     elif key == "argocd":
         out += _from_namespaces(ctx, "allow-ingress-istio", ["istio"], ports(8080))
         out += _itself(ctx, key)
@@ -248,9 +288,109 @@ def _flows(key: str, ctx: FlowContext) -> list[PolicySpec]:  # noqa: PLR0912 - a
     return out
 
 
+def _inference_egress(ctx: FlowContext) -> list[PolicySpec]:
+    """Clients of the InferenceServices: their predictors, or their hosts (knative-local-gateway,
+    a listener of the gateway pods)."""
+    out = []
+    if _has(ctx, "workloads"):
+        out.append(
+            egress(
+                "allow-egress-inference",
+                [namespace_peer(ctx.namespaces["workloads"])],
+                ports(PREDICTOR_PORT, QUEUE_PROXY_PORT),
+            )
+        )
+    if _has(ctx, "knative_serving") and _has(ctx, "istio"):
+        gateway = namespace_peer(ctx.namespaces["istio"], {"istio": "ingressgateway"})
+        out.append(egress("allow-egress-local-gateway", [gateway], ports(LOCAL_GATEWAY_PORT)))
+    return out
+
+
+def _keda_flows(ctx: FlowContext) -> list[PolicySpec]:
+    """KEDA (components/k8s/keda.py): each pod admits exactly its caller.
+
+    The control plane calls the admission webhook and the metrics server (the
+    external.metrics.k8s.io APIService); the metrics server asks the operator for
+    scaler values; the operator queries Prometheus for the models' Prometheus scalers.
+    """
+    webhooks = {"app": "keda-admission-webhooks"}
+    metrics_server = {"app": "keda-operator-metrics-apiserver"}
+    operator = {"app": "keda-operator"}
+    own = ctx.namespaces["keda"]
+    out = [
+        for_pods(
+            ingress("allow-ingress-webhook", [ip_peer(ctx.vpc_cidr)], ports(KEDA_WEBHOOK)), webhooks
+        ),
+        for_pods(
+            ingress("allow-ingress-metrics-api", [ip_peer(ctx.vpc_cidr)], ports(KEDA_METRICS_API)),
+            metrics_server,
+        ),
+        for_pods(
+            ingress(
+                "allow-ingress-operator-grpc",
+                [namespace_peer(own, metrics_server)],
+                ports(KEDA_OPERATOR_GRPC),
+            ),
+            operator,
+        ),
+        for_pods(
+            egress(
+                "allow-egress-operator-grpc",
+                [namespace_peer(own, operator)],
+                ports(KEDA_OPERATOR_GRPC),
+            ),
+            metrics_server,
+        ),
+        _kube_api(ctx),
+    ]
+    if _has(ctx, "monitoring"):
+        prometheus = namespace_peer(
+            ctx.namespaces["monitoring"], {"app.kubernetes.io/name": "prometheus"}
+        )
+        out.append(
+            for_pods(
+                egress("allow-egress-prometheus", [prometheus], ports(PROMETHEUS_PORT)), operator
+            )
+        )
+    return out
+
+
+def _knative_serving_flows(ctx: FlowContext) -> list[PolicySpec]:
+    """Knative Serving's control plane, which the operator creates at run time."""
+    ns = ctx.namespaces
+    out = [
+        # The control plane calls Serving's and net-istio's webhooks.
+        _webhook(ctx, KNATIVE_WEBHOOK),
+        # The activator and the autoscaler talk to each other (websocket).
+        *_itself(ctx, "knative_serving"),
+        _kube_api(ctx),
+        *_istiod(ctx),
+    ]
+    out += _from_namespaces(ctx, "allow-ingress-istio", ["istio"], ports(*ACTIVATOR_PORTS))
+    if _has(ctx, "workloads"):
+        out.append(
+            egress(
+                "allow-egress-revisions",
+                [namespace_peer(ns["workloads"])],
+                ports(QUEUE_PROXY_PORT, QUEUE_PROXY_METRICS, QUEUE_PROXY_ADMIN),
+            )
+        )
+    if _has(ctx, "istio"):
+        # net-istio's controller probes the gateway pods' listeners for its Ingresses.
+        gateway = namespace_peer(ns["istio"], {"istio": "ingressgateway"})
+        out.append(
+            egress(
+                "allow-egress-gateway-probes",
+                [gateway],
+                ports(GATEWAY_PORTS[0], LOCAL_GATEWAY_PORT),
+            )
+        )
+    return out
+
+
 def _istio_flows(ctx: FlowContext) -> list[PolicySpec]:
     ns = ctx.namespaces
-    injected = [k for k in ("workloads", "mlflow", "kubeflow") if _has(ctx, k)]
+    injected = [k for k in ("workloads", "mlflow", "kubeflow", "knative_serving") if _has(ctx, k)]
     istiod = {"app": "istiod"}
     gateway = {"istio": "ingressgateway"}
     xds_peers = [namespace_peer(ns[k]) for k in injected] + [namespace_peer(ns["istio"])]
@@ -288,13 +428,51 @@ def _istio_flows(ctx: FlowContext) -> list[PolicySpec]:
             ports(ISTIOD_XDS),
         ),
     ]
+    if _has(ctx, "knative_serving"):
+        # KServe's hosts resolve to knative-local-gateway: the gateway itself (external
+        # requests, re-routed to the predictor's cluster-local host) and meshed clients
+        # reach its 8081 listener.
+        local_clients = [namespace_peer(ns["istio"], gateway)] + [
+            namespace_peer(ns[k]) for k in ("kubeflow",) if _has(ctx, k)
+        ]
+        out += [
+            PolicySpec(
+                "allow-ingress-local-gateway",
+                {
+                    "podSelector": {"matchLabels": gateway},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [{"from": local_clients, "ports": ports(LOCAL_GATEWAY_PORT)}],
+                },
+            ),
+            PolicySpec(
+                "allow-ingress-gateway-probes",
+                {
+                    "podSelector": {"matchLabels": gateway},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from": [
+                                namespace_peer(
+                                    ns["knative_serving"], {"app": "net-istio-controller"}
+                                )
+                            ],
+                            "ports": ports(GATEWAY_PORTS[0], LOCAL_GATEWAY_PORT),
+                        }
+                    ],
+                },
+            ),
+        ]
     upstreams = {
         "workloads": ports(PREDICTOR_PORT, QUEUE_PROXY_PORT),
         "mlflow": ports(MLFLOW_PORT),
         "kubeflow": ports(KFP_UI_PORT, KFP_API_PORT),
+        # Requests to a revision scaled to zero wait in the activator.
+        "knative_serving": ports(*ACTIVATOR_PORTS),
+        # KServe's top-level host: the gateway forwards to its own local listener.
+        "istio": ports(LOCAL_GATEWAY_PORT) if _has(ctx, "knative_serving") else [],
     }
     for key, port_list in upstreams.items():
-        if _has(ctx, key):
+        if _has(ctx, key) and port_list:
             out.append(
                 PolicySpec(
                     f"allow-egress-gateway-to-{ns[key]}",
@@ -310,7 +488,27 @@ def _istio_flows(ctx: FlowContext) -> list[PolicySpec]:
 
 def _monitoring_flows(ctx: FlowContext) -> list[PolicySpec]:
     scraped = sorted({p for k, ps in METRICS_PORTS.items() if _has(ctx, k) for p in ps})
+    keda = (
+        [
+            PolicySpec(
+                "allow-ingress-prometheus-from-keda",
+                {
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from": [namespace_peer(ctx.namespaces["keda"])],
+                            "ports": ports(PROMETHEUS_PORT),
+                        }
+                    ],
+                },
+            )
+        ]
+        if _has(ctx, "keda")
+        else []
+    )
     return [
+        *keda,
         _webhook(ctx, OPERATOR_WEBHOOK),  # prometheus-operator's admission webhook
         *_itself(ctx, "monitoring"),
         egress("allow-egress-scrape-namespaces", [{"namespaceSelector": {}}], ports(*scraped)),

@@ -41,8 +41,11 @@ PRIVILEGED: Final[dict[str, str]] = {
     ),
 }
 
-# Namespaces users reach through the mesh: sidecars injected, STRICT mTLS.
-MESH_NAMESPACES: Final = ("workloads", "mlflow", "kubeflow")
+# Namespaces users reach through the mesh: sidecars injected, STRICT mTLS. Knative
+# Serving's namespace too: its activator and autoscaler call the revisions, whose
+# namespace enforces STRICT mTLS, so they need sidecars (knative.dev "Mutual TLS in
+# Knative"); its other pods opt out by label (components/k8s/knative.py).
+MESH_NAMESPACES: Final = ("workloads", "mlflow", "kubeflow", "knative_serving")
 # Where GPU pods run (docs/decisions/0007-gpu-quota.md): training pipelines and inference.
 GPU_NAMESPACES: Final = ("workloads", "kubeflow")
 
@@ -65,6 +68,10 @@ def quota_for(key: str, gpu_quota: int) -> QuotaSpec:
         return QuotaSpec("32", "128Gi", "64", "256Gi", 300, gpu_quota)
     if key == "monitoring":
         return QuotaSpec("8", "32Gi", "16", "64Gi", 100, 0)
+    if key == "knative_serving":
+        # Seven components at up to 5 replicas, the activator scaling with traffic (its
+        # HPA goes to 20) and meshed with the autoscaler: limits beyond the default 8 CPUs.
+        return QuotaSpec("4", "8Gi", "24", "32Gi", 80, 0)
     if key == "istio":
         # One istio-cni pod per node, and the ingress gateway's load balancer.
         return QuotaSpec("8", "16Gi", "16", "32Gi", 100, 0, load_balancers=1)

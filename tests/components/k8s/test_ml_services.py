@@ -32,7 +32,17 @@ def _pipelines(opts):
 
 
 def _kserve(opts):
-    args = kserve.KserveArgs(model_reader=ACCOUNTS["model_reader"], artifacts=STORE, aws=SCOPE)
+    args = kserve.KserveArgs(
+        model_reader=ACCOUNTS["model_reader"],
+        artifacts=STORE,
+        aws=SCOPE,
+        namespace="kserve",
+        workloads_namespace="mlops",
+        region="eu-west-1",
+        serving_namespace="knative-serving",
+        gateway_namespace="istio-system",
+        domain="example.com",
+    )
     return kserve.Kserve("kserve", args, opts)
 
 
@@ -63,7 +73,11 @@ def test_role_reaches_its_prefix_only(
     (role,) = plan.by_type("mlops:irsa:IrsaRole")
     assert role.aliases == [f"urn:pulumi:test::mlops-platform::mlops:irsa:IrsaRole::{former}"]
     namespace, name = account.split("/")
-    (sa,) = plan.by_type("kubernetes:core/v1:ServiceAccount")
+    (sa,) = [
+        r
+        for r in plan.by_type("kubernetes:core/v1:ServiceAccount")
+        if r.inputs["metadata"]["name"] == name
+    ]
     assert sa.aliases == [
         "urn:pulumi:test::mlops-platform::mlops:ml_accounts:MlServiceAccounts"
         f"$kubernetes:core/v1:ServiceAccount::sa-{namespace}-{name}"

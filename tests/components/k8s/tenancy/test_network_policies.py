@@ -59,7 +59,6 @@ def test_every_namespace_starts_with_default_deny_and_dns(key: str) -> None:
         ("workloads", [15020]),
         ("mlflow", [15020]),
         ("kubeflow", [15020]),
-        ("kserve", [8080]),
         ("istio", [15014, 15020, 15090]),
         ("cert_manager", [9402]),
         ("external_secrets", [8080]),
@@ -72,6 +71,11 @@ def test_metrics_ingress_only_from_monitoring(key: str, ports: list[int]) -> Non
         "from": [ns("monitoring")],
         "ports": tcp(*ports),
     }
+
+
+def test_nothing_scrapes_the_kserve_controller() -> None:
+    """Its metrics listen on 127.0.0.1 (behind kube-rbac-proxy): no port to admit."""
+    assert "allow-metrics-from-monitoring" not in policies("kserve")
 
 
 def test_no_metrics_ingress_without_monitoring() -> None:
@@ -87,12 +91,24 @@ def test_workloads_flows() -> None:
         "allow-egress-istiod",
         "allow-egress-mlflow",
         "allow-ingress-istio",
+        "allow-ingress-knative",
+        "allow-ingress-pipelines",
         "allow-metrics-from-monitoring",
         "default-deny",
     ]
+    # Pipelines call predictors directly (Standard: 8080, Knative: queue-proxy 8012).
+    assert rule(got["allow-ingress-pipelines"]) == {
+        "from": [ns("kubeflow")],
+        "ports": tcp(8080, 8012),
+    }
     assert rule(got["allow-ingress-istio"]) == {
         "from": [ns("istio-system")],
         "ports": tcp(8080, 8012),
+    }
+    # Knative's activator (to revisions, probes) and autoscaler (queue-proxy metrics).
+    assert rule(got["allow-ingress-knative"]) == {
+        "from": [ns("knative-serving")],
+        "ports": tcp(8012, 9090, 8022),
     }
     assert rule(got["allow-egress-mlflow"]) == {"to": [ns("mlflow")], "ports": tcp(5000)}
     assert rule(got["allow-egress-aws-apis"]) == {"to": [VPC_PEER, PUBLIC], "ports": tcp(443)}
@@ -133,7 +149,6 @@ def test_kserve_only_webhooks_from_the_vpc_and_the_api() -> None:
         "allow-dns",
         "allow-egress-kube-api",
         "allow-ingress-webhooks",
-        "allow-metrics-from-monitoring",
         "default-deny",
     ]
     assert rule(got["allow-ingress-webhooks"]) == {"from": [VPC_PEER], "ports": tcp(9443)}
@@ -162,7 +177,13 @@ def test_istio_system_flows() -> None:
     assert xds["podSelector"] == {"matchLabels": {"app": "istiod"}}
     assert xds["ingress"] == [
         {
-            "from": [ns("mlops"), ns("mlflow"), ns("kubeflow"), ns("istio-system")],
+            "from": [
+                ns("mlops"),
+                ns("mlflow"),
+                ns("kubeflow"),
+                ns("knative-serving"),
+                ns("istio-system"),
+            ],
             "ports": tcp(15012),
         }
     ]
@@ -178,6 +199,161 @@ def test_istio_system_flows() -> None:
     assert got["allow-egress-gateway-to-kubeflow"]["egress"] == [
         {"to": [ns("kubeflow")], "ports": tcp(3000, 8888)}
     ]
+
+
+def test_the_gateway_serves_knative() -> None:
+    got = policies("istio")
+    gateway = {"matchLabels": {"istio": "ingressgateway"}}
+    # Revisions scaled to zero: requests wait in the activator (HTTP/1 and h2c).
+    assert got["allow-egress-gateway-to-knative-serving"]["egress"] == [
+        {"to": [ns("knative-serving")], "ports": tcp(8012, 8013)}
+    ]
+    # KServe's host: the gateway forwards to its own knative-local-gateway listener,
+    assert got["allow-egress-gateway-to-istio-system"]["egress"] == [
+        {"to": [ns("istio-system")], "ports": tcp(8081)}
+    ]
+    local = got["allow-ingress-local-gateway"]
+    assert local["podSelector"] == gateway
+    # which also admits the pipelines' calls to InferenceServices,
+    assert local["ingress"] == [
+        {
+            "from": [ns("istio-system", istio="ingressgateway"), ns("kubeflow")],
+            "ports": tcp(8081),
+        }
+    ]
+    # and net-istio's status probes of both listeners.
+    probes = got["allow-ingress-gateway-probes"]
+    assert probes["podSelector"] == gateway
+    assert probes["ingress"] == [
+        {
+            "from": [ns("knative-serving", app="net-istio-controller")],
+            "ports": tcp(8080, 8081),
+        }
+    ]
+
+
+def test_without_knative_the_gateway_has_no_knative_flows() -> None:
+    without = {k: v for k, v in ALL.items() if k not in ("knative_serving", "knative_operator")}
+    got = policies("istio", without)
+    assert not {
+        "allow-egress-gateway-to-knative-serving",
+        "allow-egress-gateway-to-istio-system",
+        "allow-ingress-local-gateway",
+        "allow-ingress-gateway-probes",
+    } & set(got)
+    assert "allow-egress-local-gateway" not in policies("kubeflow", without)
+    assert "allow-ingress-knative" not in policies("workloads", without)
+
+
+def test_knative_serving_flows() -> None:
+    got = policies("knative_serving")
+    assert sorted(got) == [
+        "allow-dns",
+        "allow-egress-gateway-probes",
+        "allow-egress-istiod",
+        "allow-egress-kube-api",
+        "allow-egress-revisions",
+        "allow-egress-same-namespace",
+        "allow-ingress-istio",
+        "allow-ingress-same-namespace",
+        "allow-ingress-webhooks",
+        "default-deny",
+    ]
+    # The control plane calls Serving's and net-istio's webhooks,
+    assert rule(got["allow-ingress-webhooks"]) == {"from": [VPC_PEER], "ports": tcp(8443)}
+    # the gateway the activator,
+    assert rule(got["allow-ingress-istio"]) == {
+        "from": [ns("istio-system")],
+        "ports": tcp(8012, 8013),
+    }
+    # the activator and the autoscaler the revisions,
+    assert rule(got["allow-egress-revisions"]) == {
+        "to": [ns("mlops")],
+        "ports": tcp(8012, 9090, 8022),
+    }
+    # net-istio the gateway's listeners, the meshed pods istiod, the controllers the API.
+    assert rule(got["allow-egress-gateway-probes"]) == {
+        "to": [ns("istio-system", istio="ingressgateway")],
+        "ports": tcp(8080, 8081),
+    }
+    assert rule(got["allow-egress-istiod"]) == {
+        "to": [ns("istio-system", app="istiod")],
+        "ports": tcp(15012),
+    }
+    assert rule(got["allow-egress-kube-api"]) == {"to": [VPC_PEER], "ports": tcp(443)}
+    assert rule(got["allow-egress-same-namespace"]) == {"to": [ns("knative-serving")]}
+
+
+def test_knative_operator_only_its_webhook_and_the_api() -> None:
+    got = policies("knative_operator")
+    assert sorted(got) == [
+        "allow-dns",
+        "allow-egress-kube-api",
+        "allow-ingress-webhooks",
+        "default-deny",
+    ]
+    assert rule(got["allow-ingress-webhooks"]) == {"from": [VPC_PEER], "ports": tcp(8443)}
+
+
+def test_keda_flows() -> None:
+    got = policies("keda")
+    assert sorted(got) == [
+        "allow-dns",
+        "allow-egress-kube-api",
+        "allow-egress-operator-grpc",
+        "allow-egress-prometheus",
+        "allow-ingress-metrics-api",
+        "allow-ingress-operator-grpc",
+        "allow-ingress-webhook",
+        "default-deny",
+    ]
+    webhooks = {"matchLabels": {"app": "keda-admission-webhooks"}}
+    metrics = {"matchLabels": {"app": "keda-operator-metrics-apiserver"}}
+    operator = {"matchLabels": {"app": "keda-operator"}}
+    # Each pod admits exactly its caller: the control plane calls the webhook and the
+    # metrics server (the external metrics APIService); the metrics server the operator.
+    assert got["allow-ingress-webhook"]["podSelector"] == webhooks
+    assert rule(got["allow-ingress-webhook"]) == {"from": [VPC_PEER], "ports": tcp(9443)}
+    assert got["allow-ingress-metrics-api"]["podSelector"] == metrics
+    assert rule(got["allow-ingress-metrics-api"]) == {"from": [VPC_PEER], "ports": tcp(6443)}
+    assert got["allow-ingress-operator-grpc"]["podSelector"] == operator
+    assert rule(got["allow-ingress-operator-grpc"]) == {
+        "from": [ns("keda", app="keda-operator-metrics-apiserver")],
+        "ports": tcp(9666),
+    }
+    assert got["allow-egress-operator-grpc"]["podSelector"] == metrics
+    assert rule(got["allow-egress-operator-grpc"]) == {
+        "to": [ns("keda", app="keda-operator")],
+        "ports": tcp(9666),
+    }
+    # Only the operator queries Prometheus (the models' Prometheus scalers),
+    assert got["allow-egress-prometheus"]["podSelector"] == operator
+    assert rule(got["allow-egress-prometheus"]) == {
+        "to": [ns("monitoring", **{"app.kubernetes.io/name": "prometheus"})],
+        "ports": tcp(9090),
+    }
+    # and Prometheus admits it.
+    admitted = policies("monitoring")["allow-ingress-prometheus-from-keda"]
+    assert admitted["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+    assert admitted["ingress"] == [{"from": [ns("keda")], "ports": tcp(9090)}]
+    without = {k: v for k, v in ALL.items() if k != "keda"}
+    assert "allow-ingress-prometheus-from-keda" not in policies("monitoring", without)
+    alone = policies("keda", {k: v for k, v in ALL.items() if k != "monitoring"})
+    assert "allow-egress-prometheus" not in alone
+
+
+def test_the_knative_operator_admits_webhook_calls_on_its_webhook_only() -> None:
+    webhook = policies("knative_operator")["allow-ingress-webhooks"]
+    assert webhook["podSelector"] == {"matchLabels": {"app": "operator-webhook"}}
+
+
+def test_pipelines_reach_inference_through_the_local_gateway() -> None:
+    got = policies("kubeflow")
+    assert rule(got["allow-egress-local-gateway"]) == {
+        "to": [ns("istio-system", istio="ingressgateway")],
+        "ports": tcp(8081),
+    }
+    assert rule(got["allow-egress-inference"]) == {"to": [ns("mlops")], "ports": tcp(8080, 8012)}
 
 
 def test_monitoring_scrapes_exactly_the_metrics_ports() -> None:

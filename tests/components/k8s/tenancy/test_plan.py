@@ -37,6 +37,9 @@ def test_namespaces() -> None:
         "argocd": "argocd",
         "nvidia": "nvidia-device-plugin",
         "cluster_autoscaler": "cluster-autoscaler",
+        "knative_operator": "knative-operator",
+        "knative_serving": "knative-serving",
+        "keda": "keda",
     }
 
 
@@ -70,7 +73,8 @@ def test_privileged_reasons_name_the_node_agents() -> None:
 
 def test_istio_injection_only_where_users_reach() -> None:
     injected = {k for k, p in PLANS.items() if p.labels.get("istio-injection") == "enabled"}
-    assert injected == {"workloads", "mlflow", "kubeflow"}
+    # Knative Serving's too: its activator and autoscaler call revisions under STRICT mTLS.
+    assert injected == {"workloads", "mlflow", "kubeflow", "knative_serving"}
     assert all("istio-injection" in p.labels for p in PLANS.values())
 
 
