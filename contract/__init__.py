@@ -33,6 +33,9 @@ class GpuContract:
     taint_value: str
     taint_effect: str  # Kubernetes spelling (NoSchedule)
     taint_effect_eks: str  # EKS API spelling (NO_SCHEDULE)
+    # Labels every GPU node carries: the device plugin's chart schedules only onto nodes with
+    # NFD's PCI label or `nvidia.com/gpu.present` (its default node affinity), and NFD is off.
+    node_labels: Mapping[str, str]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`python -m platformctl plan --stack dev --out DIR`."""
+"""`python -m platformctl plan --stack dev --out DIR` and `python -m platformctl local ...`."""
 
 from __future__ import annotations
 
@@ -73,6 +73,14 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
                 f"{len(rendered.findings)} findings",
                 highlight=False,
             )
+    if result.checks:
+        verdicts = ", ".join(
+            f"{c.name} [{'red' if c.mandatory else 'yellow'}]{len(c.findings)} findings[/]"
+            if c.findings
+            else f"{c.name} ok"
+            for c in result.checks
+        )
+        console.print(f"checks: {verdicts} (report.md)", highlight=False, soft_wrap=True)
     if args.base:
         from platformctl.diff import append_to_report  # noqa: PLC0415
 
@@ -142,8 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         help="chart cache directory (default: $MLOPS_CHART_CACHE, else "
         "$XDG_CACHE_HOME/mlops-platform/charts)",
     )
+    from platformctl.local import cli as local_cli  # noqa: PLC0415 - stdlib + rich only
+
+    local_cli.add_parser(commands)
     args = parser.parse_args(argv)
     console = Console(stderr=False)
+    if args.command == "local":
+        return local_cli.main(args, console)
     if args.command == "validate":
         from platformctl.validate_plan import run  # noqa: PLC0415
 

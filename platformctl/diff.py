@@ -24,7 +24,9 @@ from platformctl.wire import SIG_KEY, SIG_SECRET
 
 REDACTED: Final = "[secret]"
 # Record fields compared besides `inputs`: they change what `pulumi up` does.
-OPTION_FIELDS: Final = ("protect", "provider", "parent", "dependencies")
+OPTION_FIELDS: Final = ("protect", "retain_on_delete", "provider", "parent", "dependencies")
+# Options recorded as booleans; a plan written before the option existed has it off.
+FLAG_FIELDS: Final = frozenset({"protect", "retain_on_delete"})
 VALUE_WIDTH: Final = 60  # a changed value longer than this is cut in the report
 MAX_KEYS_SHOWN: Final = 12  # per resource in the report; the JSON keeps all of them
 
@@ -263,6 +265,8 @@ def _options(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[KeyCh
         old, new = before.get(name), after.get(name)
         if name == "dependencies":  # an order-free set of URNs
             old, new = sorted(old or []), sorted(new or [])
+        elif name in FLAG_FIELDS:
+            old, new = bool(old), bool(new)
         if old != new:
             changes.append(KeyChange(name, show(old), show(new)))
     return tuple(changes)

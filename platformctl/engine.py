@@ -10,6 +10,7 @@ once per process and later calls reuse them.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -73,6 +74,10 @@ def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dic
         }
     elif typ == "eks:index:ManagedNodeGroup":
         out |= {"nodeGroup": None}
+    elif typ == "random:index/randomId:RandomId":
+        # Deterministic per resource name, as a drawn id is stable in state between runs.
+        length = int(inputs.get("byteLength", 4))
+        out["hex"] = hashlib.sha256(name.encode()).hexdigest()[: 2 * length]
     elif typ.startswith("aws:"):
         service = typ.split(":")[1].split("/", maxsplit=1)[0]
         kind = typ.rsplit(":", 1)[1]
@@ -173,6 +178,8 @@ class Registration:
     property_dependencies: dict[str, list[str]]
     provider: str = ""
     protect: bool = False
+    # `pulumi destroy` leaves the cloud resource and drops it from state.
+    retain_on_delete: bool = False
     # The URNs this resource was known by before a rename or reparent, resolved as
     # the engine resolves them (`resolve_aliases`): the engine updates such a
     # resource in place (docs/decisions/0002-component-guidelines.md).
@@ -290,6 +297,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             },
             provider=request.provider,
             protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
             alias_specs=[_alias_spec(a) for a in request.aliases],
         )
         with self._lock:

@@ -9,6 +9,7 @@ policy violation, 2 bad config or a program error (one line, nothing built).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from platformctl.result import (
 from stacks.loader import SettingsError, StackTarget, load_environment
 
 if TYPE_CHECKING:
+    from platformctl.checks import CheckResult, PlannedObject
     from platformctl.render import RenderStep
     from stacks.settings import StackSettings
 
@@ -124,25 +126,44 @@ def run_plan(
     resources, outputs = capture(aws, platform)
     result = PlanResult(stack=stack, settings=settings, resources=resources, outputs=outputs)
     result.timings["build"] = time.perf_counter() - started
+    result.checks += _aws_proofs(resources, settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_json(out_dir / "resources.json", resources)
     _write_json(out_dir / "outputs.json", outputs)
 
-    # The packs run in their own processes: start them first, render the manifests
-    # while they start and analyze, then wait for their answer.
+    step = time.perf_counter()
+    # The plan owns its manifests directory: a file left by an earlier plan would be read
+    # as an object of this one (by the proofs, validate, a reviewer).
+    shutil.rmtree(out_dir / "manifests", ignore_errors=True)
+    result.manifests = _render_manifests(resources, out_dir / "manifests")
+    result.timings["manifests"] = time.perf_counter() - step
+    result.render = _render_charts(resources, out_dir / "manifests", settings)
+    result.manifests = sorted([*result.manifests, *result.render.paths])
+    result.checks.append(result.render.check())
+    result.timings["render"] = time.perf_counter() - step - result.timings["manifests"]
+
+    # The packs (their own processes) see what a real preview shows: the program's
+    # resources and the charts' objects as Chart v4 children; the proofs run beside them.
+    step = time.perf_counter()
+    objects = [*_program_objects(resources), *result.render.objects]
     with ThreadPoolExecutor(max_workers=1) as background:
-        policy = background.submit(_run_policy, resources, settings.project, stack, policies)
-        step = time.perf_counter()
-        result.manifests = _render_manifests(resources, out_dir / "manifests")
-        result.timings["manifests"] = time.perf_counter() - step
-        result.render = _render_charts(resources, out_dir / "manifests", settings)
-        result.manifests = sorted([*result.manifests, *result.render.paths])
-        result.checks.append(result.render.check())
-        result.timings["render"] = time.perf_counter() - step - result.timings["manifests"]
+        chart_resources = _preview(result.render.objects)
+        policy = background.submit(
+            _run_policy, [*resources, *chart_resources], settings.project, stack, policies
+        )
+        result.checks += _proofs(
+            objects, resources, settings.cluster.minor_version, result.render.notice
+        )
+        checks_started = time.perf_counter()
+        result.checks += _cluster_checks(resources, result.render, settings)
+        result.timings["checks"] = time.perf_counter() - checks_started
         result.policy = policy.result()
+    result.timings["proofs"] = time.perf_counter() - step
+    # What the packs saw of the charts: the rendered objects as a preview registers them.
+    _write_json(out_dir / "chart-resources.json", chart_resources)
     if policies:
         _write_json(out_dir / "policy.json", result.policy)
-        result.timings["policy"] = time.perf_counter() - step
+    _write_json(out_dir / "checks.json", [c.as_json() for c in result.checks])
 
     result.cost = cost_model.estimate(resources)
     _write_json(out_dir / "cost.json", result.cost)
@@ -167,6 +188,52 @@ def _render_manifests(resources: list[dict[str, Any]], directory: Path) -> list[
     return render_manifests(resources, directory)
 
 
+def _program_objects(resources: list[dict[str, Any]]) -> list[PlannedObject]:
+    from platformctl.render import program_objects  # noqa: PLC0415
+
+    return program_objects(resources)
+
+
+def _preview(objects: list[PlannedObject]) -> list[dict[str, Any]]:
+    from platformctl.render import preview_resources  # noqa: PLC0415
+
+    return preview_resources(objects)
+
+
+def _aws_proofs(resources: list[dict[str, Any]], settings: StackSettings) -> list[CheckResult]:
+    from platformctl import proofs  # noqa: PLC0415
+    from program.foundation import cluster_name_of  # noqa: PLC0415
+
+    return proofs.aws_layer(resources, cluster_name_of(settings))
+
+
+def _proofs(
+    objects: list[PlannedObject],
+    resources: list[dict[str, Any]],
+    minor: str,
+    unrendered: str,
+) -> list[CheckResult]:
+    """`unrendered`: why the charts were not (all) rendered, if they were not."""
+    from platformctl import proofs  # noqa: PLC0415
+    from platformctl.charts import resolve_cache_dir  # noqa: PLC0415
+    from platformctl.checks.connectivity import NAME  # noqa: PLC0415
+
+    cache = resolve_cache_dir()
+    # Without the charts' pods a connectivity map would judge stand-ins: it proves nothing.
+    connectivity = (
+        (lambda: proofs.not_run(NAME, f"the charts' pods are unknown ({unrendered})"))
+        if unrendered
+        else (lambda: proofs.connectivity(objects, resources))
+    )
+    return proofs.run_all(
+        [
+            lambda: proofs.schemas(objects, minor),
+            lambda: proofs.values(resources, cache if cache.is_dir() else None),
+            connectivity,
+        ]
+    )
+
+
 def _render_charts(
     resources: list[dict[str, Any]], directory: Path, settings: StackSettings
 ) -> RenderStep:
@@ -174,6 +241,22 @@ def _render_charts(
     from platformctl.render import plan_step  # noqa: PLC0415
 
     return plan_step(resources, directory, kube_version=settings.cluster.minor_version)
+
+
+def _cluster_checks(
+    resources: list[dict[str, Any]], render: RenderStep, settings: StackSettings
+) -> list[CheckResult]:
+    """Order, scheduling, capacity and identity over the program's and the charts' objects."""
+    from platformctl.cluster_checks import run_cluster_checks  # noqa: PLC0415
+    from platformctl.render import default_render_cache  # noqa: PLC0415
+
+    return run_cluster_checks(
+        resources,
+        render.objects,
+        settings,
+        cache_dir=default_render_cache(),
+        incomplete=render.notice,
+    )
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -8,6 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from platformctl.checks_report import check_sections
+
 if TYPE_CHECKING:
     from platformctl.result import PlanResult
 
@@ -131,6 +133,7 @@ def render(result: PlanResult) -> str:
         )
         lines.append("")
     lines += _checkov_section(result.manifests)
+    lines += check_sections(result.checks)
     minutes, chain = critical_path(resources)
     lines += [
         "## Critical path",

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import yaml
+
+from components.k8s.tenancy.plan import PSA_PREFIX, REASON_ANNOTATION
 from platformctl.checks import CheckResult, Finding
 
 EXIT_OK: Final = 0
@@ -149,11 +152,29 @@ def policy_check(plan: PlanDir, pack_dirs: list[Path] | None = None) -> CheckRes
     )
 
 
+PSA_ENFORCE: Final = f"{PSA_PREFIX}/enforce"
+
+
+def privileged_namespaces(manifests: Path) -> dict[str, str]:
+    """Namespaces of the plan that enforce the privileged level -> the reason they carry."""
+    out = {}
+    for path in manifests.glob("_cluster--namespace--*.yaml"):
+        meta = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("metadata") or {}
+        if (meta.get("labels") or {}).get(PSA_ENFORCE) == "privileged":
+            reason = (meta.get("annotations") or {}).get(REASON_ANNOTATION, "")
+            if reason:  # a privileged namespace without its reason answers nothing
+                out[str(meta["name"])] = reason
+    return out
+
+
 def checkov_check(plan: PlanDir, checkov_bin: Path | None = None) -> CheckResult:
     """checkov's Kubernetes checks, offline; a failed check or a disallowed skip is a finding."""
-    from platformctl.checkov import DEFAULT_CHECKOV, run_checkov  # noqa: PLC0415
+    from platformctl.checkov import DEFAULT_CHECKOV, accept, run_checkov  # noqa: PLC0415
 
-    result = run_checkov(plan.manifests, checkov_bin or DEFAULT_CHECKOV)
+    result = accept(
+        run_checkov(plan.manifests, checkov_bin or DEFAULT_CHECKOV),
+        privileged_namespaces(plan.manifests),
+    )
     findings = [
         Finding(f.check_id, f"{f.file}: {f.resource}", f"{f.check_id}: {f.check_name}")
         for f in result.failed
@@ -168,7 +189,14 @@ def checkov_check(plan: PlanDir, checkov_bin: Path | None = None) -> CheckResult
         mandatory=True,
         evaluated=result.passed + len(result.failed) + len(result.skipped),
         findings=findings,
-        details={"passed": result.passed, "skipped": len(result.skipped)},
+        details={
+            "passed": result.passed,
+            "skipped": len(result.skipped),
+            "accepted": [
+                {"check": f.check_id, "resource": f.resource, "reason": f.reason}
+                for f in result.accepted
+            ],
+        },
     )
 
 

@@ -5,7 +5,8 @@ changes nothing and no render fails. For each release this check compares the pa
 the values the program sets with the chart's own default values (`values.yaml`, its
 subcharts' under their name or alias, `global` shared), and validates the values Helm
 would use (the defaults coalesced with ours) against each chart's `values.schema.json`.
-A key that templates read but `values.yaml` leaves out is allowed only by
+A key that `values.yaml` leaves out but a template names (`.Values.a.b`) is read, so
+it is allowed; one that templates reach another way (a merged copy, `index`) only by
 `UNDECLARED_KEYS` below, each with its reason. Beneath a default that is an empty map or
 null (`nodeSelector: {}`, `resources: {}`), anything goes: those maps are passed through.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from typing import Any, Final
 import jsonschema
 import yaml
 
+from components.k8s import kserve
 from components.k8s.charts import ChartPin
 from platformctl.checks import CheckResult, Finding
 from platformctl.render import HelmRelease, pin_for
@@ -41,9 +44,9 @@ UNDECLARED_KEYS: Final[dict[tuple[str, str], str]] = {
         "istiod writes .Values.meshConfig verbatim into the mesh ConfigMap "
         "(templates/configmap.yaml): every MeshConfig field is read, values.yaml lists few"
     ),
-    ("istiod", "global.proxy.holdApplicationUntilProxyStarts"): (
-        "read by files/injection-template.yaml; deprecated in favour of "
-        "meshConfig.defaultConfig.holdApplicationUntilProxyStarts (templates/NOTES.txt)"
+    ("istiod", "global.enableReaderRBAC"): (
+        'read with `dig "global" "enableReaderRBAC" true .Values` by '
+        "templates/reader-clusterrole.yaml and reader-clusterrolebinding.yaml"
     ),
     # knative-operator 1.23.0 templates/operator.yaml writes each Deployment's pod
     # `securityContext` and `affinity` with toYaml when set; values.yaml declares no
@@ -83,8 +86,12 @@ UNDECLARED_KEYS: Final[dict[tuple[str, str], str]] = {
             "files/runtimes/clusterservingruntimes-patch.yaml: `toYaml .Values.kserve"
             f".servingruntime.{runtime}.securityContext` as the model server's securityContext"
         )
-        for runtime in ("sklearnserver", "torchserve", "huggingfaceserver")
+        for runtime in kserve.ALL_RUNTIME_KEYS
     },
+    ("kserve-runtime-configs", "kserve.servingruntime.vllmserver.securityContext.runAsNonRoot"): (
+        "files/runtimes/clusterservingruntimes-patch.yaml: `toYaml .Values.kserve"
+        ".servingruntime.vllmserver.securityContext`; its default omits runAsNonRoot"
+    ),
     # keda 2.20.2 templates/<component>/deployment.yaml writes podSecurityContext.<component>
     # with toYaml; values.yaml shows runAsUser and runAsGroup only as comments.
     **{
@@ -121,6 +128,39 @@ class ChartValues:
 
     defaults: dict[str, Any] = field(default_factory=dict)
     schemas: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
+    # Value paths the templates render whole (`toYaml .Values.x`, `with .Values.x` ...
+    # `toYaml .`): any key below them reaches the object, so none is unknown.
+    whole: set[tuple[str, ...]] = field(default_factory=set)
+    # Value paths the templates name (`.Values.x.y`), declared in values.yaml or not.
+    read: set[tuple[str, ...]] = field(default_factory=set)
+
+
+_READ = re.compile(r"\$?\.Values\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
+_TO_YAML = re.compile(r"toYaml\s+\(?\s*\$?\.Values\.([A-Za-z0-9_.]+)")
+_WITH = re.compile(r"\{\{-?\s*with\s+\$?\.Values\.([A-Za-z0-9_.]+)\s*-?\}\}(.*?)\{\{-?\s*end", re.S)
+
+
+def rendered_whole(templates: Mapping[str, bytes]) -> set[tuple[str, ...]]:
+    """The `.Values` paths a chart's templates pass whole to `toYaml` (or to a helper)."""
+    found: set[tuple[str, ...]] = set()
+    for text in (t.decode("utf-8", "replace") for t in templates.values()):
+        found |= {tuple(m.group(1).split(".")) for m in _TO_YAML.finditer(text)}
+        found |= {
+            tuple(m.group(1).split("."))
+            for m in _WITH.finditer(text)
+            # `toYaml .`, or `.` handed whole to a helper (`dict "securityContext" .`).
+            if re.search(r"toYaml\s+\.\s|dict\s+\"\w+\"\s+\.[\s)]", m.group(2))
+        }
+    return found
+
+
+def read_paths(templates: Mapping[str, bytes]) -> set[tuple[str, ...]]:
+    """The `.Values` paths a chart's templates name."""
+    return {
+        tuple(m.group(1).split("."))
+        for text in (t.decode("utf-8", "replace") for t in templates.values())
+        for m in _READ.finditer(text)
+    }
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,7 +189,10 @@ def _chart_values(files: Mapping[str, bytes], root: str) -> ChartValues:
     defaults = yaml.safe_load(files.get(f"{root}/values.yaml", b"") or b"{}") or {}
     if isinstance(defaults.get(ISTIO_DEFAULTS_KEY), Mapping):
         defaults = deep_merge(defaults.pop(ISTIO_DEFAULTS_KEY), defaults)
-    values = ChartValues(defaults=dict(defaults))
+    templates = {p: b for p, b in files.items() if p.startswith(f"{root}/templates/")}
+    values = ChartValues(
+        defaults=dict(defaults), whole=rendered_whole(templates), read=read_paths(templates)
+    )
     schema = files.get(f"{root}/values.schema.json")
     if schema:
         values.schemas[()] = json.loads(schema)
@@ -185,6 +228,8 @@ def _chart_values(files: Mapping[str, bytes], root: str) -> ChartValues:
             sub.defaults.get("global") or {}, values.defaults.get("global") or {}
         )
         values.schemas.update({(key, *p): s for p, s in sub.schemas.items()})
+        values.whole |= {(key, *p) for p in sub.whole}
+        values.read |= {(key, *p) for p in sub.read}
     return values
 
 
@@ -234,23 +279,28 @@ def unknown_paths(
     schema: Mapping[str, Any] | None = None,
     prefix: str = "",
     root: Mapping[str, Any] | None = None,
+    whole: frozenset[tuple[str, ...]] = frozenset(),
+    read: frozenset[tuple[str, ...]] = frozenset(),
 ) -> Iterator[str]:
-    """Dotted paths of `values` that neither the defaults nor the schema declare."""
+    """Dotted paths of `values` that neither the defaults nor the schema declare nor a
+    template names (`read`), nor sit below a path in `whole`, which the templates
+    render as a whole."""
     root = root if root is not None else (schema or {})
     schema = _resolve(schema, root)
     for key, value in values.items():
         path = f"{prefix}{key}"
         if key not in defaults and key not in _schema_keys(schema):
-            yield path
+            if tuple(path.split(".")) not in read:
+                yield path
             continue
         default = defaults.get(key)
         sub = _sub_schema(schema, key, root)
-        if key in FREE_FORM_KEYS or _free_form(sub):
+        if key in FREE_FORM_KEYS or _free_form(sub) or tuple(path.split(".")) in whole:
             continue
         if isinstance(value, Mapping) and isinstance(default, Mapping) and default:
-            yield from unknown_paths(value, default, sub, f"{path}.", root)
+            yield from unknown_paths(value, default, sub, f"{path}.", root, whole, read)
         elif isinstance(value, Mapping) and sub and _schema_keys(sub):
-            yield from unknown_paths(value, {}, sub, f"{path}.", root)
+            yield from unknown_paths(value, {}, sub, f"{path}.", root, whole, read)
 
 
 def _at(values: Mapping[str, Any], path: tuple[str, ...]) -> Any:
@@ -315,7 +365,13 @@ def check_values(
             continue
         chart = load_chart_values(path, pin.content_digest)
         result.evaluated += 1
-        for unknown in unknown_paths(release.values, chart.defaults, chart.schemas.get(())):
+        for unknown in unknown_paths(
+            release.values,
+            chart.defaults,
+            chart.schemas.get(()),
+            whole=frozenset(chart.whole),
+            read=frozenset(chart.read),
+        ):
             if (pin.chart, unknown) in allowed:
                 used_allowances.add((pin.chart, unknown))
                 continue

@@ -24,14 +24,17 @@ import pulumi_aws as aws
 
 from components.aws import iam
 from components.aws.addons import WorkloadAddons, WorkloadAddonsArgs
-from components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
+from components.aws.artifact_store import ArtifactStore, ArtifactStoreArgs, artifact_bucket_name
 from components.aws.cluster import AccessEntrySpec, Cluster, ClusterArgs
 from components.aws.database import Database, DatabaseArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.node_group import NodeGroup, NodeGroupArgs, TaintSpec
+from components.aws.registry import ContainerRegistry, ContainerRegistryArgs
+from components.aws.service_linked_role import ServiceLinkedRole, ServiceLinkedRoleArgs
 from components.k8s.artifact_access import ArtifactStoreRef
 from components.k8s.platform_service import OidcProvider
+from images import image_lock
 from stacks.catalog import gpu_count
 from stacks.settings import StackSettings
 
@@ -64,7 +67,8 @@ class Foundation:
     kubeconfig: pulumi.Output[str]  # a secret, or the path of an existing cluster's kubeconfig
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
-    private_subnet_ids: Sequence[pulumi.Input[str]]
+    # A list of ids, or (in the platform stack) the AWS stack's output holding one.
+    private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     node_security_group_id: pulumi.Input[str]
     oidc: OidcProvider
     logs_key_arn: pulumi.Output[str]
@@ -141,12 +145,17 @@ def foundation_from_stack(settings: StackSettings, reference: pulumi.StackRefere
         artifacts=ArtifactStoreRef(bucket_arn=out("bucketArn"), key_arn=out("artifactKmsKeyArn")),
         databases={
             name: DatabaseEndpoint(
-                endpoint=databases.apply(lambda d, n=name: d[n]["endpoint"]),
-                master_secret_arn=databases.apply(lambda d, n=name: d[n]["masterSecretArn"]),
+                endpoint=_database_field(databases, name, "endpoint"),
+                master_secret_arn=_database_field(databases, name, "masterSecretArn"),
             )
             for name in settings.databases
         },
     )
+
+
+def _database_field(databases: pulumi.Output[Any], name: str, key: str) -> pulumi.Output[str]:
+    """One field of one database in the AWS stack's `databases` output."""
+    return databases.apply(lambda values: str(values[name][key]))
 
 
 @dataclass(frozen=True)
@@ -160,32 +169,67 @@ class _ClusterHandle:
     managed: ManagedClusterParts | None
 
 
+AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"
+
+
+def autoscaling_service_linked_role(
+    settings: StackSettings, on_aws: pulumi.ResourceOptions
+) -> ServiceLinkedRole | None:
+    """AWSServiceRoleForAutoScaling, which the data key's policy names, where this stack
+    creates it (settings `createAutoscalingServiceLinkedRole`; in a fresh account the key
+    waits for it: docs/decisions/0032-aws-names-order-teardown.md)."""
+    if not settings.creates_autoscaling_service_linked_role:
+        return None
+    return ServiceLinkedRole(
+        "autoscaling",
+        ServiceLinkedRoleArgs(service=AUTOSCALING_SERVICE, tags=settings.resource_tags()),
+        opts=on_aws,
+    )
+
+
 def build_foundation(settings: StackSettings, aws_provider: aws.Provider) -> Foundation:
     tags = settings.resource_tags()
     on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
     account_id = aws.get_caller_identity_output(
         opts=pulumi.InvokeOutputOptions(provider=aws_provider)
     ).account_id
+    # Every physical name of the stack derives from the cluster name
+    # (platformctl/checks/names.py proves two stacks of one account never collide).
+    cluster_name = cluster_name_of(settings)
 
-    def key(name: str, description: str, **policy: bool) -> EncryptionKey:
+    def key(
+        name: str,
+        description: str,
+        *,
+        after: pulumi.Resource | None = None,
+        retain: bool = False,
+        **policy: bool,
+    ) -> EncryptionKey:
         return EncryptionKey(
             name,
             EncryptionKeyArgs(
                 description=description,
-                alias=f"{settings.cluster_name}-{name.removesuffix('-kms')}",
+                alias=f"{cluster_name}-{name.removesuffix('-kms')}",
                 policy=account_id.apply(
                     lambda account: iam.kms_key_policy(account, region=settings.region, **policy)
                 ),
                 tags=tags,
+                retain_on_delete=retain,
+                depends_on=[after] if after is not None else [],
             ),
             opts=on_aws,
         )
 
     logs_key = key("logs-kms", "CloudWatch log groups: control plane and VPC flow logs", logs=True)
     data_key = key(
-        "data-kms", "RDS storage, managed secrets and EBS volumes of the nodes", autoscaling=True
+        "data-kms",
+        "RDS storage, managed secrets and EBS volumes of the nodes",
+        # Its policy names the Auto Scaling service-linked role, which must exist first.
+        after=autoscaling_service_linked_role(settings, on_aws),
+        # The databases' final snapshots are encrypted with it: it outlives them.
+        retain=settings.keeps_data,
+        autoscaling=True,
     )
-    cluster_name = cluster_name_of(settings)
     if settings.cluster.mode == "managed":
         handle = _managed_cluster(settings, aws_provider, logs_key, data_key)
     else:
@@ -201,6 +245,20 @@ def build_foundation(settings: StackSettings, aws_provider: aws.Provider) -> Fou
             # no secret, and the credentials it leads to never enter config or state.
             kubeconfig=pulumi.Output.from_input(existing.kubeconfig_path),
             managed=None,
+        )
+
+    if settings.create_image_repositories:
+        # The repositories CI pushes the platform's images to (images/lock.json); the
+        # nodes pull with their role's AmazonEC2ContainerRegistryReadOnly.
+        ContainerRegistry(
+            "images",
+            ContainerRegistryArgs(
+                repository_names=image_lock().repositories(),
+                kms_key_arn=data_key.arn,
+                force_delete=not settings.keeps_data,
+                tags=tags,
+            ),
+            opts=on_aws,
         )
 
     databases = {
@@ -225,6 +283,7 @@ def build_foundation(settings: StackSettings, aws_provider: aws.Provider) -> Fou
                 deletion_protection=spec.deletion_protection,
                 performance_insights=spec.performance_insights,
                 protect=settings.protect,
+                final_snapshot=settings.keeps_data,
                 tags=tags,
             ),
             opts=on_aws,
@@ -235,11 +294,13 @@ def build_foundation(settings: StackSettings, aws_provider: aws.Provider) -> Fou
         "artifacts",
         ArtifactStoreArgs(
             bucket_name=account_id.apply(
-                lambda account: f"{cluster_name}-artifacts-{account}-{settings.region}"
+                lambda account: artifact_bucket_name(cluster_name, account, settings.region)
             ),
             account_id=account_id,
             region=settings.region,
+            key_alias=f"{cluster_name}-artifacts",
             force_destroy=settings.artifact_store.force_destroy,
+            retain_on_delete=settings.keeps_data,
             noncurrent_version_expiration_days=settings.artifact_store.noncurrent_version_expiration_days,
             abort_incomplete_multipart_days=settings.artifact_store.abort_incomplete_multipart_days,
             protect=settings.protect,
@@ -286,6 +347,7 @@ def _managed_cluster(
             cidr=str(settings.network.vpc_cidr),
             availability_zones=[_nth(zones, i) for i in range(settings.network.availability_zones)],
             cluster_name=settings.cluster_name,
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
             nat_gateways=settings.network.nat_gateways,
             interface_endpoints=settings.network.interface_endpoints,
             flow_log_retention_days=settings.network.flow_log_retention_days,
@@ -323,6 +385,7 @@ def _managed_cluster(
                 for e in settings.cluster.access_entries
             ],
             deletion_protection=settings.protect,
+            service_cidr=str(settings.service_cidr),
             tags=tags,
         ),
         opts=on_aws,
@@ -333,6 +396,7 @@ def _managed_cluster(
             NodeGroupArgs(
                 cluster=cluster.eks_cluster,
                 cluster_name=settings.cluster_name,
+                kubernetes_version=settings.cluster.kubernetes_version,
                 node_role=cluster.node_role,
                 subnet_ids=network.private_subnet_ids,
                 volume_key_arn=data_key.arn,
@@ -344,10 +408,12 @@ def _managed_cluster(
                 max_size=spec.max_size,
                 disk_size_gib=spec.disk_size_gib,
                 pool_label=contract.node_pool_label,
-                labels=spec.labels,
+                # GPU nodes carry the labels the device plugin's affinity selects.
+                labels={**spec.labels, **(contract.gpu.node_labels if spec.has_gpu else {})},
                 taints=[TaintSpec(t.key, t.value, t.effect) for t in spec.taints],
                 gpus_per_node=max(gpu_count(t) for t in spec.instance_types),
                 gpu_resource=contract.gpu.resource,
+                depends_on=[*cluster.node_role_policies, cluster.addons["vpc-cni"]],
                 tags=tags,
             ),
             opts=on_aws,

@@ -1,10 +1,11 @@
 """The platform services, in order: switch -> constructor, with what each waits for.
 
 One row per service. A row's service is built when its settings switch is on;
-its objects wait for the namespaces it names and for every service in `after`
-that runs in this stack (an `after` service that is switched off is simply not
-there to wait for; hard prerequisites are refused by the settings). This table
-is the only place that orders services.
+its objects wait for the namespaces it names and for every row in `after` that
+runs in this stack (a row that is switched off is simply not there to wait for;
+hard prerequisites are refused by the settings). This table is the only place
+that orders services: a row waits only for what it needs (the operator's CRDs,
+not all of monitoring), so the rest installs side by side.
 
 Adding a service: its module under components/k8s/ (a `PlatformService` with a
 frozen Args), a constructor and a row here, a switch in
@@ -21,6 +22,7 @@ from typing import Final
 import pulumi
 
 from components.k8s import (
+    aws_load_balancer_controller,
     cert_manager,
     cluster_autoscaler,
     external_dns,
@@ -37,7 +39,7 @@ from components.k8s import (
 from components.k8s.charts import ChartPin
 from components.k8s.dns_zone import DnsZone
 from components.k8s.platform_service import AwsScope, PlatformService
-from components.k8s.tenancy.plan import MESH_NAMESPACES
+from components.k8s.tenancy.plan import INJECTED_NAMESPACES
 from program.foundation import Foundation
 from stacks.settings import StackSettings
 
@@ -92,17 +94,67 @@ Constructor = Callable[[ServiceContext, pulumi.ResourceOptions], PlatformService
 
 @dataclass(frozen=True)
 class ServiceRow:
+    key: str  # the row's name, which `after` refers to
     switch: str  # the `services` switch (stacks.settings.ServiceSwitches field)
     build: Constructor
     namespaces: tuple[str, ...]  # contract keys of the namespaces its objects live in
-    after: tuple[str, ...] = ()  # switches of the services it waits for
+    after: tuple[str, ...] = ()  # keys of the rows it waits for
     charts: Mapping[str, ChartPin] | None = None  # release name -> pin, for the chart table
 
 
+# The engines' ports (RDS's defaults, which the databases keep).
+DATABASE_PORTS: Final = {"postgres": 5432, "mysql": 3306}
+
+
+def _monitoring_crds(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    args = monitoring.MonitoringCrdsArgs(namespace=ctx.ns("monitoring"))
+    return monitoring.MonitoringCrds("monitoring-crds", args, opts)
+
+
 def _istio(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
-    mesh = [ctx.ns(k) for k in MESH_NAMESPACES if k in ctx.namespaces]
-    args = istio.IstioArgs(namespace=ctx.ns("istio"), mesh_namespaces=mesh)
+    mesh = [ctx.ns(k) for k in INJECTED_NAMESPACES if k in ctx.namespaces]
+    databases = {
+        name: (
+            ctx.foundation.databases[name].endpoint.apply(lambda e: e.rpartition(":")[0] or e),
+            DATABASE_PORTS[spec.engine],
+        )
+        for name, spec in ctx.settings.databases.items()
+        if name in ctx.foundation.databases
+    }
+    args = istio.IstioArgs(
+        namespace=ctx.ns("istio"),
+        cni_namespace=ctx.ns("istio_cni"),
+        mesh_namespaces=mesh,
+        region=ctx.foundation.region,
+        databases=databases,
+    )
     return istio.Istio("istio", args, opts)
+
+
+def _istio_gateway(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    args = istio.IstioGatewayArgs(
+        namespace=ctx.ns("istio_gateway"), istio_namespace=ctx.ns("istio")
+    )
+    return istio.IstioGateway("istio-gateway", args, opts)
+
+
+def _aws_load_balancer_controller(
+    ctx: ServiceContext, opts: pulumi.ResourceOptions
+) -> PlatformService:
+    f = ctx.foundation
+    args = aws_load_balancer_controller.AwsLoadBalancerControllerArgs(
+        account=ctx.settings.contract.service_accounts["aws_load_balancer_controller"],
+        cluster_name=f.cluster_name,
+        region=f.region,
+        account_id=f.account_id,
+        vpc_id=f.vpc_id,
+        aws=ctx.aws,
+        service_monitor=ctx.on("monitoring"),
+        cert_manager=ctx.on("cert_manager"),
+    )
+    return aws_load_balancer_controller.AwsLoadBalancerController(
+        "aws-load-balancer-controller", args, opts
+    )
 
 
 def _cert_manager(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
@@ -133,8 +185,11 @@ def _external_secrets(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> Plat
 
 
 def _external_dns(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
-    zone = ctx.zone
-    assert zone is not None  # the settings refuse externalDns without a zone
+    dns = ctx.settings.dns
+    # The settings refuse externalDns without the private zone (and its domain).
+    assert dns.private_hosted_zone_id is not None
+    assert dns.domain is not None
+    zone = DnsZone(dns.private_hosted_zone_id, dns.domain)
     args = external_dns.ExternalDnsArgs(
         account=ctx.settings.contract.service_accounts["external_dns"],
         cluster_name=ctx.foundation.cluster_name,
@@ -150,12 +205,14 @@ def _monitoring(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformSe
     platform = ctx.settings.platform
     args = monitoring.MonitoringArgs(
         namespace=ctx.ns("monitoring"),
+        node_exporter_namespace=ctx.ns("node_exporter"),
         cluster_name=ctx.foundation.cluster_name,
         secrets_key_arn=ctx.foundation.data_key_arn,
         prometheus_retention=platform.prometheus_retention,
         prometheus_storage_gib=platform.prometheus_storage_gib,
         alert_receiver_secret=platform.alert_receiver_secret,
         ephemeral=ctx.settings.environment == "dev",
+        protect=ctx.settings.protect,
         cert_manager=ctx.on("cert_manager"),
         tags=ctx.settings.resource_tags(),
         alerts=monitoring.AlertNamespaces(
@@ -223,7 +280,7 @@ def _knative(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformServi
     args = knative.KnativeArgs(
         operator_namespace=ctx.ns("knative_operator"),
         serving_namespace=ctx.ns("knative_serving"),
-        gateway_namespace=ctx.ns("istio"),
+        gateway_namespace=ctx.ns("istio_gateway"),
         gateway_service=istio.GATEWAY_SERVICE_ACCOUNT,  # the gateway chart's `name`
         gateway_selector={"istio": istio.GATEWAY_LABELS["istio"]},
         domain=_inference_domain(ctx),
@@ -249,7 +306,7 @@ def _kserve(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformServic
         workloads_namespace=ctx.ns("workloads"),
         region=ctx.foundation.region,
         serving_namespace=contract.namespaces["knative_serving"],
-        gateway_namespace=contract.namespaces["istio"],
+        gateway_namespace=contract.namespaces["istio_gateway"],
         domain=_inference_domain(ctx),
         deployment_mode=ctx.settings.platform.kserve_deployment_mode,
         inference_monitor=ctx.on("monitoring"),
@@ -257,70 +314,142 @@ def _kserve(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformServic
     return kserve.Kserve("kserve", args, opts)
 
 
-SERVICES: Final[tuple[ServiceRow, ...]] = (
-    ServiceRow("istio", _istio, ("istio", *MESH_NAMESPACES), charts=istio.CHARTS),
-    ServiceRow(
-        "cert_manager",
-        _cert_manager,
-        ("cert_manager",),
-        charts=cert_manager.CHARTS,
-    ),
-    ServiceRow(
-        "external_secrets",
-        _external_secrets,
-        ("external_secrets",),
-        charts=external_secrets.CHARTS,
-    ),
-    ServiceRow("external_dns", _external_dns, ("external_dns",), charts=external_dns.CHARTS),
-    ServiceRow(
-        "monitoring",
-        _monitoring,
-        ("monitoring",),
-        # cert-manager issues the operator's webhook certificates; the admin secret
-        # and the receiver come through the ClusterSecretStore.
-        after=("cert_manager", "external_secrets"),
-        charts=monitoring.CHARTS,
-    ),
-    ServiceRow(
-        "nvidia_device_plugin",
-        _gpu_agents,
-        ("nvidia",),
-        after=("monitoring",),  # the DCGM ServiceMonitor needs the operator's CRDs
-        charts=nvidia.CHARTS,
-    ),
-    ServiceRow(
-        "cluster_autoscaler",
-        _cluster_autoscaler,
-        ("cluster_autoscaler",),
-        after=("monitoring",),  # the chart's ServiceMonitor needs the operator's CRDs
-        charts=cluster_autoscaler.CHARTS,
-    ),
-    ServiceRow("mlflow", _mlflow, ("mlflow",)),
-    ServiceRow("kubeflow_pipelines", _kubeflow_pipelines, ("kubeflow",)),
-    ServiceRow(
-        "knative",
-        _knative,
-        ("knative_operator", "knative_serving"),
-        # net-istio's Gateways are Istio resources bound to the Istio ingress gateway.
-        after=("istio",),
-        charts=knative.CHARTS,
-    ),
-    ServiceRow(
-        "keda",
-        _keda,
-        ("keda",),
-        after=("cert_manager",),  # its webhook and metrics API certificates
-        charts=keda.CHARTS,
-    ),
-    ServiceRow(
-        "kserve",
-        _kserve,
-        ("workloads", "kserve"),
-        # Its webhook certificate (cert-manager), Knative Serving ready (Serverless mode),
-        # KEDA's ScaledObject kind for the models that ask, and the PodMonitor's CRD.
-        after=("cert_manager", "istio", "knative", "keda", "monitoring"),
-        charts=kserve.CHARTS,
-    ),
+def in_order(rows: tuple[ServiceRow, ...]) -> tuple[ServiceRow, ...]:
+    """`rows`, once each row's `after` names only rows above it.
+
+    The composition builds the rows top to bottom and skips an `after` key it has not
+    built (a service switched off): a key naming a row below would be skipped silently,
+    and the ordering it asks for lost.
+    """
+    seen: set[str] = set()
+    for row in rows:
+        if row.key in seen:
+            raise ValueError(f"services table: row {row.key!r} appears twice")
+        later = [key for key in row.after if key not in seen]
+        if later:
+            raise ValueError(
+                f"services table: row {row.key!r} waits for {', '.join(later)}, "
+                "which must be rows above it"
+            )
+        seen.add(row.key)
+    return rows
+
+
+SERVICES: Final[tuple[ServiceRow, ...]] = in_order(
+    (
+        # The operator's CRDs first: every chart that renders a ServiceMonitor needs them.
+        ServiceRow(
+            "monitoring-crds",
+            "monitoring",
+            _monitoring_crds,
+            ("monitoring",),
+            charts=monitoring.CRD_CHARTS,
+        ),
+        ServiceRow(
+            "istio",
+            "istio",
+            _istio,
+            ("istio", "istio_cni", *INJECTED_NAMESPACES),
+            charts=istio.CHARTS,
+        ),
+        ServiceRow(
+            "cert-manager",
+            "cert_manager",
+            _cert_manager,
+            ("cert_manager",),
+            after=("monitoring-crds",),
+            charts=cert_manager.CHARTS,
+        ),
+        ServiceRow(
+            "aws-load-balancer-controller",
+            "aws_load_balancer_controller",
+            _aws_load_balancer_controller,
+            ("aws_load_balancer_controller",),
+            after=("monitoring-crds", "cert-manager"),
+            charts=aws_load_balancer_controller.CHARTS,
+        ),
+        # After the controller that creates its NLB: and, on destroy, gone before it.
+        ServiceRow(
+            "istio-gateway",
+            "istio",
+            _istio_gateway,
+            ("istio_gateway",),
+            after=("istio", "aws-load-balancer-controller"),
+            charts=istio.GATEWAY_CHARTS,
+        ),
+        ServiceRow(
+            "external-secrets",
+            "external_secrets",
+            _external_secrets,
+            ("external_secrets",),
+            after=("monitoring-crds",),
+            charts=external_secrets.CHARTS,
+        ),
+        ServiceRow(
+            "external-dns",
+            "external_dns",
+            _external_dns,
+            ("external_dns",),
+            after=("monitoring-crds",),
+            charts=external_dns.CHARTS,
+        ),
+        ServiceRow(
+            "monitoring",
+            "monitoring",
+            _monitoring,
+            ("monitoring", "node_exporter"),
+            # cert-manager issues the operator's webhook certificates; the admin secret
+            # and the receiver come through the ClusterSecretStore.
+            after=("monitoring-crds", "cert-manager", "external-secrets"),
+            charts=monitoring.CHARTS,
+        ),
+        ServiceRow(
+            "nvidia",
+            "nvidia_device_plugin",
+            _gpu_agents,
+            ("nvidia",),
+            after=("monitoring-crds",),  # the DCGM ServiceMonitor
+            charts=nvidia.CHARTS,
+        ),
+        ServiceRow(
+            "cluster-autoscaler",
+            "cluster_autoscaler",
+            _cluster_autoscaler,
+            ("cluster_autoscaler",),
+            after=("monitoring-crds",),  # the chart's ServiceMonitor
+            charts=cluster_autoscaler.CHARTS,
+        ),
+        ServiceRow("mlflow", "mlflow", _mlflow, ("mlflow",)),
+        ServiceRow("kubeflow-pipelines", "kubeflow_pipelines", _kubeflow_pipelines, ("kubeflow",)),
+        # --- serving (issue 11 item 3; docs/serving.md) ---
+        ServiceRow(
+            "knative",
+            "knative",
+            _knative,
+            ("knative_operator", "knative_serving"),
+            # net-istio's Gateways bind to the Istio ingress gateway's pods.
+            after=("istio", "istio-gateway"),
+            charts=knative.CHARTS,
+        ),
+        ServiceRow(
+            "keda",
+            "keda",
+            _keda,
+            ("keda",),
+            after=("cert-manager",),  # its webhook, metrics API and gRPC certificates
+            charts=keda.CHARTS,
+        ),
+        ServiceRow(
+            "kserve",
+            "kserve",
+            _kserve,
+            ("workloads", "kserve"),
+            # Its webhook certificate (cert-manager), Knative Serving ready (Serverless
+            # mode), KEDA's ScaledObject kind for the models that ask, the PodMonitor's CRD.
+            after=("monitoring-crds", "cert-manager", "istio", "knative", "keda"),
+            charts=kserve.CHARTS,
+        ),
+    )
 )
 
 
@@ -335,3 +464,18 @@ def chart_table() -> dict[str, ChartPin]:
 def chart_lock() -> dict[str, ChartPin]:
     """Every locked artefact: the charts and the kustomize manifests (Kubeflow Pipelines)."""
     return {**chart_table(), **kubeflow_pipelines.KUSTOMIZATIONS}
+
+
+def version_gaps(minor: str, lock: Mapping[str, ChartPin] | None = None) -> list[str]:
+    """The pins whose project does not support Kubernetes `minor`, one line each
+    (docs/decisions/0018-one-version-set.md): a cluster version outside any is refused."""
+    gaps = []
+    for name, pin in sorted((lock if lock is not None else chart_lock()).items()):
+        if pin.kubernetes is None:
+            gaps.append(f"{name} {pin.version}: no supported Kubernetes range recorded")
+        elif not pin.kubernetes.contains(minor):
+            gaps.append(
+                f"{name} {pin.version} supports Kubernetes {pin.kubernetes} "
+                f"({pin.kubernetes.source}), not {minor}"
+            )
+    return gaps

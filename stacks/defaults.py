@@ -63,11 +63,12 @@ def _databases(instance_class: str, multi_az: bool, protect: bool) -> dict[str, 
         "backupRetentionDays": 14 if protect else 7,
     }
     return {
-        "mlflow": {"engine": "postgres", "engineVersion": "17.6", "dbName": "mlflow", **common},
+        # Major versions: RDS applies minors itself (autoMinorVersionUpgrade).
+        "mlflow": {"engine": "postgres", "engineVersion": "17", "dbName": "mlflow", **common},
         # Kubeflow Pipelines supports PostgreSQL for development only: MySQL it is.
         "pipelines": {
             "engine": "mysql",
-            "engineVersion": "8.4.6",
+            "engineVersion": "8.4",
             "dbName": "mlpipeline",
             **common,
         },

@@ -83,6 +83,12 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         "array",
         "CIDRs allowed to reach the public API endpoint; empty keeps the endpoint private.",
     ),
+    "clusterServiceCidr": ConfigKey(
+        ("cluster", "serviceCidr"),
+        "string",
+        "The cluster's service CIDR (its first address is the API's ClusterIP, which the "
+        "NetworkPolicies admit); default: what EKS would pick for the VPC. Fixed at creation.",
+    ),
     "clusterLogRetentionDays": ConfigKey(
         ("cluster", "logRetentionDays"), "integer", "Retention of the control-plane log group."
     ),
@@ -96,7 +102,8 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         ("cluster", "existing"),
         "object",
         "clusterMode existing: {name, kubeconfigPath, vpcId, vpcCidr, privateSubnetIds, "
-        "nodeSecurityGroupId, oidcProviderArn, oidcProviderUrl, kubernetesVersion}.",
+        "privateSubnetCidrs, serviceCidr, nodeSecurityGroupId, oidcProviderArn, "
+        "oidcProviderUrl, kubernetesVersion}.",
     ),
     "nodeGroups": ConfigKey(
         ("nodeGroups",),
@@ -117,12 +124,31 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         "Days before noncurrent object versions expire.",
     ),
     "hostedZoneId": ConfigKey(
-        ("dns", "hostedZoneId"), "string", "Route 53 hosted zone for external-dns and ACME."
+        ("dns", "hostedZoneId"), "string", "Public Route 53 zone of domain: ACME DNS-01 only."
+    ),
+    "privateHostedZoneId": ConfigKey(
+        ("dns", "privateHostedZoneId"),
+        "string",
+        "Private Route 53 zone of domain, associated with the VPC: where external-dns "
+        "publishes the internal load balancer's records.",
     ),
     "domain": ConfigKey(("dns", "domain"), "string", "Domain of the hosted zone."),
     "acmeEmail": ConfigKey(("dns", "acmeEmail"), "string", "Contact e-mail for ACME."),
     "services": ConfigKey(
         ("services",), "object", "Platform service switches, e.g. {externalDns: true}."
+    ),
+    "createImageRepositories": ConfigKey(
+        ("createImageRepositories",),
+        "boolean",
+        "Create the ECR repositories of the platform's images (account-wide: true in one "
+        "stack of the account, false in the others).",
+    ),
+    "createAutoscalingServiceLinkedRole": ConfigKey(
+        ("createAutoscalingServiceLinkedRole",),
+        "boolean",
+        "Create the account's AWSServiceRoleForAutoScaling, which the data key's policy "
+        "names (default: where this stack creates node groups). Set false where the account "
+        "has it already: a create then fails with 'has been taken in this account'.",
     ),
     "gpuQuota": ConfigKey(
         ("gpuQuota",), "integer", "requests.nvidia.com/gpu cap per GPU namespace."
@@ -392,6 +418,8 @@ def _one_line(exc: ValidationError) -> str:
         key, shown = cause.key, cause.value
     else:
         key, shown = _config_key_for(tuple(error["loc"])), error.get("input")
+    # The region is the AWS provider's key, not the project's.
+    name = REGION_KEY if key == "region" else f"{PROJECT}:{key}"
     if isinstance(shown, dict) and not isinstance(cause, RuleViolationError):
-        return f"{PROJECT}:{key}: {message}".replace("\n", " ")
-    return f"{PROJECT}:{key} = {shown!r}: {message}".replace("\n", " ")
+        return f"{name}: {message}".replace("\n", " ")
+    return f"{name} = {shown!r}: {message}".replace("\n", " ")

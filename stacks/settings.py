@@ -7,6 +7,7 @@ so a validation error names the key the user wrote.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Literal, Self
 
 from pydantic import (
@@ -14,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     IPvAnyNetwork,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -21,9 +23,12 @@ from pydantic.alias_generators import to_camel
 
 from contract import Contract, contract, load_contract
 from stacks.catalog import (
+    DEFAULT_KUBERNETES_VERSION,
     EC2_INSTANCE_TYPES,
     LOG_RETENTION_DAYS,
+    MAX_REGION_LENGTH,
     PERFORMANCE_INSIGHTS_UNSUPPORTED,
+    RDS_ENGINE_VERSIONS,
     RDS_INSTANCE_CLASSES,
     SUPPORTED_KUBERNETES_VERSIONS,
     AmiType,
@@ -36,6 +41,19 @@ from stacks.catalog import (
 
 Environment = Literal["dev", "staging", "prod"]
 WORLD = {ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")}
+
+# What prefixes the stack's AWS names (`<cluster>-<database>` RDS identifiers, the
+# bucket, log groups, KMS aliases): lower-case words joined by single hyphens, since
+# RDS identifiers refuse upper case, `--` and a trailing hyphen.
+NAME_WORDS = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+# The cluster name prefixes `<cluster>-<database>`, which RDS caps at 63 characters:
+# 46 for the cluster (`mlops-platform-` and a 31-character stack) and 16 for a database.
+MAX_CLUSTER_NAME = 46
+REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+MAX_DATABASE_NAME = 16
+# pulumi-eks names a node group `<group>-` plus a 26-character unique suffix; EKS caps
+# node group names at 63.
+MAX_NODE_GROUP_NAME = 36
 
 
 class Model(BaseModel):
@@ -136,15 +154,41 @@ class NetworkSettings(Model):
         return value
 
 
-class AccessEntry(Model):
-    """An IAM principal's access: an EKS access policy, platform RBAC groups, or both."""
+IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")
+STS_SESSION = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([^/]+)/.+$")
 
-    principal_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")
+
+class AccessEntry(Model):
+    """An IAM principal's access: an EKS access policy, platform RBAC groups, or both.
+
+    Never the principal that creates the cluster: EKS gives it an access entry of its
+    own with cluster admin (pulumi-eks sets bootstrapClusterCreatorAdminPermissions),
+    and a second entry for the same principal fails (docs/aws-layer.md, "Cluster access").
+    """
+
+    principal_arn: str
     policy: (
         Literal["AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy", "AmazonEKSViewPolicy"] | None
     ) = None
     # Groups the platform's Roles bind (viewers, ml-engineers) in every tenant namespace.
     kubernetes_groups: tuple[Literal[contract().rbac_groups.all()], ...] = ()  # type: ignore[valid-type]
+
+    @field_validator("principal_arn")
+    @classmethod
+    def _iam_principal(cls, value: str) -> str:
+        session = STS_SESSION.match(value)
+        if session:
+            account, role = session.groups()
+            raise ValueError(
+                "is a role session, which EKS does not take: name the role, "
+                f"arn:aws:iam::{account}:role/{role} (with its path, if it has one)"
+            )
+        if not IAM_PRINCIPAL.match(value):
+            raise ValueError(
+                "must be an IAM role or user ARN, arn:aws:iam::<account>:role/<name> "
+                "or arn:aws:iam::<account>:user/<name>"
+            )
+        return value
 
     @model_validator(mode="after")
     def _grants_something(self) -> Self:
@@ -156,7 +200,7 @@ class AccessEntry(Model):
 class ExistingCluster(Model):
     """What the platform layers need from a cluster this program does not create."""
 
-    name: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9_-]{0,99}$")
+    name: str
     # A path, never the kubeconfig itself: credentials stay out of config and state.
     kubeconfig_path: str = Field(min_length=1)
     vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
@@ -164,9 +208,25 @@ class ExistingCluster(Model):
     private_subnet_ids: tuple[str, ...] = Field(min_length=2)
     # Security group of the cluster's nodes: the databases admit it.
     node_security_group_id: str = Field(pattern=r"^sg-[0-9a-f]{8,17}$")
+    # The address plan the NetworkPolicies name (they cannot resolve subnet ids): the
+    # private subnets (nodes, pods, the control plane's ENIs) and the service CIDR
+    # (`aws eks describe-cluster --query cluster.kubernetesNetworkConfig.serviceIpv4Cidr`).
+    private_subnet_cidrs: tuple[ipaddress.IPv4Network, ...] = Field(min_length=2)
+    service_cidr: ipaddress.IPv4Network
     oidc_provider_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/.+$")
     oidc_provider_url: str = Field(pattern=r"^https://.+$")
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+
+    @field_validator("name")
+    @classmethod
+    def _name_prefixes_aws_names(cls, value: str) -> str:
+        if not NAME_WORDS.match(value) or len(value) > MAX_CLUSTER_NAME:
+            raise ValueError(
+                "must be lower-case letters and digits in words joined by single hyphens, "
+                f"at most {MAX_CLUSTER_NAME} characters: it prefixes the stack's RDS "
+                "identifiers (<name>-<database>, at most 63), bucket and log groups"
+            )
+        return value
 
     @field_validator("private_subnet_ids")
     @classmethod
@@ -179,11 +239,16 @@ class ExistingCluster(Model):
 
 class ClusterSettings(Model):
     mode: Literal["managed", "existing"] = "managed"
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     # Public endpoint reachable only from these CIDRs; empty means private only.
     public_access_cidrs: tuple[IPvAnyNetwork, ...] = ()
     log_retention_days: int = 90
     access_entries: tuple[AccessEntry, ...] = ()
+    # The block Services' ClusterIPs come from; the `kubernetes` Service is its first
+    # address, which the NetworkPolicies admit. Unset: what EKS itself would pick
+    # (172.20.0.0/16, or 10.100.0.0/16 for a VPC inside 172.16.0.0/12), set explicitly on
+    # the cluster all the same. It cannot change once the cluster exists.
+    service_cidr: ipaddress.IPv4Network | None = None
     # cluster.mode=existing: the cluster to deploy the platform layers onto.
     existing: ExistingCluster | None = None
 
@@ -195,6 +260,30 @@ class ClusterSettings(Model):
         if value not in SUPPORTED_KUBERNETES_VERSIONS:
             raise ValueError(f"must be one of {SUPPORTED_KUBERNETES_VERSIONS}")
         return value
+
+    @field_validator("service_cidr")
+    @classmethod
+    def _service_range(cls, value: ipaddress.IPv4Network | None) -> ipaddress.IPv4Network | None:
+        if value is not None and not value.is_private:
+            raise ValueError("must be a private (RFC 1918) range")
+        if value is not None and not 12 <= value.prefixlen <= 24:
+            raise ValueError("prefix length must be between /12 and /24 (EKS's bounds)")
+        return value
+
+    @model_validator(mode="after")
+    def _entries_distinct(self) -> Self:
+        # EKS keeps one access entry per principal: a second one fails CreateAccessEntry.
+        first: dict[str, int] = {}
+        for i, entry in enumerate(self.access_entries):
+            if entry.principal_arn in first:
+                raise RuleViolationError(
+                    f"clusterAccessEntries.{i}.principalArn",
+                    entry.principal_arn,
+                    f"duplicates clusterAccessEntries.{first[entry.principal_arn]}: EKS keeps "
+                    "one access entry per principal; give one entry the policy and the groups",
+                )
+            first[entry.principal_arn] = i
+        return self
 
     @model_validator(mode="after")
     def _mode(self) -> Self:
@@ -223,6 +312,19 @@ class DatabaseSpec(Model):
     backup_retention_days: int = Field(default=7, ge=7, le=35)
     deletion_protection: bool = False
 
+    @field_validator("engine_version")
+    @classmethod
+    def _major_version(cls, value: str, info: ValidationInfo) -> str:
+        engine = info.data.get("engine")
+        allowed = RDS_ENGINE_VERSIONS.get(engine or "", ())
+        if engine and value not in allowed:
+            raise ValueError(
+                f"must be a major version of {engine}, one of {', '.join(allowed)}: RDS "
+                "upgrades the minor itself (autoMinorVersionUpgrade), and a full version "
+                "such as 17.6 would make the next `pulumi up` plan a downgrade"
+            )
+        return value
+
     @field_validator("instance_class")
     @classmethod
     def _known_class(cls, value: str) -> str:
@@ -248,7 +350,11 @@ class ArtifactStoreSettings(Model):
 
 
 class DnsSettings(Model):
+    # The public zone of `domain`: ACME's DNS-01 challenges (TXT records) only.
     hosted_zone_id: str | None = Field(default=None, pattern=r"^Z[A-Z0-9]{1,32}$")
+    # A private zone for `domain`, associated with the VPC: external-dns publishes the
+    # internal load balancer there, never its private addresses in the public zone.
+    private_hosted_zone_id: str | None = Field(default=None, pattern=r"^Z[A-Z0-9]{1,32}$")
     domain: str | None = Field(default=None, pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")
     acme_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 
@@ -256,6 +362,10 @@ class DnsSettings(Model):
     def _zone_with_domain(self) -> Self:
         if bool(self.hosted_zone_id) != bool(self.domain):
             raise ValueError("hostedZoneId and domain are set together or not at all")
+        if self.private_hosted_zone_id and not self.domain:
+            raise ValueError("privateHostedZoneId needs domain (and its public hostedZoneId)")
+        if self.private_hosted_zone_id and self.private_hosted_zone_id == self.hosted_zone_id:
+            raise ValueError("privateHostedZoneId must be a private zone, not hostedZoneId")
         return self
 
 
@@ -263,6 +373,7 @@ class ServiceSwitches(Model):
     """Platform services a stack runs; switching one off is a config change."""
 
     istio: bool = True
+    aws_load_balancer_controller: bool = True
     cert_manager: bool = True
     external_dns: bool = False
     monitoring: bool = True
@@ -310,9 +421,9 @@ class PlatformSettings(Model):
 
 class StackSettings(Model):
     project: str = "mlops-platform"
-    stack: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
+    stack: str
     environment: Environment
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    region: str
     tags: dict[str, str] = Field(default_factory=dict)
     network: NetworkSettings = NetworkSettings()
     cluster: ClusterSettings = ClusterSettings()
@@ -323,14 +434,49 @@ class StackSettings(Model):
     services: ServiceSwitches = ServiceSwitches()
     gpu_quota: int = Field(default=4, ge=0, le=256)
     platform: PlatformSettings = PlatformSettings()
+    # AWSServiceRoleForAutoScaling, which the data key's policy names: created by this
+    # stack unless set false (the account has it already: a second create fails with
+    # "has been taken in this account"). Unset: created where this stack creates the
+    # node groups (docs/decisions/0032-aws-names-order-teardown.md).
+    create_autoscaling_service_linked_role: bool | None = None
+    # The ECR repositories of the platform's images (images/lock.json) are account-wide:
+    # one stack per account creates them; the others set this false
+    # (docs/decisions/0023-image-lock.md).
+    create_image_repositories: bool = True
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        # Bounded, so the artifact bucket's name (which holds the region) always fits.
+        if not REGION.match(value) or len(value) > MAX_REGION_LENGTH:
+            raise ValueError(
+                f"must be an AWS region code such as eu-west-1, at most {MAX_REGION_LENGTH} "
+                "characters"
+            )
+        return value
+
+    @field_validator("stack")
+    @classmethod
+    def _stack_name(cls, value: str) -> str:
+        # The cluster is `<project>-<stack>` and prefixes every AWS name of the stack.
+        if not NAME_WORDS.match(value) or not 2 <= len(value) <= 31:
+            raise ValueError(
+                "must be 2 to 31 lower-case letters and digits in words joined by single "
+                "hyphens: the stack names its cluster, RDS identifiers and bucket"
+            )
+        return value
 
     @field_validator("node_groups")
     @classmethod
     def _groups(cls, value: dict[str, NodeGroupSpec]) -> dict[str, NodeGroupSpec]:
         contract = load_contract()
         for name in value:
-            if not name.replace("-", "").isalnum() or not name.islower():
-                raise ValueError(f"group name {name!r} must be lower-case letters, digits, '-'")
+            if not NAME_WORDS.match(name) or len(name) > MAX_NODE_GROUP_NAME:
+                raise ValueError(
+                    f"group name {name!r} must be lower-case letters and digits in words "
+                    f"joined by single hyphens, at most {MAX_NODE_GROUP_NAME} characters "
+                    "(EKS names the group <name>-<26-character suffix>, at most 63)"
+                )
         general = contract.pools["general"]
         if general not in value:
             raise ValueError(f"a '{general}' group is required: every platform pod runs on it")
@@ -350,6 +496,15 @@ class StackSettings(Model):
     @field_validator("databases")
     @classmethod
     def _databases(cls, value: dict[str, DatabaseSpec]) -> dict[str, DatabaseSpec]:
+        for name in value:
+            # `<cluster>-<name>` is the RDS identifier; a hyphen in <name> could make it
+            # equal to another stack's (`a` + `b-c` against `a-b` + `c`).
+            if not re.fullmatch(rf"[a-z][a-z0-9]{{0,{MAX_DATABASE_NAME - 1}}}", name):
+                raise ValueError(
+                    f"database name {name!r} must be 1 to {MAX_DATABASE_NAME} lower-case "
+                    "letters and digits, starting with a letter: it ends the RDS identifier "
+                    "<cluster>-<name>"
+                )
         required = {"mlflow": "postgres", "pipelines": "mysql"}
         for name, engine in required.items():
             if name not in value:
@@ -367,6 +522,14 @@ class StackSettings(Model):
                 cidrs,
                 "must not contain 0.0.0.0/0 or ::/0; list the CIDRs that need the API "
                 "or leave it empty for a private endpoint",
+            )
+        if self.cluster.service_cidr is not None and self.cluster.service_cidr.overlaps(
+            self.network.vpc_cidr
+        ):
+            raise RuleViolationError(
+                "clusterServiceCidr",
+                str(self.cluster.service_cidr),
+                f"must not overlap vpcCidr {self.network.vpc_cidr}",
             )
         if self.environment != "prod":
             return self
@@ -391,8 +554,17 @@ class StackSettings(Model):
     def _service_prerequisites(self) -> Self:
         """A service switched on without what it needs stops here, naming both settings."""
         services = self.services
-        if services.external_dns and not self.dns.hosted_zone_id:
-            raise RuleViolationError("services.externalDns", True, "needs hostedZoneId")
+        if services.external_dns and not self.dns.private_hosted_zone_id:
+            raise RuleViolationError(
+                "services.externalDns",
+                True,
+                "needs privateHostedZoneId (records of the internal load balancer stay private)",
+            )
+        if services.istio and not services.aws_load_balancer_controller:
+            # The gateway's LoadBalancer Service is an NLB only this controller creates.
+            raise RuleViolationError(
+                "services.istio", True, "needs services.awsLoadBalancerController = True"
+            )
         if services.monitoring and not services.external_secrets:
             # Grafana's admin credentials and the alert receiver come through External Secrets.
             raise RuleViolationError(
@@ -433,8 +605,33 @@ class StackSettings(Model):
         return self.environment == "prod"
 
     @property
+    def service_cidr(self) -> ipaddress.IPv4Network:
+        """The cluster's service CIDR: set, or the one EKS would pick for the VPC."""
+        existing = self.cluster.existing
+        if existing is not None:
+            return existing.service_cidr
+        if self.cluster.service_cidr is not None:
+            return self.cluster.service_cidr
+        # EKS's own choice: 172.20.0.0/16 for a VPC in 10.0.0.0/8, else 10.100.0.0/16.
+        in_ten = self.network.vpc_cidr.subnet_of(ipaddress.IPv4Network("10.0.0.0/8"))
+        return ipaddress.IPv4Network("172.20.0.0/16" if in_ten else "10.100.0.0/16")
+
+    @property
     def cluster_name(self) -> str:
         return f"{self.project}-{self.stack}"
+
+    @property
+    def keeps_data(self) -> bool:
+        """`pulumi destroy` keeps the data exactly when it does not empty the bucket:
+        the bucket is retained, the databases leave final snapshots, and the keys that
+        encrypt them outlive the stack (docs/decisions/0032-aws-names-order-teardown.md)."""
+        return not self.artifact_store.force_destroy
+
+    @property
+    def creates_autoscaling_service_linked_role(self) -> bool:
+        if self.create_autoscaling_service_linked_role is not None:
+            return self.create_autoscaling_service_linked_role
+        return self.cluster.mode == "managed"
 
     def resource_tags(self) -> dict[str, str]:
         """Tags every taggable resource carries; the platform's own keys cannot be overridden."""

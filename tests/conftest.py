@@ -182,10 +182,12 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
         if not resources.exists():
             pytest.fail(f"the {stack} plan wrote no resources.json:\n{log['stderr'][-3000:]}")
         policy = out / stack / "policy.json"
+        charts = out / stack / "chart-resources.json"
         result[stack] = {
             **log,
             "dir": out / stack,
             "resources": json.loads(resources.read_text()),
+            "chart_resources": json.loads(charts.read_text()) if charts.exists() else [],
             "policy": json.loads(policy.read_text()) if policy.exists() else None,
         }
     return result

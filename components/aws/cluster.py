@@ -49,12 +49,16 @@ class ClusterArgs:
     secrets_key_arn: pulumi.Input[str]
     access_entries: Sequence[AccessEntrySpec] = ()
     deletion_protection: bool = False
+    # Set explicitly (EKS would pick one otherwise): the NetworkPolicies admit the
+    # `kubernetes` Service's ClusterIP, its first address. Immutable once created.
+    service_cidr: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Cluster(pulumi.ComponentResource):
     eks_cluster: eks.Cluster
     node_role: aws.iam.Role
+    node_role_policies: list[aws.iam.RolePolicyAttachment]
     kubeconfig_json: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     oidc_provider_url: pulumi.Output[str]
@@ -66,6 +70,10 @@ class Cluster(pulumi.ComponentResource):
         super().__init__("mlops:cluster:Cluster", name, None, opts)
         if any(c in ("0.0.0.0/0", "::/0") for c in args.public_access_cidrs):
             raise ValueError("ClusterArgs.public_access_cidrs must not open the API to the world")
+        principals = [e.principal_arn for e in args.access_entries]
+        if len(set(principals)) != len(principals):
+            # EKS keeps one entry per principal; the creator already has one of its own.
+            raise ValueError("ClusterArgs.access_entries must name each principal once")
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
@@ -86,10 +94,14 @@ class Cluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        for i, arn in enumerate(NODE_MANAGED_POLICIES):
+        # What the nodes may do; everything that uses the node role waits for these
+        # (IAM propagation: a node without them never joins the cluster).
+        self.node_role_policies = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-node-policy-{i}", role=self.node_role.name, policy_arn=arn, opts=child
             )
+            for i, arn in enumerate(NODE_MANAGED_POLICIES)
+        ]
 
         self.eks_cluster = eks.Cluster(
             f"{name}-eks",
@@ -99,6 +111,7 @@ class Cluster(pulumi.ComponentResource):
             private_subnet_ids=list(args.private_subnet_ids),
             node_associate_public_ip_address=False,
             endpoint_private_access=True,
+            kubernetes_service_ip_address_range=args.service_cidr,
             endpoint_public_access=bool(args.public_access_cidrs),
             public_access_cidrs=list(args.public_access_cidrs) or None,
             authentication_mode=eks.AuthenticationMode.API,
@@ -128,7 +141,10 @@ class Cluster(pulumi.ComponentResource):
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
             tags=tags,
             cluster_tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            # The cluster maps the node role (instance_roles): its policies come first.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, *self.node_role_policies]
+            ),
         )
         self.kubeconfig_json = self.eks_cluster.kubeconfig_json
         self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn

@@ -8,13 +8,14 @@ from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 ENGINE_PORTS = {"postgres": 5432, "mysql": 3306}
 MASTER_USERNAME = "dbadmin"
 
 
 def parameter_family(engine: str, engine_version: str) -> str:
-    """RDS parameter-group family: postgres17 for 17.6, mysql8.4 for 8.4.6."""
+    """RDS parameter-group family: postgres17 for 17 (or 17.6), mysql8.4 for 8.4 (or 8.4.6)."""
     parts = engine_version.split(".")
     if engine == "postgres":
         return f"postgres{parts[0]}"
@@ -23,13 +24,52 @@ def parameter_family(engine: str, engine_version: str) -> str:
     raise ValueError(f"DatabaseArgs.engine must be postgres or mysql, got {engine!r}")
 
 
-# Logs RDS can export to CloudWatch, per engine.
+# Logs the instance exports to CloudWatch, per engine.
 LOG_EXPORTS = {"postgres": ("postgresql", "upgrade"), "mysql": ("error", "slowquery")}
 
 
 def tls_parameters(engine: str) -> dict[str, str]:
-    """The parameter that refuses unencrypted connections, per engine."""
-    return {"postgres": {"rds.force_ssl": "1"}, "mysql": {"require_secure_transport": "ON"}}[engine]
+    """The parameter that refuses unencrypted connections, per engine.
+
+    RDS for MySQL DB instances take `1` for require_secure_transport (`ON` is the
+    Aurora cluster parameter's spelling; the instance parameter is a 0/1 boolean).
+    """
+    return {"postgres": {"rds.force_ssl": "1"}, "mysql": {"require_secure_transport": "1"}}[engine]
+
+
+def log_parameters(engine: str) -> dict[str, str]:
+    """The parameters that make the engine write the logs it exports (LOG_EXPORTS).
+
+    PostgreSQL writes its log and the upgrade log without any. MySQL writes the slow
+    query log only with slow_query_log = 1, and RDS publishes it to CloudWatch only
+    when log_output = FILE (RDS User Guide, "Publishing MySQL logs to Amazon CloudWatch
+    Logs").
+    """
+    return {"postgres": {}, "mysql": {"slow_query_log": "1", "log_output": "FILE"}}[engine]
+
+
+def engine_parameters(engine: str) -> dict[str, str]:
+    """Every parameter the instance's parameter group sets (all dynamic: applied at once)."""
+    return {**tls_parameters(engine), **log_parameters(engine)}
+
+
+# The major version as `engineVersion` takes it: PostgreSQL 17, MySQL 8.4.
+MAJOR_VERSION_PARTS = {"postgres": 1, "mysql": 2}
+
+
+def is_major_version(engine: str, engine_version: str) -> bool:
+    """A prefix RDS upgrades within: with autoMinorVersionUpgrade a full version (17.6)
+    makes the next `pulumi up` after an automatic upgrade plan a downgrade RDS refuses;
+    the provider keeps a prefix as written and reports the running minor in
+    `engine_version_actual`."""
+    parts = engine_version.split(".")
+    return len(parts) == MAJOR_VERSION_PARTS.get(engine, 0) and all(p.isdigit() for p in parts)
+
+
+def final_snapshot_identifier(identifier: str, suffix: str) -> str:
+    """`<identifier>-final-<suffix>`: the suffix is new for every incarnation of the
+    instance, so a second destroy (after a re-create) never meets the first's snapshot."""
+    return f"{identifier}-final-{suffix}"
 
 
 @dataclass(frozen=True)
@@ -53,6 +93,8 @@ class DatabaseArgs:
     deletion_protection: bool = False
     performance_insights: bool = True
     protect: bool = False
+    # Deleting the instance leaves a final snapshot (a kept stack's data survives destroy).
+    final_snapshot: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -70,6 +112,11 @@ class Database(pulumi.ComponentResource):
         super().__init__("mlops:database:Database", name, None, opts)
         if args.engine not in ENGINE_PORTS:
             raise ValueError(f"DatabaseArgs.engine must be one of {sorted(ENGINE_PORTS)}")
+        if not is_major_version(args.engine, args.engine_version):
+            raise ValueError(
+                f"DatabaseArgs.engine_version {args.engine_version!r} must be a major version "
+                "(postgres: 17, mysql: 8.4): RDS upgrades minors itself"
+            )
         if args.backup_retention_days < 7:
             raise ValueError("DatabaseArgs.backup_retention_days must be at least 7")
         if not args.client_security_group_ids:
@@ -109,10 +156,10 @@ class Database(pulumi.ComponentResource):
             family=parameter_family(args.engine, args.engine_version),
             description=f"{args.identifier}: TLS required",
             parameters=[
-                aws.rds.ParameterGroupParameterArgs(
-                    name=key, value=value, apply_method="pending-reboot"
-                )
-                for key, value in tls_parameters(args.engine).items()
+                # Dynamic parameters, applied at once: with pending-reboot a change (say,
+                # TLS turned on) would wait for the next reboot.
+                aws.rds.ParameterGroupParameterArgs(name=key, value=value, apply_method="immediate")
+                for key, value in engine_parameters(args.engine).items()
             ],
             tags=tags,
             opts=child,
@@ -130,10 +177,24 @@ class Database(pulumi.ComponentResource):
             )
             for log in LOG_EXPORTS[args.engine]
         ]
+        snapshot_id: pulumi.Output[str] | None = None
+        if args.final_snapshot:
+            # A random suffix, drawn once per identifier and kept in state: deterministic
+            # between runs (no diff), different for the next incarnation after a destroy.
+            suffix = random.RandomId(
+                f"{name}-final-snapshot-suffix",
+                byte_length=4,
+                keepers={"identifier": args.identifier},
+                opts=child,
+            )
+            snapshot_id = suffix.hex.apply(
+                lambda hex_: final_snapshot_identifier(args.identifier, hex_)
+            )
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=args.identifier,
             engine=args.engine,
+            # A major prefix: the minor is RDS's (auto_minor_version_upgrade below).
             engine_version=args.engine_version,
             instance_class=args.instance_class,
             db_name=args.db_name,
@@ -160,8 +221,8 @@ class Database(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
             deletion_protection=args.deletion_protection,
-            skip_final_snapshot=not args.protect,
-            final_snapshot_identifier=f"{args.identifier}-final" if args.protect else None,
+            skip_final_snapshot=not args.final_snapshot,
+            final_snapshot_identifier=snapshot_id,
             performance_insights_enabled=args.performance_insights,
             performance_insights_kms_key_id=args.kms_key_arn if args.performance_insights else None,
             performance_insights_retention_period=7 if args.performance_insights else None,

@@ -21,16 +21,37 @@ def document(statements: Iterable[Statement]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
 
 
-def service_trust_policy(*services: str) -> str:
-    """Trust for AWS services, e.g. `ec2.amazonaws.com`."""
-    return document(
-        [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": sorted(services) if len(services) > 1 else services[0]},
-                "Action": "sts:AssumeRole",
-            }
-        ]
+def service_trust_policy(
+    *services: str, source_account: str | None = None, source_arn: str | None = None
+) -> str:
+    """Trust for AWS services, e.g. `ec2.amazonaws.com`.
+
+    `source_account` / `source_arn` scope the trust to calls a service makes on behalf
+    of this account (and of resources matching the ARN pattern): without them, the
+    service could be made to assume the role for another account's resource (the
+    confused-deputy problem the IAM User Guide describes).
+    """
+    statement: Statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": sorted(services) if len(services) > 1 else services[0]},
+        "Action": "sts:AssumeRole",
+    }
+    condition: dict[str, dict[str, str]] = {}
+    if source_account:
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    if condition:
+        statement["Condition"] = condition
+    return document([statement])
+
+
+def flow_log_trust_policy(account_id: str, region: str) -> str:
+    """Trust for VPC Flow Logs delivering this account's flow logs in `region` only."""
+    return service_trust_policy(
+        "vpc-flow-logs.amazonaws.com",
+        source_account=account_id,
+        source_arn=f"arn:aws:ec2:{region}:{account_id}:vpc-flow-log/*",
     )
 
 
@@ -62,7 +83,13 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, 
 def s3_access_statements(
     bucket_arn: str, prefixes: Sequence[str], *, write: bool, kms_key_arn: str | None
 ) -> list[Statement]:
-    """Object access to `prefixes` of one bucket (a prefix of "" is the whole bucket)."""
+    """Object access to `prefixes` of one bucket (a prefix of "" is the whole bucket).
+
+    `s3:GetBucketLocation` has its own statement: a request for it carries no
+    `s3:prefix`, so under the listing's prefix condition it would always be denied
+    (the condition keys each S3 action supports are in the Service Authorization
+    Reference; only ListBucket* carry s3:prefix).
+    """
     objects = [f"{bucket_arn}/{p}*" for p in prefixes]
     actions = ["s3:GetObject", "s3:GetObjectVersion"]
     if write:
@@ -71,13 +98,19 @@ def s3_access_statements(
         {
             "Sid": "ListPrefixes",
             "Effect": "Allow",
-            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Action": ["s3:ListBucket"],
             "Resource": bucket_arn,
             **(
                 {"Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}}
                 if all(prefixes)
                 else {}
             ),
+        },
+        {
+            "Sid": "BucketLocation",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation"],
+            "Resource": bucket_arn,
         },
         {"Sid": "Objects", "Effect": "Allow", "Action": actions, "Resource": objects},
     ]

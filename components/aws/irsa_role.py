@@ -63,12 +63,24 @@ class IrsaRole(pulumi.ComponentResource):
             },
             opts=child,
         )
+        self.policies: list[pulumi.CustomResource] = []
         if args.policy is not None:
-            aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=args.policy, opts=child)
-        for i, arn in enumerate(args.managed_policy_arns):
-            aws.iam.RolePolicyAttachment(
-                f"{name}-managed-{i}", role=self.role.name, policy_arn=arn, opts=child
+            self.policies.append(
+                aws.iam.RolePolicy(
+                    f"{name}-policy", role=self.role.id, policy=args.policy, opts=child
+                )
             )
-        self.arn = self.role.arn
-        self.annotations = self.role.arn.apply(lambda arn: {ROLE_ARN_ANNOTATION: arn})
+        for i, arn in enumerate(args.managed_policy_arns):
+            self.policies.append(
+                aws.iam.RolePolicyAttachment(
+                    f"{name}-managed-{i}", role=self.role.name, policy_arn=arn, opts=child
+                )
+            )
+        # The role's ARN, available only once its policies exist: whoever takes it (an
+        # add-on, a ServiceAccount's annotation) then waits for the permissions too, not
+        # only for the role (IAM propagation; platformctl/checks/iam_order.py).
+        self.arn = pulumi.Output.all(self.role.arn, *(p.id for p in self.policies)).apply(
+            lambda values: str(values[0])
+        )
+        self.annotations = self.arn.apply(lambda arn: {ROLE_ARN_ANNOTATION: arn})
         self.register_outputs({"arn": self.arn})

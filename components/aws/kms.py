@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -16,6 +16,13 @@ class EncryptionKeyArgs:
     alias: str  # without the "alias/" prefix
     tags: Mapping[str, str] = field(default_factory=dict)
     deletion_window_days: int = 30
+    # A key that encrypts what a destroy keeps (a retained bucket, a final snapshot)
+    # must outlive it: `pulumi destroy` then leaves the key instead of scheduling its
+    # deletion. The alias goes, so a re-created stack can take the name again.
+    retain_on_delete: bool = False
+    # What must exist before the key: the principals its policy names (KMS refuses a
+    # policy naming a principal that does not exist).
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 class EncryptionKey(pulumi.ComponentResource):
@@ -36,7 +43,11 @@ class EncryptionKey(pulumi.ComponentResource):
             deletion_window_in_days=args.deletion_window_days,
             policy=args.policy,
             tags=dict(args.tags),
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                retain_on_delete=args.retain_on_delete,
+                depends_on=list(args.depends_on),
+            ),
         )
         aws.kms.Alias(
             f"{name}-alias", name=f"alias/{args.alias}", target_key_id=self.key.key_id, opts=child

@@ -39,11 +39,19 @@ def subnet_layout(vpc_cidr: str, az_count: int) -> SubnetLayout:
     return SubnetLayout(public=public, private=private)
 
 
+def flow_log_group_name(cluster_name: str) -> str:
+    """The VPC flow-log group: one per cluster, so stacks of one account never share it."""
+    return f"/aws/vpc/{cluster_name}/flow-logs"
+
+
 @dataclass(frozen=True)
 class NetworkArgs:
     cidr: str
     availability_zones: Sequence[pulumi.Input[str]]
-    cluster_name: str  # subnets carry its discovery tag
+    # Subnets carry its discovery tag; the flow-log group is named after it, so two
+    # stacks in one account and region never share a group.
+    cluster_name: str
+    account_id: pulumi.Input[str]  # the flow-log role trusts deliveries for this account only
     nat_gateways: Literal["single", "per_az"]
     interface_endpoints: bool
     flow_log_retention_days: int
@@ -217,7 +225,9 @@ class Network(pulumi.ComponentResource):
 
         flow_logs = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
-            name=f"/aws/vpc/{name}/flow-logs",
+            # Before issue 10 this was /aws/vpc/<component name>/flow-logs, the same in every
+            # stack: a second stack in the account and region collided with the first.
+            name=flow_log_group_name(args.cluster_name),
             retention_in_days=args.flow_log_retention_days,
             kms_key_id=args.logs_key_arn,
             tags=tags,
@@ -225,11 +235,13 @@ class Network(pulumi.ComponentResource):
         )
         flow_role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=iam.service_trust_policy("vpc-flow-logs.amazonaws.com"),
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: iam.flow_log_trust_policy(account, args.region)
+            ),
             tags=tags,
             opts=child,
         )
-        aws.iam.RolePolicy(
+        delivery = aws.iam.RolePolicy(
             f"{name}-flow-logs-delivery",
             role=flow_role.id,
             policy=flow_logs.arn.apply(iam.flow_log_delivery_policy),
@@ -244,7 +256,9 @@ class Network(pulumi.ComponentResource):
             iam_role_arn=flow_role.arn,
             max_aggregation_interval=60,
             tags=tags,
-            opts=child,
+            # The role's permissions reach the service only after its policy exists
+            # (and IAM has propagated it): a flow log created first fails to deliver.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[delivery]),
         )
 
         self.vpc_id = vpc_id

@@ -28,6 +28,9 @@ class TaintSpec:
 class NodeGroupArgs:
     cluster: eks.Cluster
     cluster_name: str
+    # The control plane's version: with a launch template pulumi-eks sets none, and a
+    # group without one never rolls its nodes when the control plane is upgraded.
+    kubernetes_version: str
     node_role: aws.iam.Role
     subnet_ids: Sequence[pulumi.Input[str]]
     volume_key_arn: pulumi.Input[str]
@@ -43,6 +46,9 @@ class NodeGroupArgs:
     taints: Sequence[TaintSpec] = ()
     gpus_per_node: int = 0
     gpu_resource: str = "nvidia.com/gpu"
+    # What the nodes need before they start: the node role's policy attachments (IAM
+    # propagation) and the vpc-cni add-on (a node without its CNI stays NotReady).
+    depends_on: Sequence[pulumi.Resource] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -142,6 +148,7 @@ class NodeGroup(pulumi.ComponentResource):
             instance_types=list(args.instance_types),
             capacity_type=args.capacity_type,
             ami_type=args.ami_type,
+            version=args.kubernetes_version,
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=args.min_size, desired_size=args.desired_size, max_size=args.max_size
             ),
@@ -159,6 +166,6 @@ class NodeGroup(pulumi.ComponentResource):
             tags=tags,
             # A resource passed as an input records no dependency on it: say it, so
             # the graph (and the plan's critical path) shows nodes after the cluster.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cluster]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cluster, *args.depends_on]),
         )
         self.register_outputs({"launch_template_id": self.launch_template.id})

@@ -13,7 +13,7 @@ from typing import Any, Final
 import pulumi
 
 from components.aws.iam import document
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.dns_zone import DnsZone, hosted_zone_arn
 from components.k8s.platform_service import AwsScope, PlatformService
 from components.k8s.pods import Values, general_pool, resources
@@ -22,11 +22,16 @@ from contract import ServiceAccountRef
 CHARTS: Final = {
     "cert-manager": ChartPin(
         "cert-manager",
-        "v1.18.2",
+        "v1.21.1",
         "https://charts.jetstack.io",
-        "cert-manager/cert-manager deploy/charts/cert-manager",
-        digest="8de156ea0934fe1ae687649566d2d79d736553e1c5aa7311b5206dc87d7c1d2c",
-        content_digest="174ba5a398b86c831a526be25b017756f8bc88d1402c631bd4135bc4f4d14653",
+        "cert-manager/cert-manager deploy/charts/cert-manager at v1.21.1",
+        digest="a8cd66ff9f8a185ad95acc56ce933d740a3957902e7c3054016f9b9779f6006e",
+        content_digest="a0c7a1277d94b703a7aaf0239cffcb8f9f1d4b6fdadd876661cd37c3bc08a7b4",
+        kubernetes=KubernetesRange(
+            "1.33",
+            "1.36",
+            "cert-manager.io/docs/releases: 1.21 supports and is tested on Kubernetes 1.33 to 1.36",
+        ),
     ),
 }
 LETSENCRYPT: Final = "https://acme-v02.api.letsencrypt.org/directory"

@@ -19,6 +19,31 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Literal
 
 
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.removeprefix("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+@dataclass(frozen=True)
+class KubernetesRange:
+    """The Kubernetes minors a component's project supports, and where it says so
+    (docs/decisions/0018-one-version-set.md). `maximum` is None where the project
+    publishes no upper bound; `tested` notes what its CI covers when that is narrower."""
+
+    minimum: str
+    maximum: str | None
+    source: str
+    tested: str = ""
+
+    def contains(self, minor: str) -> bool:
+        if _minor(minor) < _minor(self.minimum):
+            return False
+        return self.maximum is None or _minor(minor) <= _minor(self.maximum)
+
+    def __str__(self) -> str:
+        return f"{self.minimum}-{self.maximum}" if self.maximum else f">= {self.minimum}"
+
+
 @dataclass(frozen=True)
 class ChartPin:
     chart: str
@@ -32,6 +57,8 @@ class ChartPin:
     kind: Literal["helm", "kustomize"] = "helm"
     # kustomize pins: the kustomization directories inside the tarball, applied in order.
     kustomizations: tuple[str, ...] = ()
+    # The Kubernetes minors the component supports; a test holds the cluster inside it.
+    kubernetes: KubernetesRange | None = None
     # The cache file's name where upstream's archive is not `<chart>-<version>.tgz`
     # (the Knative operator publishes chart 1.23.0 as knative-operator-v1.23.0.tgz).
     archive: str = ""

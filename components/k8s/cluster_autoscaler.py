@@ -13,7 +13,7 @@ from typing import Final, Literal
 import pulumi
 
 from components.aws.iam import document
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.platform_service import AwsScope, PlatformService
 from components.k8s.pods import (
     CONTAINER_SECURITY_CONTEXT,
@@ -27,14 +27,25 @@ from contract import ServiceAccountRef
 CHARTS: Final = {
     "cluster-autoscaler": ChartPin(
         "cluster-autoscaler",
-        "9.46.0",
+        "9.59.0",
         "https://kubernetes.github.io/autoscaler",
-        "kubernetes/autoscaler charts/cluster-autoscaler",
-        digest="c5dd937e69c11f45ee05052d24b6a154ba7193c7499cbed03fd0fa535a74a4f4",
-        content_digest="a2c84bb3b72c1c54503dfdca35ed74029167b8723d1f661ce03b790bc601fa8e",
-        published_digest="67c01eab14239033d20b28e4eb50ea79795d4ac58a8e2d62a292ad670ed407c8",
+        "kubernetes/autoscaler cluster-autoscaler/charts/cluster-autoscaler at "
+        "cluster-autoscaler-chart-9.59.0",
+        digest="4630211e5d459045a6811a7be0f8b00091b829464554eb88f97322a78cc26715",
+        content_digest="469d97c6d7b029395f80bbadb64a79d27a5b03a24afe1a63b63b2781f4e342d0",
+        published_digest="90276dafe65cf5d4328ef8313baf6cfb9d130683e0c9f3c28a03b4d8a9ed8f6e",
+        kubernetes=KubernetesRange(
+            "1.35",
+            "1.36",
+            "kubernetes/autoscaler cluster-autoscaler README, Releases: the autoscaler's minor "
+            "must equal the cluster's; this pin runs the image of the cluster's minor "
+            "(IMAGE_TAGS: v1.35.0, v1.36.1)",
+        ),
     ),
 }
+
+# The autoscaler's minor must equal the cluster's; chart 9.59.0 defaults to 1.35.0.
+IMAGE_TAGS: Final = {"1.35": "v1.35.0", "1.36": "v1.36.1"}
 
 Expander = Literal["least-waste", "random", "most-pods", "priority", "price"]
 
@@ -45,7 +56,7 @@ class ClusterAutoscalerArgs:
     cluster_name: str
     region: str
     account_id: pulumi.Input[str]
-    kubernetes_minor: str  # "1.33": the autoscaler's minor must equal the cluster's
+    kubernetes_minor: str  # "1.36": the autoscaler's minor must equal the cluster's
     aws: AwsScope
     expander: Expander = "least-waste"
     scale_down_unneeded_minutes: int = 10
@@ -102,12 +113,17 @@ def cluster_autoscaler_policy(region: str, account_id: str, cluster_name: str) -
 
 
 def cluster_autoscaler_values(args: ClusterAutoscalerArgs) -> Values:
+    if args.kubernetes_minor not in IMAGE_TAGS:
+        raise ValueError(
+            f"ClusterAutoscalerArgs.kubernetes_minor {args.kubernetes_minor!r}: no autoscaler "
+            f"release pinned for it; pinned: {sorted(IMAGE_TAGS)}"
+        )
     threshold = args.scale_down_utilization_percent / 100
     return {
         "cloudProvider": "aws",
         "awsRegion": args.region,
         "autoDiscovery": {"clusterName": args.cluster_name},
-        "image": {"tag": f"v{args.kubernetes_minor}.0"},
+        "image": {"tag": IMAGE_TAGS[args.kubernetes_minor]},
         "rbac": {
             "create": True,
             "serviceAccount": {"create": False, "name": args.account.name},

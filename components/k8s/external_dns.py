@@ -1,4 +1,8 @@
-"""external-dns: Route 53 records for the hosted zone, owned by this cluster (TXT registry)."""
+"""external-dns: Route 53 records in the private zone, owned by this cluster (TXT registry).
+
+The gateway's load balancer is internal: its addresses belong in a private zone
+associated with the VPC, never in the public zone (which ACME's DNS-01 uses alone).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Final
 import pulumi
 
 from components.aws.iam import document
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.dns_zone import DnsZone, hosted_zone_arn
 from components.k8s.platform_service import AwsScope, PlatformService
 from components.k8s.pods import (
@@ -23,12 +27,18 @@ from contract import ServiceAccountRef
 CHARTS: Final = {
     "external-dns": ChartPin(
         "external-dns",
-        "1.19.0",
+        "1.21.1",
         "https://kubernetes-sigs.github.io/external-dns/",
-        "kubernetes-sigs/external-dns charts/external-dns (docs: --version 1.19.0)",
-        digest="77867a4562f7942bddd86f3b9be8ba7d48762bceb799c974057480f8edfbeb64",
-        content_digest="34671d3fd2c58483c3f62e791a32d79abedd8e3fb2b0fbc1013c4df6a9b1faab",
-        published_digest="8bd576acf7c9074cdf6ca21662a1e923b786d0576a3e6cf3f75d252860a0af6e",
+        "kubernetes-sigs/external-dns charts/external-dns at external-dns-helm-chart-1.21.1",
+        digest="c51403321603d958898fe252b0992ec5aaef0af8cc6c7bc91f04be3101a6e1a7",
+        content_digest="4bd50a3d15f4a7fdd87cfe63368816338066c25eb55e599583bff2c663a2c1d1",
+        published_digest="5dd033a4b872bf641860695705ee460031d0bc695f114bf8926fee6736814e19",
+        kubernetes=KubernetesRange(
+            "1.33",
+            None,
+            "kubernetes-sigs/external-dns README, Kubernetes version compatibility: ExternalDNS >="
+            " 0.18 on >= 1.33, no upper bound",
+        ),
     ),
 }
 
@@ -38,7 +48,7 @@ class ExternalDnsArgs:
     account: ServiceAccountRef  # the controller's account (contract: external_dns)
     cluster_name: str  # the TXT registry's owner id
     region: str
-    zone: DnsZone
+    zone: DnsZone  # the private zone
     aws: AwsScope
     service_monitor: bool = False
 
@@ -81,7 +91,7 @@ def external_dns_values(args: ExternalDnsArgs) -> Values:
         "policy": "upsert-only",
         "registry": "txt",
         "sources": ["service", "ingress", "istio-gateway", "istio-virtualservice"],
-        "extraArgs": [f"--zone-id-filter={zone.hosted_zone_id}", "--aws-zone-type=public"],
+        "extraArgs": [f"--zone-id-filter={zone.hosted_zone_id}", "--aws-zone-type=private"],
         "nodeSelector": general_pool(),
         "resources": resources("20m", "64Mi", "200m", "128Mi"),
         "podSecurityContext": {**POD_SECURITY_CONTEXT, "fsGroup": 65534},

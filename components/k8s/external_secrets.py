@@ -15,20 +15,26 @@ from typing import Any, Final
 import pulumi
 
 from components.aws.iam import Statement, document
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.platform_service import AwsScope, PlatformService
-from components.k8s.pods import Values, general_pool, resources
+from components.k8s.pods import POD_SECURITY_CONTEXT, Values, general_pool, resources
 from contract import ServiceAccountRef
 
 CHARTS: Final = {
     "external-secrets": ChartPin(
         "external-secrets",
-        "0.17.0",  # the first release serving the external-secrets.io/v1 API we validate
+        "2.9.0",
         "https://charts.external-secrets.io",
-        "external-secrets/external-secrets deploy/charts/external-secrets",
-        digest="e13779cde1e23100d2b8504714107a7f6d87fe9642c2676d8894d8b01f36662e",
-        content_digest="3bd008e060ac316adeaf0c86acb9a300055af8e0ebbe92c5b9052fdd197ef81f",
-        published_digest="fb5ce4831ed81621047943b850c056545d0953741a496b0f1638023d68d9c162",
+        "external-secrets/external-secrets deploy/charts/external-secrets at helm-chart-2.9.0",
+        digest="5ca6764c866e0de2b0e0186f9e2d7c33cd300f01b891d6599dac8580f56e2100",
+        content_digest="fa55f56c3a430aa5bc505ef795e6f9c1a4e3a0e752c13eff18d0aae8858b31e8",
+        published_digest="da2d5c126a103b4c1b16a9dc1c168c4332a3687144e88ac070e594f81a0b6578",
+        kubernetes=KubernetesRange(
+            "1.36",
+            "1.36",
+            "external-secrets docs/introduction/stability-support.md at helm-chart-2.9.0: 2.9 is "
+            "tested on Kubernetes 1.36; ESO supports only its current minor",
+        ),
     ),
 }
 STORE_NAME: Final = "aws-secrets-manager"
@@ -89,6 +95,9 @@ def external_secrets_policy(
     return document(statements)
 
 
+POD_CONTEXT: Final[Values] = {"enabled": True, **POD_SECURITY_CONTEXT}
+
+
 def external_secrets_values(args: ExternalSecretsArgs) -> Values:
     pool = general_pool()
     return {
@@ -96,16 +105,20 @@ def external_secrets_values(args: ExternalSecretsArgs) -> Values:
         "serviceAccount": {"create": False, "name": args.controller.name},
         "nodeSelector": pool,
         "resources": resources("50m", "128Mi", "500m", "256Mi"),
+        # The chart's pod contexts are empty: the restricted profile's pod half, explicitly.
+        "podSecurityContext": POD_CONTEXT,
         "serviceMonitor": {"enabled": args.service_monitor},
         "webhook": {
             "serviceAccount": {"create": False, "name": WEBHOOK_SA},
             "nodeSelector": pool,
             "resources": resources("20m", "64Mi", "200m", "128Mi"),
+            "podSecurityContext": POD_CONTEXT,
         },
         "certController": {
             "serviceAccount": {"create": False, "name": CERT_CONTROLLER_SA},
             "nodeSelector": pool,
             "resources": resources("20m", "64Mi", "200m", "128Mi"),
+            "podSecurityContext": POD_CONTEXT,
         },
     }
 
@@ -123,9 +136,20 @@ def cluster_secret_store(region: str, allowed_namespaces: Sequence[str]) -> dict
 
 
 def external_secret(
-    name: str, namespace: str, remote_key: str, properties: Mapping[str, str]
+    name: str,
+    namespace: str,
+    remote_key: str,
+    properties: Mapping[str, str],
+    template: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A Secret `name` whose keys come from JSON properties of one Secrets Manager secret."""
+    """A Secret `name` whose keys come from JSON properties of one Secrets Manager secret.
+
+    With `template`, the Secret's keys are those templates instead (ESO's v2 engine,
+    the properties as `{{ .key }}`): a whole configuration file with a secret in it.
+    """
+    target: dict[str, Any] = {"name": name, "creationPolicy": "Owner"}
+    if template is not None:
+        target["template"] = {"engineVersion": "v2", "data": dict(sorted(template.items()))}
     return {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
@@ -133,7 +157,7 @@ def external_secret(
         "spec": {
             "refreshInterval": REFRESH,
             "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
-            "target": {"name": name, "creationPolicy": "Owner"},
+            "target": target,
             "data": [
                 {"secretKey": key, "remoteRef": {"key": remote_key, "property": prop}}
                 for key, prop in sorted(properties.items())

@@ -22,7 +22,7 @@ from typing import Final
 
 import pulumi
 
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.platform_service import PlatformService
 from components.k8s.pods import DISTROLESS_NONROOT_UID, Values, general_pool, resources
 
@@ -35,6 +35,13 @@ CHARTS: Final = {
         "kedacore/charts keda, tag v2.20.2 (KEDA 2.20 is tested on Kubernetes 1.33-1.35)",
         digest="08e477a00622e95d9b906a01ecc7564c23df89464aed75e339e593a273667100",
         content_digest="c9ded5b83294ff4fe15e027afbbe3b5421f7144ac34b7b0f74e256b625f972e6",
+        kubernetes=KubernetesRange(
+            "1.33",
+            None,
+            "keda.sh docs 2.20, Kubernetes Compatibility: N-2 minors at release, no upper bound "
+            "enforced",
+            tested="1.33-1.35 (1.36 untested upstream)",
+        ),
     ),
 }
 # keda 2.20.2 values.yaml `serviceAccount.<component>.name`: the chart's defaults.
@@ -88,6 +95,11 @@ def keda_values(args: KedaArgs) -> Values:
         },
         # The tenancy baseline writes the namespace's NetworkPolicies.
         "networkPolicy": {"enabled": False},
+        # KServe's ScaledObjects scale Deployments, which the chart's own rules cover:
+        # no `*/scale` on every API group; the operator reads Secrets of its namespace
+        # only (the models' Prometheus triggers need no credentials).
+        "rbac": {"enabledCustomScaledRefKinds": False},
+        "permissions": {"operator": {"restrict": {"secret": True}}},
     }
 
 

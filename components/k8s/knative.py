@@ -35,9 +35,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import pulumi
+import pulumi_kubernetes as k8s
 
-from components.k8s.charts import ChartPin
-from components.k8s.platform_service import PlatformService
+from components.k8s.charts import ChartPin, KubernetesRange
+from components.k8s.platform_service import MANAGED_BY, PlatformService
 from components.k8s.pods import Values, general_pool, nonroot_pod_security_context, resources
 
 OPERATOR_RELEASE: Final = "knative-operator"
@@ -53,6 +54,12 @@ CHARTS: Final = {
         published_digest="8722be0a739f1841f143a5c7e5dbf64b06dad24847b4743d286bdf8f9eeef672",
         # The repository index and the release asset name the chart v1.23.0.
         archive="knative-operator-v1.23.0.tgz",
+        kubernetes=KubernetesRange(
+            "1.34",
+            None,
+            "knative/pkg release-1.23 version/version.go: >= 1.34 (Knative sets only a minimum)",
+            tested="Serving's CI e2e runs on 1.34.x and 1.35.x (serving kind-e2e.yaml)",
+        ),
     ),
 }
 SERVING_VERSION: Final = "1.23"  # bundled in operator v1.23.0 as Serving 1.23.0, net-istio 1.23
@@ -138,7 +145,7 @@ OPERATOR_WEBHOOK_PORT: Final = 8443
 class KnativeArgs:
     operator_namespace: str  # knative-operator
     serving_namespace: str  # knative-serving: the KnativeServing and what it installs
-    gateway_namespace: str  # istio-system: the ingress gateway and knative-local-gateway
+    gateway_namespace: str  # istio-ingress: the ingress gateway pods and knative-local-gateway
     gateway_service: str  # the ingress gateway's Service (istio-ingressgateway)
     gateway_selector: Mapping[str, str]  # the ingress gateway pods' labels
     domain: str  # the domain Knative routes are named in (config-domain)
@@ -291,6 +298,29 @@ def _workload_override(workload: Workload) -> dict[str, Any]:
     return override
 
 
+def local_gateway_service(args: KnativeArgs) -> dict[str, Any]:
+    """`knative-local-gateway` beside the gateway pods (the gateway's own namespace).
+
+    net-istio 1.23 ships this Service in istio-system, where the platform runs no gateway
+    pods (they are in their own namespace): that copy selects nothing. This one selects
+    the gateway pods; config-istio and KServe's ingress config name it.
+    """
+    return {
+        "metadata": {
+            "name": LOCAL_GATEWAY_SERVICE,
+            "namespace": args.gateway_namespace,
+            "labels": {**MANAGED_BY, "networking.knative.dev/ingress-provider": "istio"},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(args.gateway_selector),
+            "ports": [
+                {"name": "http2", "port": 80, "targetPort": LOCAL_GATEWAY_PORT, "protocol": "TCP"}
+            ],
+        },
+    }
+
+
 def knative_serving_resource(args: KnativeArgs, *, resolved: bool = True) -> dict[str, Any]:
     """The KnativeServing custom resource (operator.knative.dev/v1beta1).
 
@@ -347,4 +377,11 @@ class Knative(PlatformService):
         )
         manifest = {**knative_serving_resource(args, resolved=False), "spec": spec}
         self.serving = self.custom_resource("knative-serving", manifest, [operator])
+        local = local_gateway_service(args)
+        k8s.core.v1.Service(
+            f"service-{args.gateway_namespace}-{LOCAL_GATEWAY_SERVICE}",
+            metadata=local["metadata"],
+            spec=local["spec"],
+            opts=self.child_opts(),
+        )
         self.register_outputs({"serving": SERVING_NAME, "version": SERVING_VERSION})

@@ -34,7 +34,7 @@ import pulumi
 
 from components.k8s import scrapes
 from components.k8s.artifact_access import MLFLOW_PREFIX, ArtifactStoreRef, prefix_policy
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.platform_service import AwsScope, PlatformService, retired_ml_accounts
 from components.k8s.pods import Values, general_pool, nonroot_pod_security_context, resources
 from contract import ServiceAccountRef
@@ -43,6 +43,14 @@ REPOSITORY: Final = "oci://ghcr.io/kserve/charts"
 _SOURCE: Final = (
     "kserve/kserve charts/{chart}, tag v0.20.0 (Kubernetes >= 1.32 stated; KServe's "
     "matrix stops at 1.34 with Knative 1.21: 1.36 with Knative 1.23 is untested upstream)"
+)
+KUBERNETES: Final = KubernetesRange(
+    "1.32",
+    None,
+    "kserve/website docs/admin-guide/serverless (0.20): Kubernetes >= 1.32",
+    tested="<= 1.34: the published matrix stops at 1.34 (Knative 1.19-1.20); CI runs 1.34.4 "
+    "with Knative operator 1.21.1 (kserve v0.20.0 kserve-deps.env); 1.36 with Knative 1.23 "
+    "is untested upstream",
 )
 CRD_RELEASE: Final = "kserve-crd"
 RELEASE: Final = "kserve"
@@ -55,6 +63,7 @@ CHARTS: Final = {
         _SOURCE.format(chart="kserve-crd"),
         digest="dcff60af0ae1dc33f1f5ce4fbe5b34516a7c5707ad743c1508f49a5dafce358f",
         content_digest="c6426425c5304e63d6fddf3b0e6bbc3063649884df5efc73e9d02c6162ed2783",
+        kubernetes=KUBERNETES,
     ),
     RELEASE: ChartPin(
         "kserve-resources",
@@ -63,6 +72,7 @@ CHARTS: Final = {
         _SOURCE.format(chart="kserve-resources"),
         digest="4df29d18075aca7a1936c6df34dafb7fe560d8c3a5d224c494fb6cfc60ff5b64",
         content_digest="a3424ce47ab2697a58970b5af3f0f4f5f06a295f30d485d1545be9e0bfdaceba",
+        kubernetes=KUBERNETES,
     ),
     RUNTIMES_RELEASE: ChartPin(
         "kserve-runtime-configs",
@@ -71,6 +81,7 @@ CHARTS: Final = {
         _SOURCE.format(chart="kserve-runtime-configs"),
         digest="c92bc804d90a8c2f0322af194f5425852a9b2526e2316ca642ecaf1e8631b830",
         content_digest="a65f60b04dccf01bcb1a1abf968699b4e53d341311756620f77a4689590c3705",
+        kubernetes=KUBERNETES,
     ),
 }
 VERSION: Final = "v0.20.0"
@@ -103,6 +114,9 @@ DISABLED_RUNTIMES: Final = (
     "vllmserver",
 )
 SKLEARN_RUNTIME: Final = ENABLED_RUNTIMES["sklearnserver"]
+# The chart renders every runtime, disabled ones too (spec.disabled): each gets the
+# restricted security context. The multi-node Hugging Face runtime has its own key.
+ALL_RUNTIME_KEYS: Final = (*ENABLED_RUNTIMES, "huggingfaceserver_multinode", *DISABLED_RUNTIMES)
 
 # Pod Security `restricted` for the runtimes' model server containers (the chart's
 # defaults lack only the seccomp profile, which the pod or Knative's secure defaults set).
@@ -193,12 +207,18 @@ def kserve_values(args: KserveArgs) -> Values:
 
 
 def runtime_values() -> Values:
-    """kserve-runtime-configs: sklearn, PyTorch and Hugging Face (vLLM) on; the rest off."""
+    """kserve-runtime-configs: sklearn, PyTorch and Hugging Face (vLLM) on; the rest off.
+
+    Every runtime the chart renders carries the restricted security context (the chart's
+    defaults lack the seccomp profile; vllmserver's also runAsNonRoot).
+    """
     runtimes: Values = {
-        key: {"disabled": False, "securityContext": dict(RUNTIME_SECURITY_CONTEXT)}
-        for key in ENABLED_RUNTIMES
+        key: {"securityContext": dict(RUNTIME_SECURITY_CONTEXT)} for key in ALL_RUNTIME_KEYS
     }
-    runtimes |= {key: {"disabled": True} for key in DISABLED_RUNTIMES}
+    for key in ENABLED_RUNTIMES:
+        runtimes[key]["disabled"] = False
+    for key in DISABLED_RUNTIMES:
+        runtimes[key]["disabled"] = True
     return {"kserve": {"servingruntime": {"enabled": True, **runtimes}}}
 
 
@@ -220,6 +240,7 @@ class Kserve(PlatformService):
             args.model_reader.namespace,
             args.model_reader.name,
             role,
+            api_token=False,  # the storage initializer and predictors never calls the API
             aliases=[pulumi.Alias(parent=retired_ml_accounts())],
         )
         ns = args.namespace

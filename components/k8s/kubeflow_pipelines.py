@@ -12,7 +12,7 @@ from typing import Final
 import pulumi
 
 from components.k8s.artifact_access import ArtifactStoreRef, prefix_policy
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.platform_service import AwsScope, PlatformService, retired_ml_accounts
 from contract import ServiceAccountRef
 
@@ -33,6 +33,9 @@ KUSTOMIZATIONS: Final = {
         kustomizations=(
             "manifests/kustomize/cluster-scoped-resources",
             "manifests/kustomize/env/platform-agnostic",
+        ),
+        kubernetes=KubernetesRange(
+            "1.33", "1.36", "kubeflow/pipelines 2.17.0 CI workflows: Kubernetes 1.33.12 and 1.36.1"
         ),
     ),
 }

@@ -39,6 +39,7 @@ class Mlflow(PlatformService):
             args.account.namespace,
             args.account.name,
             role,
+            api_token=False,  # the MLflow server never calls the API
             aliases=[pulumi.Alias(parent=retired_ml_accounts())],
         )
         self.register_outputs({"role_arn": role.arn})

@@ -14,7 +14,7 @@ from typing import Any, Final
 import pulumi
 import yaml
 
-from components.k8s.charts import ChartPin
+from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.platform_service import PlatformService
 from components.k8s.pods import Values, gpu_pool, gpu_tolerations, resources
 from contract import contract
@@ -22,21 +22,30 @@ from contract import contract
 CHARTS: Final = {
     "nvidia-device-plugin": ChartPin(
         "nvidia-device-plugin",
-        "0.18.0",
+        "0.20.0",
         "https://nvidia.github.io/k8s-device-plugin",
-        "NVIDIA/k8s-device-plugin deployments/helm (NVIDIA docs: --version 0.18.0)",
-        digest="3abe7949ce08e14dac6a3ebf81d6e2ed3fca15a0a0fb751e67de40c72761d4e4",
-        content_digest="7e05a118594ca13eae791c2f0a5a217753c63c78ed9c06af0e4f9eccd8cdffdd",
-        published_digest="3abe7949ce08e14dac6a3ebf81d6e2ed3fca15a0a0fb751e67de40c72761d4e4",
+        "NVIDIA/k8s-device-plugin deployments/helm/nvidia-device-plugin at v0.20.0",
+        digest="9e5642bcdd3805c6e931f9d3ca542677d1f714d68c14c1364892011e67d9a606",
+        content_digest="853323bc458c85a12656ee3e3940ac9dc8350a0b3dbdd255207a98ff369ee4b3",
+        published_digest="9e5642bcdd3805c6e931f9d3ca542677d1f714d68c14c1364892011e67d9a606",
+        kubernetes=KubernetesRange(
+            "1.10", None, "NVIDIA/k8s-device-plugin README, Prerequisites, at v0.20.0: >= 1.10"
+        ),
     ),
     "dcgm-exporter": ChartPin(
         "dcgm-exporter",
-        "4.1.1",
+        "4.8.2",
         "https://nvidia.github.io/dcgm-exporter/helm-charts",
-        "NVIDIA/dcgm-exporter deployment/",
-        digest="42c57f185a7f74fadd4f4a3cfddbdfcab65fdf378d18e0a4fbec921ea7b09515",
-        content_digest="b9c026cb0dfa613d494cfcc1f71a1c06db70118b8bbf66433e89b0eb9176ab1d",
-        published_digest="42c57f185a7f74fadd4f4a3cfddbdfcab65fdf378d18e0a4fbec921ea7b09515",
+        "NVIDIA/dcgm-exporter deployment/ at 4.5.3-4.8.2",
+        digest="1c5535c03ebab3f021444df6016fce1cd7871385122e115c6ed24c804b623803",
+        content_digest="5767e0d6c5a3810422f193c462d61014e7cc05d2f8935d9353351fbb9f8bef68",
+        published_digest="1c5535c03ebab3f021444df6016fce1cd7871385122e115c6ed24c804b623803",
+        kubernetes=KubernetesRange(
+            "1.19",
+            None,
+            "NVIDIA/dcgm-exporter deployment/Chart.yaml kubeVersion >= 1.19; qualified on 1.36 "
+            "inside GPU Operator 26.3.2 (its release notes)",
+        ),
     ),
 }
 

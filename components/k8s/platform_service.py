@@ -80,12 +80,14 @@ class PlatformService(pulumi.ComponentResource):
         *,
         aliases: Sequence[pulumi.Alias] | None = None,
         ignore_changes: Sequence[str] | None = None,
+        protect: bool = False,
     ) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(
             parent=self,
             depends_on=[*self._after, *after],
             aliases=list(aliases) if aliases else None,
             ignore_changes=list(ignore_changes) if ignore_changes else None,
+            protect=protect or None,
         )
 
     def irsa_role(
@@ -123,14 +125,22 @@ class PlatformService(pulumi.ComponentResource):
         name: str,
         role: IrsaRole | None = None,
         *,
+        api_token: bool = True,
         aliases: Sequence[pulumi.Alias] = (),
     ) -> k8s.core.v1.ServiceAccount:
-        """A ServiceAccount the service's pods run under, with its IRSA annotation."""
+        """A ServiceAccount the service's pods run under, with its IRSA annotation.
+
+        `api_token=False`: its pods never call the Kubernetes API, so no API token is
+        mounted (IRSA's web identity token and Istio's are projected volumes of their own).
+        """
         metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": MANAGED_BY}
         if role is not None:
             metadata["annotations"] = role.annotations
         return k8s.core.v1.ServiceAccount(
-            f"sa-{namespace}-{name}", metadata=metadata, opts=self.child_opts(aliases=aliases)
+            f"sa-{namespace}-{name}",
+            metadata=metadata,
+            automount_service_account_token=None if api_token else False,
+            opts=self.child_opts(aliases=aliases),
         )
 
     def release(

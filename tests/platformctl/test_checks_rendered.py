@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 
+from components.k8s.cert_manager import CHARTS as CERT_MANAGER_CHARTS
 from platformctl.checks import PlannedObject
 from platformctl.render import helm_releases, program_objects, render_releases
 from platformctl.validate import check_schemas, crd_json_schema
-from platformctl.values import check_values, unknown_paths
+from platformctl.values import check_values, read_paths, rendered_whole, unknown_paths
 from tests.platformctl.rendering import shared_charts_or_skip, tools_or_skip
+
+CERT_MANAGER = CERT_MANAGER_CHARTS["cert-manager"]
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +101,14 @@ def test_crd_conversion_keeps_what_the_api_server_keeps() -> None:
 
 
 def test_values_the_charts_do_not_declare_are_found(dev_objects) -> None:
-    """A misspelt key fails; the only finding left in dev is istiod's `pilot` block."""
+    """A misspelt key fails; the dev plan's own values have no finding."""
     charts = shared_charts_or_skip()
     resources, _ = dev_objects
     releases = helm_releases(resources)
     result = check_values(releases, charts)
     assert result.evaluated == len(releases)
+    assert result.findings == []
+    version = next(r.version for r in releases if r.name == "cert-manager")
     misspelt = [
         r
         if r.name != "cert-manager"
@@ -113,7 +118,7 @@ def test_values_the_charts_do_not_declare_are_found(dev_objects) -> None:
     found = check_values(misspelt, charts)
     new = {f.message for f in found.findings} - {f.message for f in result.findings}
     assert new == {
-        "Release cert-manager sets `replicaCont`, which chart cert-manager v1.18.2 does not "
+        f"Release cert-manager sets `replicaCont`, which chart cert-manager {version} does not "
         "declare in its values.yaml: Helm ignores it.",
         # cert-manager's values.schema.json closes its root: the schema catches it too.
         "Release cert-manager: values do not match chart cert-manager's values.schema.json: "
@@ -121,12 +126,6 @@ def test_values_the_charts_do_not_declare_are_found(dev_objects) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="live defect: components/k8s/istio.py sets istiod values under `pilot`, which "
-    "istiod 1.28 no longer reads (its values are top level): nodeSelector, resources, "
-    "ENABLE_NATIVE_SIDECARS and cni.enabled are ignored. Remove this mark with the fix.",
-)
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_every_value_the_plans_set_is_read(plans, stack: str) -> None:
     charts = shared_charts_or_skip()
@@ -146,8 +145,8 @@ def test_schema_violations_are_found() -> None:
                     "name": "cert-manager",
                     "namespace": "cert-manager",
                     "chart": "cert-manager",
-                    "version": "v1.18.2",
-                    "repositoryOpts": {"repo": "https://charts.jetstack.io"},
+                    "version": CERT_MANAGER.version,
+                    "repositoryOpts": {"repo": CERT_MANAGER.repository},
                     "values": {"replicaCount": "two"},
                 },
             }
@@ -164,6 +163,42 @@ def test_free_form_maps_take_any_key() -> None:
     defaults = {"nodeSelector": {"kubernetes.io/os": "linux"}, "image": {"tag": "1"}}
     values = {"nodeSelector": {"pool": "general"}, "image": {"tagg": "2"}, "extra": 1}
     assert list(unknown_paths(values, defaults)) == ["image.tagg", "extra"]
+
+
+TEMPLATES = {
+    "templates/deployment.yaml": b"""
+      env:
+        {{- toYaml .Values.env | nindent 8 }}
+      {{- with .Values.podSecurity }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.podContext }}
+      {{- include "chart.context" (dict "securityContext" . "context" $) | nindent 8 }}
+      {{- end }}
+      {{- if .Values.rbac.useExistingClusterRole }}
+      name: {{ $.Values.rbac.useExistingClusterRole }}
+      {{- end }}
+    """,
+}
+
+
+def test_paths_the_templates_render_whole_take_any_key_below() -> None:
+    whole = rendered_whole(TEMPLATES)
+    assert whole == {("env",), ("podSecurity",), ("podContext",)}
+    values = {"env": {"ANY_NAME": "1"}, "podSecurity": {"fsGroup": 1}, "image": {"tagg": 1}}
+    defaults = {"env": {"A": "0"}, "podSecurity": {"runAsUser": 1}, "image": {"tag": 1}}
+    assert list(unknown_paths(values, defaults, whole=frozenset(whole))) == ["image.tagg"]
+
+
+def test_a_key_values_yaml_leaves_out_is_read_if_a_template_names_it() -> None:
+    read = read_paths(TEMPLATES)
+    assert ("rbac", "useExistingClusterRole") in read
+    values = {"rbac": {"useExistingClusterRole": "mine", "useExistingRoel": "typo"}}
+    defaults = {"rbac": {"create": True}}
+    assert list(unknown_paths(values, defaults, read=frozenset(read))) == ["rbac.useExistingRoel"]
+    # Without the template's reading, both are unknown.
+    assert len(list(unknown_paths(values, defaults))) == 2
 
 
 def test_values_of_an_uncached_chart_are_not_checked(tmp_path: Path) -> None:

@@ -173,6 +173,15 @@ def test_options_that_change_what_up_does() -> None:
     assert changed[0].inputs == ()
 
 
+def test_retaining_on_delete_is_a_change_and_an_older_plan_had_it_off() -> None:
+    # A base plan written before resources.json recorded retain_on_delete lacks the field.
+    base = [record("bucket")]
+    head = [record("bucket", retain_on_delete=True)]
+    (_, _, changed) = diff_resources(base, head)
+    assert changed[0].options == (KeyChange("retain_on_delete", "false", "true"),)
+    assert not diff_resources(base, [record("bucket", retain_on_delete=False)])[2]
+
+
 def test_cost_delta_totals_and_per_resource() -> None:
     base = cost(100.0, 300.0, line("nodes", 80.0, 280.0), line("nat", 20.0, 20.0))
     head = cost(140.0, 300.0, line("nodes", 120.0, 280.0), line("nat", 20.0, 20.0))
@@ -274,7 +283,8 @@ def test_plan_base_appends_the_diff(plans: dict[str, dict[str, Any]], tmp_path: 
     base = plans["dev"]["dir"]
     proc = _plan("--stack", "dev", "--out", str(out), "--config-dir", str(tmp_path),
                  "--base", str(base))  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The change moves no check: the head plan exits as the base plan did.
+    assert proc.returncode == plans["dev"]["returncode"], proc.stdout + proc.stderr
     diff = json.loads((out / "diff.json").read_text())
     assert diff["added"] == []
     assert diff["removed"] == []

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.k8s.cluster_autoscaler import CHARTS
 from platformctl.manifests import object_filename, render_manifests, to_plain
 from platformctl.wire import SIG_KEY as SIG
 from platformctl.wire import SIG_SECRET as SECRET
@@ -61,7 +62,7 @@ def test_release_summary(rendered: tuple[Path, list[Path]]) -> None:
         "name": "cluster-autoscaler",
         "namespace": "cluster-autoscaler",
         "chart": "cluster-autoscaler",
-        "version": "9.46.0",
+        "version": CHARTS["cluster-autoscaler"].version,
         "repository": "https://kubernetes.github.io/autoscaler",
     }
     assert summary["values"]["autoDiscovery"] == {"clusterName": "mlops-platform-dev"}

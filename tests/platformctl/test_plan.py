@@ -27,6 +27,7 @@ RESOURCE_FIELDS = {
     "property_dependencies",
     "provider",
     "protect",
+    "retain_on_delete",
     "aliases",
 }
 
@@ -189,6 +190,7 @@ def test_program_error_exits_2(
 def test_plan_as_a_command(plans: dict[str, dict[str, Any]], stack: str) -> None:
     """The way `make plan` runs it: its own process, the real stack name in every URN."""
     plan = plans[stack]
+    # 0 once the cluster checks pass (test_cluster_checks.py::test_the_plan_exits_clean).
     assert plan["returncode"] == 0, plan["stdout"] + plan["stderr"]
     assert plan["stdout"].startswith(f"{stack}: ")
     assert "policy: 0 mandatory" in plan["stdout"]
@@ -200,16 +202,25 @@ def test_plan_as_a_command(plans: dict[str, dict[str, Any]], stack: str) -> None
 
 def test_run_plan_in_process(tmp_path: Path) -> None:
     """`run_plan` as a library call: the same files, timings, exit status."""
+    # A file an earlier plan left in the directory is not read as an object of this one.
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "mlops--pod--left-over.yaml").write_text("kind: Pod\n")
     result = run_plan("dev", tmp_path, policies=False)
+    assert not (tmp_path / "manifests" / "mlops--pod--left-over.yaml").exists()
     assert result.exit_status == 0
-    assert set(result.timings) == {"build", "manifests", "render", "total"}
+    assert set(result.timings) == {"build", "manifests", "render", "proofs", "checks", "total"}
     assert {p.name for p in tmp_path.iterdir()} == {
         "resources.json",
         "outputs.json",
         "manifests",
+        "checks.json",
+        "chart-resources.json",
         "cost.json",
         "report.md",
     }
+    checks = {c["name"]: c for c in json.loads((tmp_path / "checks.json").read_text())}
+    assert set(checks) >= {"render", "schemas", "values", "connectivity"}
+    assert set(checks) >= {"order", "scheduling", "capacity", "identity", "physical-names"}
     assert len(result.manifests) == len(list((tmp_path / "manifests").rglob("*.yaml")))
 
 

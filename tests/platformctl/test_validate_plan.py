@@ -123,11 +123,6 @@ def test_bad_plan_dir_is_one_line(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the rendered charts' checkov findings are fixed through values or listed as "
-    "upstream exceptions next (chart-rendering issue, item 5c); strict: passes once they are",
-)
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_real_plans_pass(plans: dict[str, dict[str, Any]], tmp_path: Path, stack: str) -> None:
     plan = copy_plan(plans, stack, tmp_path)
@@ -142,11 +137,6 @@ def test_real_plans_pass(plans: dict[str, dict[str, Any]], tmp_path: Path, stack
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the rendered charts' checkov findings are fixed through values or listed as "
-    "upstream exceptions next (chart-rendering issue, item 5c); strict: passes once they are",
-)
 def test_each_check_fails_on_its_defect(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     plan = copy_plan(plans, "dev", tmp_path)
     manifests = plan / "manifests"

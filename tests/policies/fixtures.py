@@ -66,13 +66,12 @@ def aws_baseline() -> list[dict[str, Any]]:
             deps={"vpcId": [vpc["urn"]]},
         )
     )
-    add(
-        rec(
-            "aws:ec2/subnet:Subnet",
-            "private-0",
-            {"vpcId": "vpc-id", "cidrBlock": "10.40.0.0/19", "tags": TAGS},
-        )
+    subnet = rec(
+        "aws:ec2/subnet:Subnet",
+        "private-0",
+        {"vpcId": "vpc-id", "cidrBlock": "10.40.0.0/19", "tags": TAGS},
     )
+    add(subnet)
     add(
         rec(
             "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
@@ -119,11 +118,19 @@ def aws_baseline() -> list[dict[str, Any]]:
     add(lt)
     gpu_lt = rec("aws:ec2/launchTemplate:LaunchTemplate", "gpu-lt", launch_template_inputs())
     add(gpu_lt)
+    # Not the program's name ("cluster-eks"): the packs' pending exemptions name that one.
     cluster = rec(
         "eks:index:Cluster",
-        "cluster-eks",
+        "platform-eks",
         {
-            "version": "1.33",
+            "version": "1.36",
+            "kubernetesServiceIpAddressRange": "172.20.0.0/16",
+            "accessEntries": {
+                "ml-engineers": {
+                    "principalArn": f"arn:aws:iam::{ACCOUNT}:role/ml-engineers",
+                    "kubernetesGroups": ["mlops-platform:ml-engineers"],
+                }
+            },
             "endpointPublicAccess": True,
             "endpointPrivateAccess": True,
             "publicAccessCidrs": ["203.0.113.0/24"],
@@ -145,9 +152,10 @@ def aws_baseline() -> list[dict[str, Any]]:
     add(
         rec(
             "aws:eks/cluster:Cluster",
-            "cluster-eks-eksCluster",
+            "platform-eks-eksCluster",
             {
-                "version": "1.33",
+                "version": "1.36",
+                "kubernetesNetworkConfig": {"serviceIpv4Cidr": "172.20.0.0/16"},
                 "vpcConfig": {
                     "endpointPublicAccess": False,
                     "endpointPrivateAccess": True,
@@ -178,10 +186,11 @@ def aws_baseline() -> list[dict[str, Any]]:
                 "labels": {"mlops-platform.io/pool": "general"},
                 "taints": [],
                 "launchTemplate": {"id": "general-lt-id", "version": "1"},
+                "subnetIds": ["private-0-id"],
                 "scalingConfig": {"minSize": 2.0, "maxSize": 4.0, "desiredSize": 2.0},
                 "tags": TAGS,
             },
-            deps={"launchTemplate": [lt["urn"]]},
+            deps={"launchTemplate": [lt["urn"]], "subnetIds": [subnet["urn"]]},
             custom=False,
         )
     )
@@ -312,6 +321,97 @@ def aws_baseline() -> list[dict[str, Any]]:
             },
         )
     )
+    add(
+        rec(
+            "aws:eks/addon:Addon",
+            "vpc-cni",
+            {
+                "addonName": "vpc-cni",
+                "clusterName": "mlops-platform-dev",
+                "configurationValues": json.dumps({"enableNetworkPolicy": "true"}),
+                "tags": TAGS,
+            },
+        )
+    )
+    add(
+        rec(
+            "aws:eks/accessEntry:AccessEntry",
+            "viewers-entry",
+            {
+                "clusterName": "mlops-platform-dev",
+                "principalArn": f"arn:aws:iam::{ACCOUNT}:role/viewers",
+                "kubernetesGroups": ["mlops-platform:viewers"],
+                "tags": TAGS,
+            },
+        )
+    )
+    add(
+        rec(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            "node-ecr-read",
+            {
+                "role": "node-role-id",
+                "policyArn": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+            },
+        )
+    )
+    repo = rec(
+        "aws:ecr/repository:Repository",
+        "registry-mlflow-server",
+        {
+            "name": "mlops-platform/mlflow-server",
+            "imageTagMutability": "IMMUTABLE",
+            "imageScanningConfiguration": {"scanOnPush": True},
+            "encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": KEY_ARN}],
+            "forceDelete": False,
+            "tags": TAGS,
+        },
+    )
+    add(repo)
+    on_repo = {"repository": [repo["urn"]]}
+    add(
+        rec(
+            "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+            "registry-mlflow-server-lifecycle",
+            {
+                "repository": "mlops-platform/mlflow-server",
+                "policy": json.dumps(
+                    {
+                        "rules": [
+                            {
+                                "rulePriority": 1,
+                                "selection": {
+                                    "tagStatus": "any",
+                                    "countType": "imageCountMoreThan",
+                                    "countNumber": 30,
+                                },
+                                "action": {"type": "expire"},
+                            }
+                        ]
+                    }
+                ),
+            },
+            deps=on_repo,
+        )
+    )
+    add(
+        rec(
+            "aws:ecr/repositoryPolicy:RepositoryPolicy",
+            "registry-mlflow-server-policy",
+            {
+                "repository": "mlops-platform/mlflow-server",
+                "policy": doc(
+                    {
+                        "Sid": "NodesPull",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/node-role"},
+                        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    }
+                ),
+            },
+            deps=on_repo,
+        )
+    )
     bucket = rec("aws:s3/bucket:Bucket", "artifacts", {"bucket": BUCKET_NAME, "tags": TAGS})
     add(bucket)
     on_bucket = {"bucket": [bucket["urn"]]}
@@ -388,6 +488,8 @@ def aws_baseline() -> list[dict[str, Any]]:
 
 
 # --- Kubernetes -------------------------------------------------------------------------------
+# Shaped like the manifests the program types and the charts render (a Chart v4 child has
+# the same inputs as a typed object of its kind).
 
 RESTRICTED_POD_SC = {
     "runAsNonRoot": True,
@@ -403,6 +505,7 @@ RESOURCES = {
     "requests": {"cpu": "100m", "memory": "256Mi"},
     "limits": {"cpu": "1", "memory": "512Mi"},
 }
+GATEWAY_DOMAIN = "ml.example.com"
 
 
 def container(name: str = "server", image: str = "ghcr.io/mlflow/mlflow:v3.1.0") -> dict:
@@ -412,12 +515,15 @@ def container(name: str = "server", image: str = "ghcr.io/mlflow/mlflow:v3.1.0")
         "ports": [{"containerPort": 5000.0}],
         "securityContext": dict(RESTRICTED_CONTAINER_SC),
         "resources": RESOURCES,
+        "readinessProbe": {"httpGet": {"path": "/health", "port": 5000.0}},
     }
 
 
 def pod_spec(**extra: Any) -> dict[str, Any]:
+    """A restricted pod under a dedicated account that needs no API token."""
     return {
         "serviceAccountName": "mlflow-server",
+        "automountServiceAccountToken": False,
         "securityContext": dict(RESTRICTED_POD_SC),
         "containers": [container()],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
@@ -429,193 +535,223 @@ def meta(name: str, namespace: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, **extra}
 
 
+def manifest(api_version: str, kind: str, metadata: dict[str, Any], **body: Any) -> dict:
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
+
+
+def k8s_type(api_version: str, kind: str) -> str:
+    group, _, version = api_version.rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{kind}"
+
+
+def k8s(name: str, api_version: str, kind: str, metadata: dict[str, Any], **body: Any) -> dict:
+    """A record of a Kubernetes object, its inputs the manifest."""
+    return rec(k8s_type(api_version, kind), name, manifest(api_version, kind, metadata, **body))
+
+
+def tenant_namespace(ns: str, level: str = "restricted", **labels: str) -> list[dict[str, Any]]:
+    """A namespace with its tenancy baseline, as the program builds it."""
+    return [
+        k8s(
+            f"ns-{ns}",
+            "v1",
+            "Namespace",
+            {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": level, **labels}},
+        ),
+        k8s(
+            f"{ns}-default-deny",
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            meta("default-deny", ns),
+            spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        ),
+        k8s(
+            f"{ns}-quota",
+            "v1",
+            "ResourceQuota",
+            meta("quota", ns),
+            spec={
+                "hard": {
+                    "requests.cpu": "16",
+                    "requests.memory": "64Gi",
+                    "requests.nvidia.com/gpu": "2",
+                }
+            },
+        ),
+        rec(
+            "kubernetes:core/v1:ServiceAccountPatch",
+            f"{ns}-default-sa",
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": meta("default", ns),
+                "automountServiceAccountToken": False,
+            },
+        ),
+        k8s(
+            f"{ns}-mtls",
+            "security.istio.io/v1",
+            "PeerAuthentication",
+            meta("default", ns),
+            spec={"mtls": {"mode": "STRICT"}},
+        ),
+    ]
+
+
 def k8s_baseline() -> list[dict[str, Any]]:
     r: list[dict[str, Any]] = []
     add = r.append
-    for ns, level in (("mlflow", "restricted"), ("mlops", "restricted")):
-        add(
-            rec(
-                "kubernetes:core/v1:Namespace",
-                f"ns-{ns}",
-                {
-                    "apiVersion": "v1",
-                    "kind": "Namespace",
-                    "metadata": {
-                        "name": ns,
-                        "labels": {"pod-security.kubernetes.io/enforce": level},
-                    },
-                },
-            )
-        )
-        add(
-            rec(
-                "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-                f"{ns}-default-deny",
-                {
-                    "apiVersion": "networking.k8s.io/v1",
-                    "kind": "NetworkPolicy",
-                    "metadata": meta("default-deny", ns),
-                    "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-                },
-            )
-        )
-        add(
-            rec(
-                "kubernetes:core/v1:ResourceQuota",
-                f"{ns}-quota",
-                {
-                    "apiVersion": "v1",
-                    "kind": "ResourceQuota",
-                    "metadata": meta("quota", ns),
-                    "spec": {
-                        "hard": {
-                            "requests.cpu": "16",
-                            "requests.memory": "64Gi",
-                            "requests.nvidia.com/gpu": "2",
-                        }
-                    },
-                },
-            )
-        )
+    for ns in ("mlflow", "mlops"):
+        r += tenant_namespace(ns, **{"istio-injection": "enabled"})
     add(
-        rec(
-            "kubernetes:core/v1:LimitRange",
+        k8s(
             "mlops-limits",
-            {
-                "apiVersion": "v1",
-                "kind": "LimitRange",
-                "metadata": meta("defaults", "mlops"),
-                "spec": {
-                    "limits": [
-                        {
-                            "type": "Container",
-                            "default": {"cpu": "500m", "memory": "512Mi"},
-                            "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
-                        }
-                    ]
-                },
-            },
-        )
-    )
-    add(
-        rec(
-            "kubernetes:apps/v1:Deployment",
-            "mlflow-server",
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": meta("mlflow-server", "mlflow"),
-                "spec": {
-                    "replicas": 1.0,
-                    "selector": {"matchLabels": {"app": "mlflow"}},
-                    "template": {
-                        "metadata": {"labels": {"app": "mlflow"}},
-                        "spec": pod_spec(),
-                    },
-                },
-            },
-        )
-    )
-    add(
-        rec(
-            "kubernetes:batch/v1:CronJob",
-            "gpu-train",
-            {
-                "apiVersion": "batch/v1",
-                "kind": "CronJob",
-                "metadata": meta("gpu-train", "mlops"),
-                "spec": {
-                    "schedule": "0 3 * * *",
-                    "jobTemplate": {
-                        "spec": {
-                            "template": {
-                                "spec": pod_spec(
-                                    restartPolicy="Never",
-                                    containers=[
-                                        {
-                                            **container("train", "ghcr.io/acme/train:1.4.2"),
-                                            "resources": {
-                                                "requests": {
-                                                    "cpu": "1",
-                                                    "memory": "4Gi",
-                                                    "nvidia.com/gpu": "1",
-                                                },
-                                                "limits": {
-                                                    "cpu": "2",
-                                                    "memory": "8Gi",
-                                                    "nvidia.com/gpu": "1",
-                                                },
-                                            },
-                                        }
-                                    ],
-                                    tolerations=[
-                                        {
-                                            "key": "nvidia.com/gpu",
-                                            "operator": "Equal",
-                                            "value": "true",
-                                            "effect": "NoSchedule",
-                                        }
-                                    ],
-                                )
-                            }
-                        }
-                    },
-                },
-            },
-        )
-    )
-    add(
-        rec(
-            "kubernetes:core/v1:Service",
-            "mlflow-svc",
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": meta(
-                    "mlflow-server",
-                    "mlflow",
-                    annotations={"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
-                ),
-                "spec": {"type": "LoadBalancer", "ports": [{"port": 5000.0}]},
-            },
-        )
-    )
-    add(
-        rec(
-            "kubernetes:rbac.authorization.k8s.io/v1:Role",
-            "runner-role",
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "Role",
-                "metadata": meta("pipeline-runner", "mlops"),
-                "rules": [
+            "v1",
+            "LimitRange",
+            meta("defaults", "mlops"),
+            spec={
+                "limits": [
                     {
-                        "apiGroups": [""],
-                        "resources": ["pods", "pods/log"],
-                        "verbs": ["get", "list"],
-                    },
-                    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete"]},
-                ],
+                        "type": "Container",
+                        "default": {"cpu": "500m", "memory": "512Mi"},
+                        "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                    }
+                ]
             },
         )
     )
     add(
-        rec(
-            "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
-            "runner-binding",
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": meta("pipeline-runner", "mlops"),
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": "pipeline-runner",
-                },
-                "subjects": [
-                    {"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": "mlops"}
-                ],
+        k8s(
+            "mlflow-server",
+            "apps/v1",
+            "Deployment",
+            meta("mlflow-server", "mlflow"),
+            spec={
+                "replicas": 1.0,
+                "selector": {"matchLabels": {"app": "mlflow"}},
+                "template": {"metadata": {"labels": {"app": "mlflow"}}, "spec": pod_spec()},
             },
+        )
+    )
+    add(
+        k8s(
+            "gpu-train",
+            "batch/v1",
+            "CronJob",
+            meta("gpu-train", "mlops"),
+            spec={
+                "schedule": "0 3 * * *",
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": pod_spec(
+                                restartPolicy="Never",
+                                containers=[
+                                    {
+                                        **container("train", "ghcr.io/acme/train:1.4.2"),
+                                        "resources": {
+                                            "requests": {
+                                                "cpu": "1",
+                                                "memory": "4Gi",
+                                                "nvidia.com/gpu": "1",
+                                            },
+                                            "limits": {
+                                                "cpu": "2",
+                                                "memory": "8Gi",
+                                                "nvidia.com/gpu": "1",
+                                            },
+                                        },
+                                    }
+                                ],
+                                tolerations=[
+                                    {
+                                        "key": "nvidia.com/gpu",
+                                        "operator": "Equal",
+                                        "value": "true",
+                                        "effect": "NoSchedule",
+                                    }
+                                ],
+                            )
+                        }
+                    }
+                },
+            },
+        )
+    )
+    add(
+        k8s(
+            "mlflow-svc",
+            "v1",
+            "Service",
+            meta(
+                "mlflow-server",
+                "mlflow",
+                annotations={"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+            ),
+            spec={"type": "LoadBalancer", "ports": [{"name": "https", "port": 443.0}]},
+        )
+    )
+    add(
+        k8s(
+            "runner-role",
+            "rbac.authorization.k8s.io/v1",
+            "Role",
+            meta("pipeline-runner", "mlops"),
+            rules=[
+                {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]},
+                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete"]},
+                {
+                    "apiGroups": [""],
+                    "resources": ["secrets"],
+                    "resourceNames": ["pipeline-runner-db"],
+                    "verbs": ["get"],
+                },
+            ],
+        )
+    )
+    add(
+        k8s(
+            "runner-binding",
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            meta("pipeline-runner", "mlops"),
+            roleRef={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "pipeline-runner",
+            },
+            subjects=[{"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": "mlops"}],
+        )
+    )
+    add(
+        k8s(
+            "webhook-ca-injector",
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            {"name": "webhook-ca-injector"},
+            rules=[
+                {
+                    "apiGroups": ["admissionregistration.k8s.io"],
+                    "resources": ["validatingwebhookconfigurations"],
+                    "resourceNames": ["kserve-webhook"],
+                    "verbs": ["get", "update", "patch"],
+                },
+                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+            ],
+        )
+    )
+    add(
+        k8s(
+            "webhook-ca-injector-binding",
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            {"name": "webhook-ca-injector"},
+            roleRef={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "webhook-ca-injector",
+            },
+            subjects=[{"kind": "ServiceAccount", "name": "ca-injector", "namespace": "mlops"}],
         )
     )
     add(
@@ -631,4 +767,201 @@ def k8s_baseline() -> list[dict[str, Any]]:
             },
         )
     )
+    add(
+        rec(
+            "kubernetes:helm.sh/v4:Chart",
+            "kserve-crd",
+            {
+                "chart": "oci://ghcr.io/kserve/charts/kserve-crd",
+                "version": "v0.20.0",
+                "namespace": "mlops",
+                "values": {},
+            },
+            custom=False,
+        )
+    )
+    r += ml_layer()
     return r
+
+
+def ml_layer() -> list[dict[str, Any]]:
+    """The kinds the ML layer creates or renders: serving, mesh, GitOps, secrets, monitoring."""
+    model = {
+        "modelFormat": {"name": "sklearn"},
+        "storageUri": "s3://mlops-platform-dev-artifacts/models/iris/1",
+        "securityContext": {**RESTRICTED_CONTAINER_SC},
+        "resources": RESOURCES,
+    }
+    return [
+        k8s(
+            "iris",
+            "serving.kserve.io/v1beta1",
+            "InferenceService",
+            meta("iris", "mlops"),
+            spec={
+                "predictor": {
+                    "serviceAccountName": "kserve-model-reader",
+                    "automountServiceAccountToken": False,
+                    "securityContext": dict(RESTRICTED_POD_SC),
+                    "canaryTrafficPercent": 10.0,
+                    "model": model,
+                }
+            },
+        ),
+        k8s(
+            "sklearn-runtime",
+            "serving.kserve.io/v1alpha1",
+            "ServingRuntime",
+            meta("kserve-sklearnserver", "mlops"),
+            spec={
+                "supportedModelFormats": [{"name": "sklearn", "version": "1"}],
+                "containers": [
+                    {
+                        "name": "kserve-container",
+                        "image": "docker.io/kserve/sklearnserver:v0.20.0",
+                        "securityContext": {**RESTRICTED_CONTAINER_SC, **RESTRICTED_POD_SC},
+                        "resources": RESOURCES,
+                    }
+                ],
+            },
+        ),
+        k8s(
+            "ml-gateway",
+            "networking.istio.io/v1",
+            "Gateway",
+            meta("ml-gateway", "mlops"),
+            spec={
+                "selector": {"istio": "ingressgateway"},
+                "servers": [
+                    {
+                        "port": {"number": 443.0, "name": "https", "protocol": "HTTPS"},
+                        "hosts": [f"mlops/*.{GATEWAY_DOMAIN}"],
+                        "tls": {"mode": "SIMPLE", "credentialName": "ml-gateway-tls"},
+                    },
+                    {
+                        "port": {"number": 80.0, "name": "http", "protocol": "HTTP"},
+                        "hosts": [f"mlops/*.{GATEWAY_DOMAIN}"],
+                        "tls": {"httpsRedirect": True},
+                    },
+                ],
+            },
+        ),
+        k8s(
+            "iris-route",
+            "networking.istio.io/v1",
+            "VirtualService",
+            meta("iris", "mlops"),
+            spec={
+                "hosts": [f"iris.{GATEWAY_DOMAIN}"],
+                "gateways": ["mlops/ml-gateway"],
+                "http": [{"route": [{"destination": {"host": "iris-predictor.mlops"}}]}],
+            },
+        ),
+        k8s(
+            "iris-authz",
+            "security.istio.io/v1",
+            "AuthorizationPolicy",
+            meta("iris", "mlops"),
+            spec={
+                "action": "ALLOW",
+                "rules": [
+                    {
+                        "from": [
+                            {
+                                "source": {
+                                    "principals": [
+                                        "cluster.local/ns/istio-system/sa/istio-ingressgateway"
+                                    ]
+                                }
+                            }
+                        ]
+                    }
+                ],
+            },
+        ),
+        k8s(
+            "iris-jwt",
+            "security.istio.io/v1",
+            "RequestAuthentication",
+            meta("iris", "mlops"),
+            spec={
+                "jwtRules": [
+                    {
+                        "issuer": "https://auth.example.com",
+                        "jwksUri": "https://auth.example.com/.well-known/jwks.json",
+                    }
+                ]
+            },
+        ),
+        k8s(
+            "ml-gateway-cert",
+            "cert-manager.io/v1",
+            "Certificate",
+            meta("ml-gateway-tls", "mlops"),
+            spec={
+                "secretName": "ml-gateway-tls",
+                "dnsNames": [f"*.{GATEWAY_DOMAIN}"],
+                "issuerRef": {"kind": "ClusterIssuer", "name": "letsencrypt"},
+                "privateKey": {"algorithm": "ECDSA", "size": 256.0, "rotationPolicy": "Always"},
+            },
+        ),
+        k8s(
+            "aws-secrets-manager",
+            "external-secrets.io/v1",
+            "ClusterSecretStore",
+            {"name": "aws-secrets-manager"},
+            spec={
+                "provider": {"aws": {"service": "SecretsManager", "region": "eu-west-1"}},
+                "conditions": [{"namespaces": ["mlflow", "mlops"]}],
+            },
+        ),
+        k8s(
+            "ca-injector-token",
+            "v1",
+            "Secret",
+            meta(
+                "ca-injector-token",
+                "mlops",
+                annotations={"kubernetes.io/service-account.name": "ca-injector"},
+            ),
+            type="kubernetes.io/service-account-token",
+        ),
+        k8s(
+            "mlflow-monitor",
+            "monitoring.coreos.com/v1",
+            "ServiceMonitor",
+            meta("mlflow-server", "mlflow"),
+            spec={
+                "selector": {"matchLabels": {"app": "mlflow"}},
+                "endpoints": [{"port": "metrics", "interval": "30s"}],
+            },
+        ),
+        k8s(
+            "workloads-project",
+            "argoproj.io/v1alpha1",
+            "AppProject",
+            meta("workloads", "argocd"),
+            spec={
+                "sourceRepos": ["https://github.com/acme/mlops-workloads.git"],
+                "destinations": [
+                    {"server": "https://kubernetes.default.svc", "namespace": "mlops"}
+                ],
+                "clusterResourceWhitelist": [],
+            },
+        ),
+        k8s(
+            "workloads-app",
+            "argoproj.io/v1alpha1",
+            "Application",
+            meta("workloads-dev", "argocd"),
+            spec={
+                "project": "workloads",
+                "source": {
+                    "repoURL": "https://github.com/acme/mlops-workloads.git",
+                    "path": "dev",
+                    "targetRevision": "main",
+                },
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "mlops"},
+            },
+        ),
+    ]

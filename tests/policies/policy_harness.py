@@ -10,7 +10,8 @@ with what the same packs answer over gRPC.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from pulumi_policy import (
@@ -165,6 +166,19 @@ def evaluate(
         except _NotApplicableError:
             continue
     return findings, evaluated
+
+
+@contextmanager
+def exemptions_lifted(policies: Iterable[Any]) -> Iterator[None]:
+    """Evaluate as if no exemption existed (to see what each one silences)."""
+    saved = [(p, p.exemptions) for p in policies]
+    try:
+        for policy, _ in saved:
+            policy.exemptions = ()
+        yield
+    finally:
+        for policy, exemptions in saved:
+            policy.exemptions = exemptions
 
 
 def violated(

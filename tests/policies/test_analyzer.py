@@ -10,8 +10,8 @@ import pytest
 
 from platformctl import analyzer
 
-from .fixtures import aws_baseline, k8s_baseline
-from .policy_harness import ALL_POLICIES, PROJECT, STACK, evaluate, find, inputs
+from .fixtures import TAGS, aws_baseline, k8s_baseline
+from .policy_harness import ALL_POLICIES, PROJECT, STACK, evaluate, find, inputs, rec
 
 SIG = "4dabf18193072939515e22adb298388d"
 
@@ -29,19 +29,38 @@ def test_replace_references_uses_id_then_urn() -> None:
     }
 
 
-@pytest.fixture(scope="module")
-def report() -> dict[str, Any]:
+def report_records() -> list[dict[str, Any]]:
+    """Both baselines, a public database (mandatory) and a public subnet (advisory)."""
     records = aws_baseline() + k8s_baseline()
     inputs(records, "aws:rds/instance:Instance", "db")["publiclyAccessible"] = True
-    inputs(records, "aws:ec2/subnet:Subnet")["mapPublicIpOnLaunch"] = True
-    return analyzer.run_policy_packs(records, project=PROJECT, stack=STACK)
+    records.append(public_subnet())
+    return records
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    return analyzer.run_policy_packs(report_records(), project=PROJECT, stack=STACK)
+
+
+def public_subnet() -> dict[str, Any]:
+    """A subnet for load balancers: public IPs on launch (an advisory), no node group in it."""
+    return rec(
+        "aws:ec2/subnet:Subnet",
+        "public-0",
+        {
+            "vpcId": "vpc-id",
+            "cidrBlock": "10.40.96.0/24",
+            "mapPublicIpOnLaunch": True,
+            "tags": TAGS,
+        },
+    )
 
 
 @pytest.mark.engine
 def test_violations_and_counts(report: dict[str, Any]) -> None:
     records = aws_baseline()
     db_urn = find(records, "aws:rds/instance:Instance", "db")["urn"]
-    subnet_urn = find(records, "aws:ec2/subnet:Subnet")["urn"]
+    subnet_urn = public_subnet()["urn"]
     assert report["violations"] == [
         {
             "policy": "aws-rds-instance-not-public",
@@ -57,7 +76,7 @@ def test_violations_and_counts(report: dict[str, Any]) -> None:
             "level": "advisory",
             "severity": "medium",
             "urn": subnet_urn,
-            "message": "The subnet 'private-0' assigns public IP addresses to instances at launch.",
+            "message": "The subnet 'public-0' assigns public IP addresses to instances at launch.",
         },
     ]
     assert report["mandatory_violations"] == 1
@@ -73,7 +92,7 @@ def test_violations_and_counts(report: dict[str, Any]) -> None:
 
 @pytest.mark.engine
 def test_evaluated_counts_match_direct_calls(report: dict[str, Any]) -> None:
-    _, direct = evaluate(ALL_POLICIES, aws_baseline() + k8s_baseline())
+    _, direct = evaluate(ALL_POLICIES, report_records())
     by_name = {r["policy"]: r for r in report["rules"]}
     for name, count in direct.items():
         assert by_name[name]["evaluated"] == count, name

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from .fixtures import KEY_ARN, PROD_TAGS, aws_baseline, doc, irsa_trust
-from .policy_harness import AWS_POLICIES, evaluate, find, inputs, violated
+from .fixtures import KEY_ARN, PROD_TAGS, TAGS, aws_baseline, doc, irsa_trust
+from .policy_harness import AWS_POLICIES, evaluate, find, inputs, rec, violated
 
 Records = list[dict[str, Any]]
 
@@ -25,6 +25,28 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 SGR = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ADDON = "aws:eks/addon:Addon"
+ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
+REPO = "aws:ecr/repository:Repository"
+LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+REPO_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+
+
+def registry_scanning(repository_filter: str) -> dict[str, Any]:
+    """The registry's enhanced scanning, on push, for the repositories matching a filter."""
+    return rec(
+        "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
+        "registry-scanning",
+        {
+            "scanType": "ENHANCED",
+            "rules": [
+                {
+                    "scanFrequency": "SCAN_ON_PUSH",
+                    "repositoryFilters": [{"filter": repository_filter, "filterType": "WILDCARD"}],
+                }
+            ],
+        },
+    )
 
 
 def drop(typ: str, name: str | None = None) -> Callable[[Records], None]:
@@ -286,6 +308,94 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
     ),
     ("eks-old-version", setv(EKS, "version", "1.27"), "aws-eks-cluster-supported-version"),
     (
+        "eks-extended-support-version",
+        setv(EKS, "version", "1.33"),
+        "aws-eks-cluster-supported-version",
+    ),
+    (
+        "eks-service-cidr-left-to-eks",
+        setv(EKS, "kubernetesServiceIpAddressRange", None),
+        "aws-eks-cluster-service-cidr-explicit",
+    ),
+    (
+        "aws-eks-service-cidr-left-to-eks",
+        setv(AWS_EKS, "kubernetesNetworkConfig", {}),
+        "aws-eks-cluster-service-cidr-explicit",
+    ),
+    (
+        "eks-public-endpoint-in-prod",
+        setv(EKS, "tags", PROD_TAGS),
+        "aws-eks-cluster-public-endpoint-disabled-prod",
+    ),
+    (
+        "eks-access-entry-system-masters",
+        setv(EKS, "accessEntries.ml-engineers.kubernetesGroups", ["system:masters"]),
+        "aws-eks-access-entry-no-system-groups",
+    ),
+    (
+        "access-entry-system-group",
+        setv(ACCESS_ENTRY, "kubernetesGroups", ["system:nodes"]),
+        "aws-eks-access-entry-no-system-groups",
+    ),
+    (
+        "vpc-cni-without-network-policy",
+        setv(ADDON, "configurationValues", "{}"),
+        "aws-eks-vpc-cni-network-policy-enabled",
+    ),
+    (
+        "vpc-cni-network-policy-off",
+        setv(ADDON, "configurationValues", json.dumps({"enableNetworkPolicy": "false"})),
+        "aws-eks-vpc-cni-network-policy-enabled",
+    ),
+    # ECR
+    (
+        "ecr-mutable-tags",
+        setv(REPO, "imageTagMutability", "MUTABLE"),
+        "aws-ecr-repository-tags-immutable",
+    ),
+    (
+        "ecr-default-mutability",
+        setv(REPO, "imageTagMutability", None),
+        "aws-ecr-repository-tags-immutable",
+    ),
+    (
+        "ecr-no-scan-on-push",
+        setv(REPO, "imageScanningConfiguration", {"scanOnPush": False}),
+        "aws-ecr-repository-scan-on-push",
+    ),
+    (
+        "ecr-enhanced-scan-elsewhere",
+        lambda r: (
+            setv(REPO, "imageScanningConfiguration", None)(r)
+            or r.append(registry_scanning("other/*"))
+        ),
+        "aws-ecr-repository-scan-on-push",
+    ),
+    (
+        "ecr-aes256",
+        setv(REPO, "encryptionConfigurations", [{"encryptionType": "AES256"}]),
+        "aws-ecr-repository-kms-encrypted",
+    ),
+    (
+        "ecr-no-encryption-config",
+        setv(REPO, "encryptionConfigurations", None),
+        "aws-ecr-repository-kms-encrypted",
+    ),
+    ("ecr-no-lifecycle", drop(LIFECYCLE), "aws-ecr-repository-lifecycle-policy"),
+    (
+        "ecr-empty-lifecycle",
+        setv(LIFECYCLE, "policy", json.dumps({"rules": []})),
+        "aws-ecr-repository-lifecycle-policy",
+    ),
+    (
+        "ecr-policy-public",
+        policy_doc(
+            REPO_POLICY,
+            {"Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage"]},
+        ),
+        "aws-ecr-repository-policy-not-public",
+    ),
+    (
         "aws-eks-unpinned-version",
         setv(AWS_EKS, "version", None),
         "aws-eks-cluster-supported-version",
@@ -428,9 +538,48 @@ CASES: list[tuple[str, Callable[[Records], None], str | tuple[str, ...]]] = [
     (
         "subnet-public-ip",
         setv("aws:ec2/subnet:Subnet", "mapPublicIpOnLaunch", True),
-        "aws-ec2-subnet-no-auto-public-ip",
+        # The general node group uses that subnet: its nodes would be public too.
+        ("aws-ec2-subnet-no-auto-public-ip", "aws-eks-node-group-private-subnets"),
+    ),
+    (
+        "node-group-in-public-subnet",
+        lambda r: (
+            r.append(
+                rec(
+                    "aws:ec2/subnet:Subnet",
+                    "public-0",
+                    {
+                        "vpcId": "vpc-id",
+                        "cidrBlock": "10.40.96.0/24",
+                        "mapPublicIpOnLaunch": True,
+                        "tags": TAGS,
+                    },
+                )
+            )
+            or find(r, MNG)["property_dependencies"]["subnetIds"].append(r[-1]["urn"])
+        ),
+        ("aws-eks-node-group-private-subnets", "aws-ec2-subnet-no-auto-public-ip"),
     ),
     # IAM
+    (
+        "node-role-ecr-power-user",
+        setv(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            "policyArn",
+            "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser",
+            "node-ecr-read",
+        ),
+        "aws-iam-no-ecr-write-managed-policy",
+    ),
+    (
+        "role-managed-ecr-full-access",
+        setv(
+            ROLE,
+            "managedPolicyArns",
+            ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"],
+        ),
+        "aws-iam-no-ecr-write-managed-policy",
+    ),
     (
         "iam-star-action",
         policy_doc(ROLE_POLICY, {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b/*"}),
@@ -630,3 +779,19 @@ def test_restricting_conditions_and_read_only_wildcards_pass() -> None:
     assert "Condition" in statement[0]
     assert statement[1]["Action"] == ["autoscaling:Describe*", "eks:DescribeNodegroup"]
     assert KEY_ARN.startswith("arn:aws:kms:")
+
+
+def test_enhanced_registry_scanning_covers_a_repository_without_basic_scanning() -> None:
+    records = aws_baseline()
+    setv(REPO, "imageScanningConfiguration", None)(records)
+    assert violated(AWS_POLICIES, records) == {"aws-ecr-repository-scan-on-push"}
+    records.append(registry_scanning("mlops-platform/*"))
+    assert violated(AWS_POLICIES, records) == set()
+
+
+def test_a_production_cluster_with_a_private_endpoint_only_passes() -> None:
+    records = aws_baseline()
+    setv(EKS, "tags", PROD_TAGS)(records)
+    setv(EKS, "endpointPublicAccess", False)(records)
+    setv(EKS, "publicAccessCidrs", None)(records)
+    assert violated(AWS_POLICIES, records) == set()

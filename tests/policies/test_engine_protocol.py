@@ -22,9 +22,11 @@ from platformctl.analyzer import (
     policy_metadata,
     prepare,
 )
+from platformctl.chart_records import chart_child_records
+from platformctl.checks import PlannedObject
 
 from . import test_kubernetes_rules as k8s_cases
-from .fixtures import aws_baseline, k8s_baseline
+from .fixtures import aws_baseline, k8s_baseline, tenant_namespace
 from .policy_harness import PACKS, PROJECT, STACK, evaluate, find, inputs, rec
 
 pytestmark = pytest.mark.engine
@@ -85,6 +87,26 @@ def over_grpc(pack: PackProcess, records: Records) -> tuple[Findings, dict[str, 
     return findings, evaluated
 
 
+def _rendered_node_agents(records: Records) -> None:
+    """A chart's node agent, as Chart v4 children: exempt where privileged, not elsewhere."""
+    for namespace, level in (("node-agents", "privileged"), ("apps", "restricted")):
+        records += tenant_namespace(namespace, level)
+        agent = k8s_cases.workload_in(namespace, "agent", hostNetwork=True)
+        records += chart_child_records(
+            [
+                PlannedObject(
+                    manifest=agent["inputs"],
+                    source=f"urn:pulumi:{STACK}::{PROJECT}::kubernetes:helm.sh/v4:Chart::agents",
+                    release="agents",
+                )
+            ]
+        )
+    namespace = find(records, "kubernetes:core/v1:Namespace", "ns-node-agents")
+    namespace["inputs"]["metadata"]["annotations"] = {
+        "mlops-platform.io/pod-security-reason": "The agent needs the host network."
+    }
+
+
 def directly(
     pack_name: str, records: Records, config: Mapping[str, Mapping[str, Any]] | None = None
 ) -> tuple[Findings, dict[str, int]]:
@@ -125,8 +147,9 @@ def test_analyzer_info_matches_the_rule_modules(packs: dict[str, PackProcess]) -
             k8s_baseline,
             lambda r: k8s_cases.spec_of(r).update(hostNetwork=True, hostPID=True),
         ),
+        ("mlops-kubernetes", k8s_baseline, _rendered_node_agents),
     ],
-    ids=["aws-baseline", "k8s-baseline", "aws-mutated", "k8s-mutated"],
+    ids=["aws-baseline", "k8s-baseline", "aws-mutated", "k8s-mutated", "k8s-chart-children"],
 )
 def test_fixture_diagnostics_match_direct_calls(
     packs: dict[str, PackProcess],
@@ -194,9 +217,28 @@ def _sandbox_workload(records: Records) -> None:
 
 PSS_FIRST_CASE = {
     policy: next(c[0] for c in k8s_cases.CASES if c[2] == policy)
-    for policy in {c[2] for c in k8s_cases.CASES if c[2].startswith("k8s-pod-")}
+    for policy in k8s_cases.pod_security.LEVEL_OF
 }
-EXEMPT = {"exemptNamespaces": ["mlflow"]}
+SANDBOX_PRIVILEGED = {"namespaceLevels": {"sandbox": "privileged"}}
+
+
+def _in_sandbox(case: str) -> Callable[[Records], None]:
+    """The case's mutation, on the MLflow Deployment moved to a namespace the stack does not
+    create: restricted by default, privileged by config."""
+
+    def mutate(records: Records) -> None:
+        _k8s_case(case)(records)
+        find(records, "kubernetes:apps/v1:Deployment", "mlflow-server")["inputs"]["metadata"][
+            "namespace"
+        ] = "sandbox"
+
+    return mutate
+
+
+def _https_only_port_8443(records: Records) -> None:
+    service = inputs(records, "kubernetes:core/v1:Service")
+    service["spec"]["ports"] = [{"name": "https", "port": 8443.0}]
+
 
 # policy -> (pack, baseline, mutation or None, non-default config). With its default
 # config the rule's findings on the (mutated) baseline differ from those with this one.
@@ -220,7 +262,7 @@ CONFIG_CASES: dict[
         "mlops-aws",
         aws_baseline,
         None,
-        {"supportedVersions": ["1.34"]},
+        {"supportedVersions": ["1.33", "1.34"]},
     ),
     "aws-eks-cluster-access-entries": (
         "mlops-aws",
@@ -268,16 +310,39 @@ CONFIG_CASES: dict[
         {"requiredTags": ["cost-center"]},
     ),
     **{
-        policy: ("mlops-kubernetes", k8s_baseline, _k8s_case(case), EXEMPT)
+        policy: ("mlops-kubernetes", k8s_baseline, _in_sandbox(case), SANDBOX_PRIVILEGED)
         for policy, case in PSS_FIRST_CASE.items()
-        if policy
-        not in {
-            "k8s-pod-image-pinned",
-            "k8s-pod-image-registry-allowed",
-            "k8s-pod-resources-set",
-            "k8s-pod-gpu-requires-toleration",
-        }
     },
+    "k8s-service-load-balancer-tls": (
+        "mlops-kubernetes",
+        k8s_baseline,
+        _https_only_port_8443,
+        {"tlsPorts": [8443]},
+    ),
+    "k8s-istio-mesh-namespace-strict-mtls": (
+        "mlops-kubernetes",
+        k8s_baseline,
+        _k8s_case("mesh-namespace-without-strict"),
+        {"rootNamespace": "mlops"},  # mlops's STRICT policy then covers the whole mesh
+    ),
+    "k8s-inference-service-storage-allowed": (
+        "mlops-kubernetes",
+        k8s_baseline,
+        None,
+        {"allowedStoragePrefixes": ["gs://"]},
+    ),
+    "k8s-namespace-default-service-account-no-token": (
+        "mlops-kubernetes",
+        k8s_baseline,
+        _k8s_case("default-account-keeps-token"),
+        {"exemptNamespaces": ["mlflow"]},
+    ),
+    "aws-eks-cluster-public-endpoint-disabled-prod": (
+        "mlops-aws",
+        aws_baseline,
+        None,
+        {"productionEnvironments": ["dev"]},
+    ),
     "k8s-pod-image-pinned": ("mlops-kubernetes", k8s_baseline, None, {"requireDigest": True}),
     "k8s-pod-image-registry-allowed": (
         "mlops-kubernetes",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from mlops_policy_kit import subject_of
 
 from tests.conftest import STACKS
 
-from .policy_harness import ALL_POLICIES
+from .policy_harness import ALL_POLICIES, PACKS, evaluate, exemptions_lifted
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -21,6 +22,7 @@ def test_no_mandatory_violation(plans: dict[str, dict[str, Any]], stack: str) ->
     mandatory = [v for v in policy["violations"] if v["level"] == "mandatory"]
     assert mandatory == []
     assert policy["mandatory_violations"] == 0
+    # 1 only from the cluster checks (tests/platformctl/test_cluster_checks.py).
     assert plan["returncode"] == 0, plan["stderr"][-2000:]
 
 
@@ -63,3 +65,25 @@ def test_every_mandatory_rule_evaluates_something_or_says_why(
         assert set(idle) <= listed
     # What the program does not create yet; each is listed with its types in policy.json.
     print("mandatory rules guarding types no stack creates:", idle)
+
+
+def test_every_exemption_still_silences_a_finding_of_some_plan(
+    plans: dict[str, dict[str, Any]],
+) -> None:
+    """An exemption that matches nothing is dead: the program was fixed, or the chart changed."""
+    exemptions = [
+        (pack, e) for pack, policies in PACKS.items() for p in policies for e in p.exemptions
+    ]
+    found: set[tuple[str, str, str]] = set()
+    with exemptions_lifted(ALL_POLICIES):
+        for stack in STACKS:
+            # The program's resources and the charts' objects, as the packs saw them.
+            records = [*plans[stack]["resources"], *plans[stack]["chart_resources"]]
+            by_urn = {r["urn"]: r for r in records}
+            for policy, urn, _ in evaluate(ALL_POLICIES, records)[0]:
+                record = by_urn.get(urn)
+                if record is not None:
+                    subject = subject_of(record["type"], record["inputs"], record["name"])
+                    found.add((policy, record["type"], subject))
+    dead = [e for _, e in exemptions if (e.policy, e.resource_type, e.subject) not in found]
+    assert dead == []

@@ -41,6 +41,7 @@ UNTAGGABLE = {
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
     "aws:s3/bucketPolicy:BucketPolicy",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
 }
 REQUIRED_TAGS = {"project", "environment", "stack", "managed-by"}
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from program.platform import enabled_namespaces
 from program.services import chart_table
@@ -49,6 +51,7 @@ def zone() -> Plan:
         clusterMode="existing",
         existingCluster=EXISTING,
         hostedZoneId="Z0123456789ABC",
+        privateHostedZoneId="Z0PRIVATE0000ZONE",
         domain="ml.example.com",
         acmeEmail="ops@example.com",
         services={"externalDns": True},
@@ -64,21 +67,27 @@ def k8s_objects(plan: Plan) -> list:
 
 
 def test_counts_of_the_baseline(dev: Plan) -> None:
-    # + knative-operator, knative-serving and keda (docs/serving.md)
-    assert len(dev.by_type(NAMESPACE)) == 14
-    assert len(dev.by_type(RESOURCE_QUOTA)) == 14
-    assert len(dev.by_type(LIMIT_RANGE)) == 14
-    assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 14
-    assert len(dev.by_type(ROLE)) == 16
-    assert len(dev.by_type(ROLE_BINDING)) == 16
-    # + 22 in the three namespaces, 9 for their flows in mlops, kubeflow, istio-system
-    # and monitoring, - 1 (nothing scrapes the kserve controller)
-    assert len(dev.by_type(NETWORK_POLICY)) == 110
-    assert len(dev.by_type(PEER_AUTHENTICATION)) == 4  # + knative-serving
+    assert len(dev.by_type(NAMESPACE)) == 15
+    assert len(dev.by_type(RESOURCE_QUOTA)) == 15
+    assert len(dev.by_type(LIMIT_RANGE)) == 15
+    assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 15
+    assert len(dev.by_type(ROLE)) == 17
+    assert len(dev.by_type(ROLE_BINDING)) == 17
+    # Per workload, not per namespace: the connectivity proof holds them to the needs.
+    assert len(dev.by_type(NETWORK_POLICY)) == 106
+    assert len(dev.by_type(PEER_AUTHENTICATION)) == 4  # the injected namespaces
 
 
 def test_every_kubernetes_object_has_the_provider_and_an_explicit_name(dev: Plan) -> None:
-    namespaced_cluster_kinds = {"Namespace", "StorageClass", "ClusterIssuer", "ClusterSecretStore"}
+    namespaced_cluster_kinds = {
+        "Namespace",
+        "StorageClass",
+        "ClusterIssuer",
+        "ClusterSecretStore",
+        "ClusterRole",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
     objects = k8s_objects(dev)
     assert len(objects) > 150
     for r in [*objects, *dev.by_type(RELEASE)]:
@@ -94,6 +103,8 @@ def test_every_kubernetes_object_has_the_provider_and_an_explicit_name(dev: Plan
 def test_releases_match_the_pinned_table(dev: Plan) -> None:
     releases = {r.inputs["name"]: r.inputs for r in dev.by_type(RELEASE)}
     assert sorted(releases) == sorted(set(CHARTS) - {"external-dns"})
+    # The operator's CRDs, the mesh, its gateway and the NLB's controller, each in its own
+    # namespace: node agents alone where Pod Security is privileged.
     for name, inputs in releases.items():
         pin = CHARTS[name]
         if pin.is_oci:  # an OCI chart is named by its full reference, without a repo
@@ -111,8 +122,10 @@ def test_releases_match_the_pinned_table(dev: Plan) -> None:
     assert {n: i["namespace"] for n, i in releases.items()} == {
         "istio-base": "istio-system",
         "istiod": "istio-system",
-        "istio-cni": "istio-system",
-        "istio-ingressgateway": "istio-system",
+        "istio-cni": "istio-cni",
+        "istio-ingressgateway": "istio-ingress",
+        "aws-load-balancer-controller": "aws-load-balancer-controller",
+        "prometheus-operator-crds": "monitoring",
         "cert-manager": "cert-manager",
         "external-secrets": "external-secrets",
         "kube-prometheus-stack": "monitoring",
@@ -140,9 +153,8 @@ def _node_selectors(values: object, path: str = "") -> dict[str, object]:
 
 
 def test_platform_pods_on_general_unless_gpu(dev: Plan) -> None:
-    # A DaemonSet on every node; no pods (CRDs, runtimes); pinned by node affinity.
-    node_agents = {"istio-cni", "istio-base", "kserve-crd", "kserve-runtime-configs"}
-    by_affinity = {"knative-operator"}  # its chart has no nodeSelector value
+    # A DaemonSet on every node, or no pods at all.
+    node_agents = {"istio-cni", "istio-base", "prometheus-operator-crds"}
     for r in dev.by_type(RELEASE):
         name = r.inputs["name"]
         selectors = _node_selectors(r.inputs["values"])
@@ -170,6 +182,7 @@ def test_service_accounts_with_roles_match_the_trust_subject(zone: Plan) -> None
         "external-dns/external-dns",
         "external-secrets/external-secrets",
         "cluster-autoscaler/cluster-autoscaler",
+        "aws-load-balancer-controller/aws-load-balancer-controller",
         "mlflow/mlflow-server",
         "kubeflow/pipeline-runner",
         "mlops/kserve-model-reader",
@@ -195,7 +208,8 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         for r in dev.by_type(SA)
     }
     assert names == {
-        "istio-system/istio-ingressgateway",
+        "istio-ingress/istio-ingressgateway",
+        "aws-load-balancer-controller/aws-load-balancer-controller",
         "cert-manager/cert-manager",
         "cert-manager/cert-manager-webhook",
         "cert-manager/cert-manager-cainjector",
@@ -207,7 +221,7 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "monitoring/kube-prometheus-stack-alertmanager",
         "monitoring/kube-prometheus-stack-grafana",
         "monitoring/kube-prometheus-stack-kube-state-metrics",
-        "monitoring/kube-prometheus-stack-prometheus-node-exporter",
+        "node-exporter/kube-prometheus-stack-prometheus-node-exporter",
         "nvidia-device-plugin/dcgm-exporter",
         "cluster-autoscaler/cluster-autoscaler",
         # The ML services' accounts (layer 3 uses them), typed with their IRSA roles.
@@ -265,8 +279,12 @@ def test_grafana_admin_and_receiver_come_from_secrets_manager(dev: Plan) -> None
         },
     ]
     values = dev.one(RELEASE, "release-kube-prometheus-stack").inputs["values"]
-    assert values["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    assert values["grafana"]["extraSecretMounts"][0]["secretName"] == "grafana-admin"
     assert "adminPassword" not in values["grafana"]
+    assert external["alertmanager-config"]["data"][0]["remoteRef"] == {
+        "key": "mlops-platform-dev/alertmanager-receiver",
+        "property": "url",
+    }
 
 
 def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
@@ -275,8 +293,8 @@ def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
     assert existing.by_type(MANAGED_NODE_GROUP) == []
     (provider,) = existing.by_type(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == "/etc/kube/shared.yaml"
-    assert len(existing.by_type(NAMESPACE)) == 15  # + external-dns
-    assert len(existing.by_type(RELEASE)) == 16
+    assert len(existing.by_type(NAMESPACE)) == 16  # + external-dns
+    assert len(existing.by_type(RELEASE)) == len(CHARTS)
     autoscaler = existing.one(RELEASE, "release-cluster-autoscaler").inputs["values"]
     assert autoscaler["autoDiscovery"] == {"clusterName": "shared-cluster"}
     egress = [
@@ -284,7 +302,17 @@ def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
         for r in existing.by_type(NETWORK_POLICY)
         if r.inputs["metadata"]["name"] == "allow-egress-postgres"
     ]
-    assert egress[0]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.60.0.0/16"}}]
+    # The existing cluster's own address plan: its private subnets, its service CIDR.
+    assert egress[0]["egress"][0]["to"] == [
+        {"ipBlock": {"cidr": "10.60.0.0/19"}},
+        {"ipBlock": {"cidr": "10.60.32.0/19"}},
+    ]
+    api = next(
+        r.inputs["spec"]
+        for r in existing.by_type(NETWORK_POLICY)
+        if r.inputs["metadata"]["name"] == "allow-egress-kube-api-istiod"
+    )
+    assert api["egress"][0]["to"][0] == {"ipBlock": {"cidr": "172.20.0.1/32"}}
 
 
 @pytest.mark.parametrize(
@@ -292,7 +320,8 @@ def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
     [
         (
             {"services": {"externalDns": True}},
-            "mlops-platform:services.externalDns = True: needs hostedZoneId",
+            "mlops-platform:services.externalDns = True: needs privateHostedZoneId (records "
+            "of the internal load balancer stay private)",
         ),
         (
             {"services": {"externalSecrets": False}},
@@ -324,3 +353,39 @@ def test_switching_services_off_drops_their_namespaces() -> None:
     assert "kserve" not in names
     assert "cluster_autoscaler" not in names
     assert names["workloads"] == "mlops"
+
+
+def _term_matches(term: dict, labels: dict[str, str]) -> bool:
+    """One nodeSelectorTerm (matchExpressions with In/Exists) against a node's labels."""
+    for expr in term.get("matchExpressions", []):
+        value = labels.get(expr["key"])
+        if expr["operator"] == "In" and value not in expr["values"]:
+            return False
+        if expr["operator"] == "Exists" and value is None:
+            return False
+    return True
+
+
+def test_the_device_plugin_schedules_onto_the_gpu_nodes(plans: dict) -> None:
+    """Its chart's required node affinity wants NFD's labels or nvidia.com/gpu.present."""
+    groups = [r for r in plans["dev"]["resources"] if r["type"] == MANAGED_NODE_GROUP]
+    gpu_labels = [g["inputs"]["labels"] for g in groups if "gpu" in g["name"]]
+    assert gpu_labels
+    manifests = Path(plans["dev"]["dir"]) / "manifests"
+    for name in ("nvidia-device-plugin", "nvidia-device-plugin-mps-control-daemon"):
+        daemonset = yaml.safe_load(
+            (manifests / f"nvidia-device-plugin--daemonset--{name}.yaml").read_text()
+        )
+        pod = daemonset["spec"]["template"]["spec"]
+        terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"
+        ]
+        for labels in gpu_labels:
+            assert any(_term_matches(t, labels) for t in terms), (name, labels)
+            selector = dict(pod["nodeSelector"])
+            # The MPS daemon waits for an opt-in label besides (MPS is off by default).
+            selector.pop("nvidia.com/mps.capable", None)
+            assert all(labels.get(k) == v for k, v in selector.items()), (name, selector)
+    for group in groups:
+        if "gpu" not in group["name"]:
+            assert "nvidia.com/gpu.present" not in group["inputs"]["labels"]

@@ -14,6 +14,8 @@ EXISTING = {
     "vpcId": "vpc-0123456789abcdef0",
     "vpcCidr": "10.60.0.0/16",
     "privateSubnetIds": ["subnet-0aaa1111", "subnet-0bbb2222"],
+    "privateSubnetCidrs": ["10.60.0.0/19", "10.60.32.0/19"],
+    "serviceCidr": "172.20.0.0/16",
     "nodeSecurityGroupId": "sg-0123456789abcdef0",
     "oidcProviderArn": (
         "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/X"
@@ -41,7 +43,16 @@ BAD_VALUES = [
     ({"availabilityZones": "x"}, "mlops-platform:availabilityZones = 'x'", "valid integer"),
     ({"natGateways": "two"}, "mlops-platform:natGateways = 'two'", "'single' or 'per_az'"),
     ({"flowLogRetentionDays": 10}, "mlops-platform:flowLogRetentionDays = 10", "retention"),
-    ({"kubernetesVersion": "1.20"}, "mlops-platform:kubernetesVersion = '1.20'", "1.33"),
+    ({"kubernetesVersion": "1.20"}, "mlops-platform:kubernetesVersion = '1.20'", "1.36"),
+    ({"kubernetesVersion": "1.33"}, "mlops-platform:kubernetesVersion = '1.33'", "1.36"),
+    ({"kubernetesVersion": "1.35"}, "mlops-platform:kubernetesVersion = '1.35'", "1.36"),
+    ({"clusterServiceCidr": "8.8.0.0/16"}, "mlops-platform:clusterServiceCidr", "private"),
+    ({"clusterServiceCidr": "172.20.0.0/25"}, "mlops-platform:clusterServiceCidr", "/12 and /24"),
+    (
+        {"vpcCidr": "10.60.0.0/16", "clusterServiceCidr": "10.60.0.0/20"},
+        "mlops-platform:clusterServiceCidr = '10.60.0.0/20'",
+        "must not overlap vpcCidr 10.60.0.0/16",
+    ),
     ({"clusterLogRetentionDays": 2}, "mlops-platform:clusterLogRetentionDays = 2", "retention"),
     (
         {"clusterPublicAccessCidrs": ["0.0.0.0/0"]},
@@ -56,7 +67,7 @@ BAD_VALUES = [
     (
         {"clusterAccessEntries": [{"principalArn": "bob"}]},
         "mlops-platform:clusterAccessEntries.0.principalArn = 'bob'",
-        "pattern",
+        "must be an IAM role or user ARN",
     ),
     (
         {"clusterAccessEntries": [{"principalArn": "arn:aws:iam::123456789012:role/x"}]},
@@ -147,7 +158,7 @@ BAD_VALUES = [
     ({"nodeGroups": {"gpu": {"colour": "red"}}}, "mlops-platform:nodeGroups.gpu.colour", "Extra"),
     ({"databases": {"mlflow": None}}, "mlops-platform:databases", "'mlflow' is required"),
     (
-        {"databases": {"pipelines": {"engine": "postgres"}}},
+        {"databases": {"pipelines": {"engine": "postgres", "engineVersion": "17"}}},
         "mlops-platform:databases",
         "'pipelines' must use engine 'mysql'",
     ),
@@ -182,11 +193,102 @@ BAD_VALUES = [
         "greater than or equal to 1",
     ),
     ({"hostedZoneId": "Z123"}, "mlops-platform:dns", "set together"),
+    ({"privateHostedZoneId": "Z123"}, "mlops-platform:dns", "privateHostedZoneId needs domain"),
+    (
+        {"hostedZoneId": "Z123", "privateHostedZoneId": "Z123", "domain": "a.io"},
+        "mlops-platform:dns",
+        "must be a private zone",
+    ),
     ({"hostedZoneId": "nope", "domain": "a.io"}, "mlops-platform:hostedZoneId = 'nope'", "pattern"),
     ({"services": {"argo": True}}, "mlops-platform:services.argo", "Extra"),
     ({"gpuQuota": -1}, "mlops-platform:gpuQuota = -1", "greater than or equal to 0"),
     ({"tags": {"team": 5}}, "mlops-platform:tags.team = 5", "valid string"),
     ({"unknownKey": 1}, "mlops-platform:unknownKey", "unknown config key"),
+    # Issue 10, item 11: what can be refused offline about access entries.
+    (
+        {
+            "clusterAccessEntries": [
+                {
+                    "principalArn": "arn:aws:sts::123456789012:assumed-role/admins/alice",
+                    "policy": "AmazonEKSClusterAdminPolicy",
+                }
+            ]
+        },
+        "mlops-platform:clusterAccessEntries.0.principalArn",
+        "name the role, arn:aws:iam::123456789012:role/admins",
+    ),
+    (
+        {
+            "clusterAccessEntries": [
+                {
+                    "principalArn": "arn:aws:iam::123456789012:role/a",
+                    "policy": "AmazonEKSViewPolicy",
+                },
+                {
+                    "principalArn": "arn:aws:iam::123456789012:role/b",
+                    "policy": "AmazonEKSViewPolicy",
+                },
+                {
+                    "principalArn": "arn:aws:iam::123456789012:role/a",
+                    "kubernetesGroups": ["mlops-platform:viewers"],
+                },
+            ]
+        },
+        "mlops-platform:clusterAccessEntries.2.principalArn = 'arn:aws:iam::123456789012:role/a'",
+        "duplicates clusterAccessEntries.0",
+    ),
+    # Item 14: major versions only, with automatic minor upgrades.
+    (
+        {"databases": {"mlflow": {"engineVersion": "17.6"}}},
+        "mlops-platform:databases.mlflow.engineVersion = '17.6'",
+        "must be a major version of postgres, one of 15, 16, 17",
+    ),
+    (
+        {"databases": {"pipelines": {"engineVersion": "8.4.6"}}},
+        "mlops-platform:databases.pipelines.engineVersion = '8.4.6'",
+        "one of 8.0, 8.4",
+    ),
+    # Item 9/23: every name the stack fixes stays valid and its own.
+    (
+        {"databases": {"ml-flow": {"engine": "postgres", "engineVersion": "17", "dbName": "x"}}},
+        "mlops-platform:databases",
+        "database name 'ml-flow' must be 1 to 16 lower-case letters and digits",
+    ),
+    (
+        {
+            "databases": {
+                "a" * 17: {"engine": "postgres", "engineVersion": "17", "dbName": "x"},
+            }
+        },
+        "mlops-platform:databases",
+        "ends the RDS identifier",
+    ),
+    (
+        {
+            "nodeGroups": {
+                "g" * 37: {
+                    "instanceTypes": ["t3.large"],
+                    "capacityType": "ON_DEMAND",
+                    "amiType": "AL2023_x86_64_STANDARD",
+                    "minSize": 0,
+                    "desiredSize": 0,
+                    "maxSize": 1,
+                }
+            }
+        },
+        "mlops-platform:nodeGroups",
+        "at most 36 characters",
+    ),
+    (
+        {"clusterMode": "existing", "existingCluster": {**EXISTING, "name": "Shared_Cluster"}},
+        "mlops-platform:existingCluster.name = 'Shared_Cluster'",
+        "prefixes the stack's RDS identifiers",
+    ),
+    (
+        {"createAutoscalingServiceLinkedRole": "maybe"},
+        "mlops-platform:createAutoscalingServiceLinkedRole = 'maybe'",
+        "valid boolean",
+    ),
 ]
 
 PROD_RULES = [
@@ -298,7 +400,23 @@ def test_existing_cluster_mode() -> None:
     s = settings(clusterMode="existing", existingCluster=EXISTING)
     assert s.cluster.existing is not None
     assert s.cluster.existing.kubeconfig_path == "/etc/kube/shared.yaml"
-    assert s.cluster.minor_version == "1.33"
+    assert s.cluster.minor_version == "1.36"
+    assert str(s.service_cidr) == "172.20.0.0/16"  # the existing cluster's, as given
+
+
+@pytest.mark.parametrize(
+    ("vpc", "explicit", "expected"),
+    [
+        ("10.60.0.0/16", None, "172.20.0.0/16"),  # what EKS picks for a VPC in 10/8
+        ("172.31.0.0/16", None, "10.100.0.0/16"),  # and for any other VPC
+        ("10.60.0.0/16", "192.168.0.0/16", "192.168.0.0/16"),
+    ],
+)
+def test_the_service_cidr_is_explicit_or_the_one_eks_would_pick(
+    vpc: str, explicit: str | None, expected: str
+) -> None:
+    extra = {"clusterServiceCidr": explicit} if explicit else {}
+    assert str(settings(vpcCidr=vpc, **extra).service_cidr) == expected
 
 
 def test_tags_carry_the_stack_and_user_tags() -> None:
@@ -311,3 +429,44 @@ def test_tags_carry_the_stack_and_user_tags() -> None:
         "stack": "dev",
         "managed-by": "pulumi",
     }
+
+
+@pytest.mark.parametrize("stack", ["dev-", "dev--b", "Dev", "d", "a" * 32, "2dev", "dev_b"])
+def test_a_stack_name_that_cannot_prefix_aws_names_is_refused(stack: str) -> None:
+    # The stack names the cluster, which prefixes RDS identifiers: `--`, a trailing
+    # hyphen or upper case make an identifier RDS refuses.
+    with pytest.raises(SettingsError) as caught:
+        settings_from_config({"environment": "dev"}, stack=stack, region="eu-west-1")
+    assert str(caught.value).startswith(f"mlops-platform:stack = {stack!r}: must be 2 to 31")
+
+
+def test_the_longest_stack_name_gives_the_longest_rds_identifier() -> None:
+    s = settings_from_config({"environment": "dev"}, stack="s" * 31, region="eu-west-1")
+    assert len(s.cluster_name) == 46
+    assert max(len(f"{s.cluster_name}-{db}") for db in s.databases) <= 63
+
+
+def test_a_region_longer_than_any_aws_region_is_refused() -> None:
+    region = "ap-" + "x" * 20 + "-1"
+    with pytest.raises(SettingsError) as caught:
+        settings_from_config({"environment": "dev"}, stack="dev", region=region)
+    assert str(caught.value) == (
+        f"aws:region = {region!r}: must be an AWS region code such as eu-west-1, "
+        "at most 20 characters"
+    )
+
+
+def test_teardown_and_account_defaults() -> None:
+    dev, staging, prod = (load_from_stack_file(s) for s in ("dev", "staging", "prod"))
+    # dev is emptied on destroy; staging and prod keep their data.
+    assert (dev.keeps_data, staging.keeps_data, prod.keeps_data) == (False, True, True)
+    # A managed cluster creates the Auto Scaling service-linked role unless told not to.
+    assert all(e.creates_autoscaling_service_linked_role for e in (dev, staging, prod))
+    assert not settings(
+        createAutoscalingServiceLinkedRole=False
+    ).creates_autoscaling_service_linked_role
+    # An existing cluster's account has run Auto Scaling groups: it has the role.
+    existing = settings(clusterMode="existing", existingCluster=EXISTING)
+    assert existing.creates_autoscaling_service_linked_role is False
+    # Major versions by default.
+    assert {db.engine_version for db in dev.databases.values()} == {"17", "8.4"}

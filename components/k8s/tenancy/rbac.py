@@ -2,7 +2,8 @@
 
 Two Kubernetes groups, which EKS access entries map IAM principals to:
 viewers read a namespace (never Secrets); ML engineers also run workloads in
-the namespaces where they train and serve (workloads, kubeflow).
+the namespaces where they train and serve (workloads, kubeflow), under no platform
+account (tenancy/admission.py).
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ VIEWER_RULES: Final = (
     _rule(("batch",), ("jobs", "cronjobs"), READ),
 )
 
-EDITOR_RULES: Final = (
+# Where ML engineers serve: their inference configuration, Jobs, InferenceServices
+# (which run under the namespace's default account only: tenancy/admission.py).
+WORKLOADS_EDITOR_RULES: Final = (
     *VIEWER_RULES,
     _rule(("",), ("pods",), ("delete",)),
     _rule(("",), ("configmaps",), ("create", "update", "patch", "delete")),
@@ -59,15 +62,21 @@ EDITOR_RULES: Final = (
         ("inferenceservices",),
         (*READ, "create", "update", "patch", "delete"),
     ),
+)
+# Where pipelines run: runs come through the Pipelines API; engineers clean up runs'
+# pods and workflows, and change nothing of Kubeflow Pipelines' own (its ConfigMaps).
+KUBEFLOW_EDITOR_RULES: Final = (
+    *VIEWER_RULES,
+    _rule(("",), ("pods",), ("delete",)),
     _rule(("argoproj.io",), ("workflows",), (*READ, "delete")),
 )
-
-# Namespace keys (contract.namespaces) where ML engineers run workloads.
-EDITOR_NAMESPACES: Final = ("workloads", "kubeflow")
+# Namespace key (contract.namespaces) -> the ML engineers' rules there.
+EDITOR_RULES: Final = {"workloads": WORKLOADS_EDITOR_RULES, "kubeflow": KUBEFLOW_EDITOR_RULES}
+EDITOR_NAMESPACES: Final = tuple(EDITOR_RULES)
 
 
 def roles_for(key: str) -> list[RoleSpec]:
     roles = [RoleSpec("tenant-viewer", VIEWERS_GROUP, VIEWER_RULES)]
-    if key in EDITOR_NAMESPACES:
-        roles.append(RoleSpec("tenant-editor", ML_ENGINEERS_GROUP, EDITOR_RULES))
+    if key in EDITOR_RULES:
+        roles.append(RoleSpec("tenant-editor", ML_ENGINEERS_GROUP, EDITOR_RULES[key]))
     return roles

@@ -11,28 +11,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource
-
-from ._common import (
+from mlops_policy_kit import (
     ADVISORY,
     CRITICAL,
     HIGH,
     LOW,
     MANDATORY,
     MEDIUM,
+    PROD_CONFIG,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
-    StackValidationArgs,
     as_list,
     as_map,
+    is_prod,
+    json_doc,
     number,
     of_type,
     ref_matches,
+    referenced,
     resource_policy,
     stack_policy,
     str_list,
     truthy,
+)
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
 )
 
 EKS_CLUSTER = "eks:index:Cluster"
@@ -195,7 +200,10 @@ eks_version = resource_policy(
         "supportedVersions": {
             "type": "array",
             "items": {"type": "string"},
-            "default": ["1.32", "1.33", "1.34"],
+            # EKS standard support on 2026-12-01 for the platform's version set: 1.35 and
+            # 1.36 (1.33 entered extended support on 2026-07-29, 1.34 follows). Configure it
+            # as the calendar moves (policies/README.md, "Configuration").
+            "default": ["1.35", "1.36"],
             "description": "Kubernetes minor versions in EKS standard support.",
         }
     },
@@ -224,7 +232,7 @@ eks_access_entries = resource_policy(
     types=CLUSTERS,
     level=MANDATORY,
     severity=MEDIUM,
-    benchmarks=("CIS-EKS-5.5.1",),
+    benchmarks=("CIS-EKS-5.5.1", "CIS-EKS-4.1.7"),
     config={
         "allowedModes": {
             "type": "array",
@@ -352,7 +360,7 @@ lt_public_ip = resource_policy(
     types=(LAUNCH_TEMPLATE,),
     level=MANDATORY,
     severity=HIGH,
-    benchmarks=("CKV_AWS_88",),
+    benchmarks=("CKV_AWS_88", "CIS-EKS-5.4.3"),
 )
 
 
@@ -515,23 +523,181 @@ node_group_scaling = resource_policy(
     validate=validate_node_group_capacity,
     types=NODE_GROUPS,
     level=ADVISORY,
+    advisory_reason=("Scaling bounds are a capacity and cost choice, not a security control."),
     severity=LOW,
     benchmarks=("MLOPS-D14",),
+)
+
+
+# --- CIS EKS 4.1.7, 4.3.1 / 5.4.4, 5.4.2; the API egress proof ------------------------------
+
+EKS_ADDON = "aws:eks/addon:Addon"
+EKS_ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
+
+
+def _service_cidr(props: Mapping[str, Any]) -> str | None:
+    value = props.get("kubernetesServiceIpAddressRange") or as_map(
+        props.get("kubernetesNetworkConfig")
+    ).get("serviceIpv4Cidr")
+    return value if isinstance(value, str) and value else None
+
+
+def validate_service_cidr(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    if _service_cidr(args.props) is None:
+        report(
+            f"The EKS cluster '{args.name}' leaves its service CIDR to EKS; set it "
+            "(kubernetesServiceIpAddressRange) so that the kubernetes Service's ClusterIP, which "
+            "the NetworkPolicies must admit, is known before the cluster exists.",
+            None,
+        )
+
+
+eks_service_cidr = resource_policy(
+    name="aws-eks-cluster-service-cidr-explicit",
+    description="EKS clusters must set their Kubernetes service CIDR explicitly.",
+    validate=validate_service_cidr,
+    types=CLUSTERS,
+    level=MANDATORY,
+    severity=MEDIUM,
+    benchmarks=("MLOPS-D10", "CIS-EKS-5.4.4"),
+)
+
+
+def validate_public_endpoint_prod(
+    args: ResourceValidationArgs, report: ReportViolation, config: Config
+) -> None:
+    public, _private, _cidrs = _endpoint(args.props)
+    if public and is_prod(args, config):
+        report(
+            f"The production EKS cluster '{args.name}' has a public API endpoint; disable it and "
+            "reach the API from inside the VPC.",
+            None,
+        )
+
+
+eks_public_endpoint_prod = resource_policy(
+    name="aws-eks-cluster-public-endpoint-disabled-prod",
+    description="Production EKS clusters must not have a public API endpoint at all.",
+    validate=validate_public_endpoint_prod,
+    types=CLUSTERS,
+    level=MANDATORY,
+    severity=HIGH,
+    benchmarks=("CIS-EKS-5.4.2",),
+    config=PROD_CONFIG,
+)
+
+
+def validate_vpc_cni_network_policy(
+    args: ResourceValidationArgs, report: ReportViolation, _: Config
+) -> None:
+    if args.props.get("addonName") != "vpc-cni":
+        return
+    values = json_doc(args.props.get("configurationValues")) or {}
+    if not truthy(values.get("enableNetworkPolicy")):
+        report(
+            f"The vpc-cni add-on '{args.name}' does not enable network policy enforcement "
+            '(configurationValues {"enableNetworkPolicy": "true"}), so every NetworkPolicy is '
+            "ignored.",
+            None,
+        )
+
+
+vpc_cni_network_policy = resource_policy(
+    name="aws-eks-vpc-cni-network-policy-enabled",
+    description="The VPC CNI add-on must enforce Kubernetes NetworkPolicies.",
+    validate=validate_vpc_cni_network_policy,
+    types=(EKS_ADDON,),
+    level=MANDATORY,
+    severity=HIGH,
+    benchmarks=("CIS-EKS-4.3.1", "CIS-EKS-5.4.4"),
+)
+
+
+def _entry_groups(props: Mapping[str, Any], resource_type: str) -> list[tuple[str, list[str]]]:
+    """(principal, Kubernetes groups) of the access entries a resource declares."""
+    if resource_type == EKS_ACCESS_ENTRY:
+        return [(str(props.get("principalArn")), str_list(props.get("kubernetesGroups")))]
+    return [
+        (
+            str(as_map(entry).get("principalArn") or key),
+            str_list(as_map(entry).get("kubernetesGroups")),
+        )
+        for key, entry in as_map(props.get("accessEntries")).items()
+    ]
+
+
+def validate_access_entry_groups(
+    args: ResourceValidationArgs, report: ReportViolation, _: Config
+) -> None:
+    for principal, groups in _entry_groups(args.props, args.resource_type):
+        reserved = [g for g in groups if g.startswith("system:")]
+        if reserved:
+            report(
+                f"The access entry of {principal} maps it to {', '.join(reserved)}; system: "
+                "groups bypass RBAC (system:masters is cluster-admin) and EKS refuses them: use "
+                "an access policy or the platform's RBAC groups.",
+                None,
+            )
+
+
+access_entry_no_system_groups = resource_policy(
+    name="aws-eks-access-entry-no-system-groups",
+    description="EKS access entries must not map principals to reserved system: groups.",
+    validate=validate_access_entry_groups,
+    types=(EKS_CLUSTER, EKS_ACCESS_ENTRY),
+    level=MANDATORY,
+    severity=CRITICAL,
+    benchmarks=("CIS-EKS-4.1.7",),
+)
+
+
+SUBNET = "aws:ec2/subnet:Subnet"
+
+
+def validate_node_group_private(
+    args: StackValidationArgs, report: ReportViolation, _: Config
+) -> None:
+    public = [
+        s for s in of_type(args.resources, SUBNET) if truthy(s.props.get("mapPublicIpOnLaunch"))
+    ]
+    for group in of_type(args.resources, *NODE_GROUPS):
+        hit = [s.name for s in public if referenced(group, "subnetIds", s)]
+        if hit:
+            report(
+                f"The node group '{group.name}' places nodes in the public subnets "
+                f"{', '.join(hit)}; use the private subnets.",
+                group.urn,
+            )
+
+
+node_group_private_subnets = stack_policy(
+    name="aws-eks-node-group-private-subnets",
+    description="Node groups must place their nodes in private subnets only.",
+    validate=validate_node_group_private,
+    types=(*NODE_GROUPS, SUBNET),
+    level=MANDATORY,
+    severity=HIGH,
+    benchmarks=("CIS-EKS-5.4.3",),
 )
 
 POLICIES = [
     eks_endpoint_not_public,
     eks_private_endpoint,
+    eks_public_endpoint_prod,
     eks_logging,
     eks_secrets_encryption,
     eks_version,
+    eks_service_cidr,
     eks_access_entries,
+    access_entry_no_system_groups,
     eks_no_default_node_group,
+    vpc_cni_network_policy,
     lt_imdsv2,
     lt_volumes,
     lt_public_ip,
     node_group_hardened,
     node_group_remote_access,
+    node_group_private_subnets,
     node_group_gpu_tainted,
     node_group_scaling,
 ]

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._common import (
+from mlops_policy_kit import (
     CRITICAL,
     HIGH,
     MANDATORY,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
     as_list,
     as_map,
     json_doc,
@@ -20,6 +18,7 @@ from ._common import (
     statements,
     str_list,
 )
+from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -100,6 +99,8 @@ WILDCARD_CONFIG: dict[str, dict[str, Any]] = {
             "kms:GrantIsForAWSResource",
             "aws:SourceArn",
             "aws:SourceAccount",
+            # Service-linked roles of one named service only.
+            "iam:AWSServiceName",
         ],
         "description": "Condition keys (or key prefixes) that restrict a '*' resource.",
     },
@@ -191,7 +192,7 @@ iam_irsa_trust = resource_policy(
     types=(ROLE,),
     level=MANDATORY,
     severity=CRITICAL,
-    benchmarks=("CKV_AWS_60", "MLOPS-D6"),
+    benchmarks=("CKV_AWS_60", "MLOPS-D6", "CIS-EKS-5.2.1"),
     config={
         "audience": {
             "type": "string",
@@ -249,10 +250,44 @@ iam_no_admin = resource_policy(
     },
 )
 
+
+# AWS managed policies that write to ECR: a node or a pod holding one can replace an image
+# every node pulls. Nodes read images with AmazonEC2ContainerRegistryReadOnly (or PullOnly);
+# CI pushes with its own role, scoped to the repositories.
+ECR_WRITE_POLICIES = (
+    "AmazonEC2ContainerRegistryFullAccess",
+    "AmazonEC2ContainerRegistryPowerUser",
+    "AmazonElasticContainerRegistryPublicFullAccess",
+    "AmazonElasticContainerRegistryPublicPowerUser",
+)
+
+
+def validate_no_ecr_write(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    arns = str_list(args.props.get("policyArn")) + str_list(args.props.get("managedPolicyArns"))
+    for arn in arns:
+        if ":iam::aws:policy/" in arn and arn.rsplit("/", 1)[-1] in ECR_WRITE_POLICIES:
+            report(
+                f"'{args.name}' attaches {arn}, which can overwrite the platform's images; "
+                "nodes need AmazonEC2ContainerRegistryReadOnly.",
+                None,
+            )
+
+
+iam_no_ecr_write = resource_policy(
+    name="aws-iam-no-ecr-write-managed-policy",
+    description="No role of the platform may hold an AWS managed policy that writes to ECR.",
+    validate=validate_no_ecr_write,
+    types=(*ATTACHMENT_TYPES, ROLE),
+    level=MANDATORY,
+    severity=HIGH,
+    benchmarks=("CIS-EKS-5.1.3", "CIS-EKS-5.1.2"),
+)
+
 POLICIES = [
     iam_no_wildcard_action,
     iam_no_wildcard_resource,
     iam_irsa_trust,
     iam_trust_no_wildcard,
     iam_no_admin,
+    iam_no_ecr_write,
 ]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from ._common import (
+from mlops_policy_kit import (
     CRITICAL,
     MANDATORY,
     MEDIUM,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
     json_doc,
     number,
     principals,
@@ -16,6 +14,7 @@ from ._common import (
     statements,
     truthy,
 )
+from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 KMS_KEY = "aws:kms/key:Key"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"

@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._common import (
+from mlops_policy_kit import (
     ADVISORY,
     CRITICAL,
     LOW,
     MANDATORY,
     MEDIUM,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
-    StackValidationArgs,
     as_list,
     as_map,
     number,
@@ -25,6 +22,7 @@ from ._common import (
     str_list,
     truthy,
 )
+from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -161,6 +159,7 @@ sg_descriptions = resource_policy(
     validate=validate_descriptions,
     types=(SECURITY_GROUP, INGRESS_RULE, EGRESS_RULE, SG_RULE),
     level=ADVISORY,
+    advisory_reason=("A description documents intent; a rule without one opens nothing."),
     severity=LOW,
     benchmarks=("CKV_AWS_23",),
 )
@@ -219,6 +218,10 @@ flow_log_all_traffic = resource_policy(
     validate=validate_flow_log_traffic,
     types=(FLOW_LOG,),
     level=ADVISORY,
+    advisory_reason=(
+        "Which traffic a flow log records is a cost choice; aws-vpc-flow-logs-enabled "
+        "already requires flow logs on every VPC."
+    ),
     severity=LOW,
     benchmarks=("CIS-AWS-3.9",),
 )
@@ -239,6 +242,11 @@ subnet_no_public_ip = resource_policy(
     validate=validate_subnet_public_ip,
     types=(SUBNET,),
     level=ADVISORY,
+    advisory_reason=(
+        "Public subnets exist for the NAT gateways and internet-facing load balancers; "
+        "nodes stay private through their launch templates "
+        "(aws-ec2-launch-template-no-public-ip)."
+    ),
     severity=MEDIUM,
     benchmarks=("CKV_AWS_130",),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._common import (
+from mlops_policy_kit import (
     ADVISORY,
     CRITICAL,
     HIGH,
@@ -11,9 +11,6 @@ from ._common import (
     MEDIUM,
     PROD_CONFIG,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
-    StackValidationArgs,
     as_list,
     as_map,
     is_prod,
@@ -24,6 +21,7 @@ from ._common import (
     stack_policy,
     truthy,
 )
+from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 INSTANCE = "aws:rds/instance:Instance"
 CLUSTER = "aws:rds/cluster:Cluster"
@@ -285,6 +283,10 @@ rds_log_exports = resource_policy(
     validate=validate_log_exports,
     types=DATABASES,
     level=ADVISORY,
+    advisory_reason=(
+        "Engine logs in CloudWatch are for diagnosis and cost per database; access is "
+        "audited through IAM authentication and the VPC flow logs."
+    ),
     severity=LOW,
     benchmarks=("CKV_AWS_129",),
 )
@@ -303,6 +305,10 @@ rds_minor_upgrades = resource_policy(
     validate=validate_minor_upgrades,
     types=(INSTANCE,),
     level=ADVISORY,
+    advisory_reason=(
+        "A team may hold a minor version during a migration; the engine version is "
+        "reviewed in the plan, so this is a reminder."
+    ),
     severity=LOW,
     benchmarks=("CKV_AWS_226",),
 )

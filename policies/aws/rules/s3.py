@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource
-
-from ._common import (
+from mlops_policy_kit import (
     ADVISORY,
     CRITICAL,
     HIGH,
@@ -20,9 +18,6 @@ from ._common import (
     MANDATORY,
     MEDIUM,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
-    StackValidationArgs,
     as_list,
     as_map,
     json_doc,
@@ -34,6 +29,12 @@ from ._common import (
     statements,
     str_list,
     truthy,
+)
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
 )
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -309,6 +310,10 @@ s3_bucket_owner_enforced = resource_policy(
     validate=validate_bucket_owner_enforced,
     types=(OWNERSHIP,),
     level=ADVISORY,
+    advisory_reason=(
+        "BucketOwnerEnforced is the default of every new bucket, and "
+        "aws-s3-bucket-no-public-acl already refuses public ACLs."
+    ),
     severity=LOW,
     benchmarks=("CKV2_AWS_65",),
 )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from ._common import (
+from mlops_policy_kit import (
     ADVISORY,
     LOW,
     Config,
-    ReportViolation,
-    ResourceValidationArgs,
     provider_props,
     resource_policy,
     tags_of,
 )
+from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 # Types that accept tags among those the platform creates or may create (the
 # provider's schema is the source: a type with a ``tags`` input).
@@ -68,6 +67,7 @@ required_tags = resource_policy(
     validate=validate_required_tags,
     types=TAGGABLE,
     level=ADVISORY,
+    advisory_reason=("Tags serve cost allocation and ownership; a missing tag exposes nothing."),
     severity=LOW,
     benchmarks=("MLOPS-TAGS",),
     config={

@@ -91,6 +91,10 @@ def test_node_role(public: Plan) -> None:
         "AmazonEKSWorkerNodePolicy",
         "AmazonSSMManagedInstanceCore",
     ]
+    # The cluster maps the role (instanceRoles): it waits for the role's permissions.
+    cluster = public.one(EKS_CLUSTER, "cluster-eks")
+    policies = {r.urn for r in public.by_type(IAM_ATTACHMENT) if r.name.startswith("cluster-node")}
+    assert policies <= set(cluster.dependencies)
 
 
 def test_network_addons(public: Plan) -> None:
@@ -100,6 +104,9 @@ def test_network_addons(public: Plan) -> None:
     assert addons["vpc-cni"].inputs["serviceAccountRoleArn"].endswith("role/cluster-vpc-cni-role")
     cluster = public.one(EKS_CLUSTER, "cluster-eks").urn
     assert all(cluster in a.dependencies for a in addons.values())
+    # The add-on takes its role's ARN only once the role's policy is attached.
+    (cni_policy,) = [r for r in public.by_type(IAM_ATTACHMENT) if "vpc-cni" in r.name]
+    assert cni_policy.urn in addons["vpc-cni"].property_dependencies["serviceAccountRoleArn"]
     trust = policy_json(public.one(IAM_ROLE, "cluster-vpc-cni-role").inputs["assumeRolePolicy"])
     condition = trust["Statement"][0]["Condition"]["StringEquals"]
     assert condition == {
@@ -167,3 +174,30 @@ def test_cluster_refuses_a_world_open_endpoint(monitor) -> None:
     with pytest.raises(ValueError, match="ClusterArgs.public_access_cidrs"):
         run_pulumi(program)
     assert all(r.name != "bad-eks" for r in monitor.registrations)
+
+
+def test_cluster_refuses_two_entries_for_one_principal(monitor) -> None:
+    # EKS keeps one access entry per principal: the second CreateAccessEntry fails.
+    admin = "arn:aws:iam::123456789012:role/platform-admins"
+
+    def program() -> None:
+        Cluster(
+            "bad",
+            ClusterArgs(
+                cluster_name="c",
+                kubernetes_version="1.33",
+                vpc_id="vpc-1",
+                private_subnet_ids=["s"],
+                public_access_cidrs=[],
+                log_retention_days=30,
+                logs_key_arn="k",
+                secrets_key_arn="k",
+                access_entries=[
+                    AccessEntrySpec(admin, "AmazonEKSClusterAdminPolicy"),
+                    AccessEntrySpec(admin, None, ("mlops-platform:viewers",)),
+                ],
+            ),
+        )
+
+    with pytest.raises(ValueError, match="ClusterArgs.access_entries must name each principal"):
+        run_pulumi(program)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from components.aws.database import Database, DatabaseArgs, parameter_family, tls_parameters
+from components.aws.database import (
+    Database,
+    DatabaseArgs,
+    engine_parameters,
+    final_snapshot_identifier,
+    is_major_version,
+    parameter_family,
+    tls_parameters,
+)
+from platformctl.checks.rds_parameters import check_rds_parameters
 from tests.conftest import TAGS, Plan, build, on_aws, run_pulumi
 from tests.types import (
     INGRESS_RULE,
@@ -19,7 +28,8 @@ DATA_KEY = "arn:aws:kms:eu-west-1:123456789012:key/key-data"
 LOGS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/key-logs"
 SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
 NODES_SG = "sg-nodes"
-ENGINES = {"mlflow": ("postgres", "17.6", "mlflow"), "pipelines": ("mysql", "8.4.6", "mlpipeline")}
+ENGINES = {"mlflow": ("postgres", "17", "mlflow"), "pipelines": ("mysql", "8.4", "mlpipeline")}
+RANDOM_ID = "random:index/randomId:RandomId"
 
 
 def _databases(**overrides: object) -> Plan:
@@ -62,14 +72,17 @@ def protected() -> Plan:
         backup_retention_days=14,
         performance_insights=True,
         protect=True,
+        final_snapshot=True,
     )
 
 
 @pytest.mark.parametrize(
     ("engine", "version", "family"),
     [
+        ("postgres", "17", "postgres17"),
         ("postgres", "17.6", "postgres17"),
         ("postgres", "16.10", "postgres16"),
+        ("mysql", "8.4", "mysql8.4"),
         ("mysql", "8.4.6", "mysql8.4"),
         ("mysql", "8.0.43", "mysql8.0"),
     ],
@@ -85,7 +98,39 @@ def test_parameter_family_rejects_other_engines() -> None:
 
 def test_tls_parameters() -> None:
     assert tls_parameters("postgres") == {"rds.force_ssl": "1"}
-    assert tls_parameters("mysql") == {"require_secure_transport": "ON"}
+    # RDS for MySQL DB instances take 1 (ON is the Aurora cluster parameter's spelling).
+    assert tls_parameters("mysql") == {"require_secure_transport": "1"}
+
+
+def test_every_exported_log_is_produced() -> None:
+    assert engine_parameters("postgres") == {"rds.force_ssl": "1"}
+    assert engine_parameters("mysql") == {
+        "require_secure_transport": "1",
+        "slow_query_log": "1",
+        "log_output": "FILE",
+    }
+
+
+@pytest.mark.parametrize(
+    ("engine", "version", "major"),
+    [
+        ("postgres", "17", True),
+        ("postgres", "17.6", False),
+        ("mysql", "8.4", True),
+        ("mysql", "8.4.6", False),
+        ("mysql", "8", False),
+        ("postgres", "x", False),
+    ],
+)
+def test_major_versions(engine: str, version: str, major: bool) -> None:
+    assert is_major_version(engine, version) is major
+
+
+def test_the_components_parameter_groups_pass_the_rds_check(small: Plan, protected: Plan) -> None:
+    for plan in (small, protected):
+        result = check_rds_parameters([r.as_json() for r in plan.registrations])
+        assert result.ok, [str(f) for f in result.findings]
+        assert result.evaluated == 4
 
 
 @pytest.mark.parametrize(
@@ -113,13 +158,18 @@ def test_databases(
     assert i["backupRetentionPeriod"] == 7.0
     assert i["storageType"] == "gp3"
     assert (i["multiAz"], i["deletionProtection"], i["skipFinalSnapshot"]) == (False, False, True)
+    assert "finalSnapshotIdentifier" not in i
     # db.t4g.small has no Performance Insights.
     assert i["performanceInsightsEnabled"] is False
     assert db.protect is False
     assert i["vpcSecurityGroupIds"] == [f"db-{name}-sg-id"]
     params = small.one(RDS_PARAMETER_GROUP, f"db-{name}-params").inputs
     assert params["family"] == family
-    assert [p["name"] for p in params["parameters"]] == [tls]
+    assert tls in [p["name"] for p in params["parameters"]]
+    # Dynamic parameters, applied at once (pending-reboot would wait for a reboot).
+    assert {p["applyMethod"] for p in params["parameters"]} == {"immediate"}
+    assert i["engineVersion"] == ENGINES[name][1]
+    assert i["autoMinorVersionUpgrade"] is True
     assert i["parameterGroupName"] == f"db-{name}-params"  # the mock echoes the autoname
     subnets = small.one(RDS_SUBNET_GROUP, f"db-{name}-subnets").inputs
     assert subnets["subnetIds"] == SUBNETS
@@ -148,7 +198,13 @@ def test_protected_databases(protected: Plan) -> None:
             True,
             False,
         )
-        assert i["finalSnapshotIdentifier"] == f"c1-{name}-final"
+        # A suffix drawn once per identifier: the next incarnation's snapshot gets another.
+        suffix = protected.one(RANDOM_ID, f"db-{name}-final-snapshot-suffix")
+        assert suffix.inputs["keepers"] == {"identifier": f"c1-{name}"}
+        assert suffix.inputs["byteLength"] == 4.0
+        assert i["finalSnapshotIdentifier"].startswith(f"c1-{name}-final-")
+        assert len(i["finalSnapshotIdentifier"]) == len(f"c1-{name}-final-") + 8
+        assert db.property_dependencies["finalSnapshotIdentifier"] == [suffix.urn]
         assert i["backupRetentionPeriod"] == 14.0
         assert i["performanceInsightsEnabled"] is True
         assert i["performanceInsightsKmsKeyId"] == DATA_KEY
@@ -162,7 +218,7 @@ def test_database_requires_clients(monitor) -> None:
             DatabaseArgs(
                 identifier="x",
                 engine="postgres",
-                engine_version="17.6",
+                engine_version="17",
                 instance_class="db.t4g.small",
                 db_name="x",
                 subnet_ids=["a"],
@@ -174,4 +230,31 @@ def test_database_requires_clients(monitor) -> None:
         )
 
     with pytest.raises(ValueError, match="DatabaseArgs.client_security_group_ids"):
+        run_pulumi(program)
+
+
+def test_final_snapshot_identifier() -> None:
+    assert final_snapshot_identifier("c1-mlflow", "0a1b2c3d") == "c1-mlflow-final-0a1b2c3d"
+
+
+def test_database_refuses_a_full_engine_version(monitor) -> None:
+    # The defect: 17.6 with automatic minor upgrades plans a downgrade after RDS upgrades.
+    def program() -> None:
+        Database(
+            "bad",
+            DatabaseArgs(
+                identifier="x",
+                engine="postgres",
+                engine_version="17.6",
+                instance_class="db.t4g.small",
+                db_name="x",
+                subnet_ids=["a"],
+                vpc_id="v",
+                client_security_group_ids=["sg"],
+                kms_key_arn="k",
+                logs_key_arn="k",
+            ),
+        )
+
+    with pytest.raises(ValueError, match=r"DatabaseArgs.engine_version '17.6' must be a major"):
         run_pulumi(program)

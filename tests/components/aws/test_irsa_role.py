@@ -62,3 +62,40 @@ def test_irsa_role_exposes_the_annotation(monitor) -> None:
     role = monitor.one("aws:iam/role:Role", "reader-role")
     assert role.parent.endswith("mlops:irsa:IrsaRole::reader")
     assert role.inputs["tags"]["kubernetes-service-account"] == "ns.sa"
+
+
+def test_the_role_arn_waits_for_the_roles_permissions(monitor) -> None:
+    # Whoever takes the ARN (an add-on, a ServiceAccount annotation) is ordered after the
+    # role's policies, not only after the role (IAM propagation).
+    import pulumi
+    import pulumi_aws as aws
+
+    def program() -> None:
+        role = IrsaRole(
+            "csi",
+            IrsaRoleArgs(
+                oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/x",
+                oidc_provider_url="https://x",
+                namespace="kube-system",
+                service_account="ebs-csi-controller-sa",
+                policy="{}",
+                managed_policy_arns=["arn:aws:iam::aws:policy/X"],
+            ),
+        )
+        aws.eks.Addon(
+            "user",
+            cluster_name="c",
+            addon_name="aws-ebs-csi-driver",
+            service_account_role_arn=role.arn,
+            opts=pulumi.ResourceOptions(),
+        )
+
+    run_pulumi(program)
+    user = monitor.one("aws:eks/addon:Addon", "user")
+    deps = set(user.property_dependencies["serviceAccountRoleArn"])
+    assert {
+        monitor.one("aws:iam/role:Role", "csi-role").urn,
+        monitor.one("aws:iam/rolePolicy:RolePolicy", "csi-policy").urn,
+        monitor.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "csi-managed-0").urn,
+    } == deps
+    assert user.inputs["serviceAccountRoleArn"] == "arn:aws:iam::123456789012:role/csi-role"

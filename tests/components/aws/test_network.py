@@ -34,6 +34,7 @@ def _network(**overrides: object) -> Plan:
         "cidr": "10.40.0.0/16",
         "availability_zones": ZONES,
         "cluster_name": "c1",
+        "account_id": "123456789012",
         "nat_gateways": "single",
         "interface_endpoints": False,
         "flow_log_retention_days": 30,
@@ -145,6 +146,8 @@ def test_default_security_group_has_no_rules(small: Plan) -> None:
 
 def test_flow_logs(small: Plan) -> None:
     group = small.one(LOG_GROUP, "network-flow-logs").inputs
+    # Named after the cluster: two stacks of one account and region never share it.
+    assert group["name"] == "/aws/vpc/c1/flow-logs"
     assert group["retentionInDays"] == 30.0
     assert group["kmsKeyId"] == LOGS_KEY
     flow = small.one(FLOW_LOG, "network-flow-log").inputs
@@ -152,14 +155,20 @@ def test_flow_logs(small: Plan) -> None:
     assert flow["logDestinationType"] == "cloud-watch-logs"
     assert flow["vpcId"] == "vpc-network-vpc"
     trust = policy_json(small.one(IAM_ROLE, "network-flow-logs-role").inputs["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
-    delivery = policy_json(
-        small.one(IAM_ROLE_POLICY, "network-flow-logs-delivery").inputs["policy"]
-    )
-    assert delivery["Statement"][0]["Resource"] == [
-        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/network/flow-logs",
-        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/network/flow-logs:*",
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    # Deliveries for this account's flow logs only (the confused-deputy guard).
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*"},
+    }
+    delivery = small.one(IAM_ROLE_POLICY, "network-flow-logs-delivery")
+    assert policy_json(delivery.inputs["policy"])["Statement"][0]["Resource"] == [
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/c1/flow-logs",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/c1/flow-logs:*",
     ]
+    # The flow log starts only once its role may deliver.
+    assert delivery.urn in small.one(FLOW_LOG, "network-flow-log").dependencies
 
 
 def test_nat_per_az_and_interface_endpoints(redundant: Plan) -> None:
@@ -193,6 +202,7 @@ def test_network_args_validation(monitor) -> None:
                 cidr="10.0.0.0/16",
                 availability_zones=["a"],
                 cluster_name="c",
+                account_id="123456789012",
                 nat_gateways="single",
                 interface_endpoints=False,
                 flow_log_retention_days=30,

@@ -40,12 +40,18 @@ def pools() -> Plan:
         opts = on_aws()
         cluster = eks.Cluster("cluster-eks", skip_default_node_group=True, opts=opts)
         role = aws.iam.Role("node-role", assume_role_policy="{}", opts=opts)
+        # What the composition passes: the node role's permissions and the CNI add-on.
+        attachment = aws.iam.RolePolicyAttachment(
+            "node-policy", role=role.name, policy_arn="arn:aws:iam::aws:policy/X", opts=opts
+        )
+        cni = aws.eks.Addon("vpc-cni", cluster_name="c1", addon_name="vpc-cni", opts=opts)
         for name, (types, capacity, ami, (lo, want, hi), disk, taints, gpus) in POOLS.items():
             NodeGroup(
                 name,
                 NodeGroupArgs(
                     cluster=cluster,
                     cluster_name="c1",
+                    kubernetes_version="1.33",
                     node_role=role,
                     subnet_ids=SUBNETS,
                     volume_key_arn=DATA_KEY,
@@ -59,6 +65,7 @@ def pools() -> Plan:
                     pool_label="mlops-platform.io/pool",
                     taints=taints,
                     gpus_per_node=gpus,
+                    depends_on=[attachment, cni],
                     tags=TAGS,
                 ),
                 opts=opts,
@@ -118,6 +125,21 @@ def test_node_groups_from_the_spec(pools: Plan) -> None:
         assert group.inputs["cluster"]["urn"].endswith(f"{EKS_CLUSTER}::cluster-eks")
         assert group.inputs["cluster"]["urn"] in group.dependencies
         assert group.parent.endswith(f"mlops:node_group:NodeGroup::{pool}")
+
+
+def test_node_groups_roll_with_the_control_plane(pools: Plan) -> None:
+    # With a launch template pulumi-eks sets no version; without one the nodes never
+    # follow a control-plane upgrade.
+    assert {r.inputs["version"] for r in pools.by_type(MNG)} == {"1.33"}
+
+
+def test_nodes_wait_for_their_permissions_and_the_cni(pools: Plan) -> None:
+    needed = {
+        pools.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "node-policy").urn,
+        pools.one("aws:eks/addon:Addon", "vpc-cni").urn,
+    }
+    for group in pools.by_type(MNG):
+        assert needed <= set(group.dependencies), group.name
 
 
 def test_autoscaler_tags(pools: Plan) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -16,7 +17,7 @@ ARGS = ca.ClusterAutoscalerArgs(
     cluster_name="c1",
     region="eu-west-1",
     account_id="123456789012",
-    kubernetes_minor="1.33",
+    kubernetes_minor="1.36",
     aws=SCOPE,
 )
 
@@ -30,7 +31,8 @@ def test_values() -> None:
     values = ca.cluster_autoscaler_values(ARGS)
     assert values["autoDiscovery"] == {"clusterName": "c1"}
     assert values["rbac"]["serviceAccount"] == {"create": False, "name": "cluster-autoscaler"}
-    assert values["image"] == {"tag": "v1.33.0"}
+    # The autoscaler's minor is the cluster's (its compatibility rule).
+    assert values["image"] == {"tag": "v1.36.1"}
     assert values["extraArgs"] == {
         "expander": "least-waste",
         "scale-down-unneeded-time": "10m",
@@ -95,3 +97,14 @@ def test_component(plan: Plan) -> None:
     assert inner.aliases == [
         "urn:pulumi:test::mlops-platform::mlops:irsa:IrsaRole$aws:iam/role:Role::irsa-cluster_autoscaler-role"
     ]
+
+
+@pytest.mark.parametrize("minor", ["1.35", "1.36"])
+def test_the_image_minor_follows_the_cluster(minor: str) -> None:
+    values = ca.cluster_autoscaler_values(replace(ARGS, kubernetes_minor=minor))
+    assert values["image"]["tag"].startswith(f"v{minor}.")
+
+
+def test_a_cluster_minor_without_an_autoscaler_release_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"kubernetes_minor '1.33': no autoscaler release"):
+        ca.cluster_autoscaler_values(replace(ARGS, kubernetes_minor="1.33"))

@@ -33,7 +33,8 @@ def test_values() -> None:
     assert values["serviceAccount"] == {"create": False, "name": "external-dns"}
     assert values["domainFilters"] == ["ml.example.com"]
     assert values["txtOwnerId"] == "c1"
-    assert values["extraArgs"] == ["--zone-id-filter=Z0123456789ABC", "--aws-zone-type=public"]
+    # The private zone only: the internal NLB's addresses never reach the public zone.
+    assert values["extraArgs"] == ["--zone-id-filter=Z0123456789ABC", "--aws-zone-type=private"]
     assert values["nodeSelector"] == {"mlops-platform.io/pool": "general"}
     assert values["policy"] == "upsert-only"
 

@@ -1,7 +1,7 @@
 """A real MLflow 3.17.2 server with --expose-prometheus exports the series MLflowDown watches.
 
-The server runs from `.venv-mlflow-metrics` (the image's pins plus prometheus-flask-exporter,
-`make .venv-mlflow-metrics/.installed`, a prerequisite of `make test`) on 127.0.0.1 with a
+The server runs from `.venv-mlflow` (the image's pins, prometheus-flask-exporter among them,
+`make .venv-mlflow/.installed`, a prerequisite of `make test`) on 127.0.0.1 with a
 SQLite store, as a subprocess: its pins are not the program's.
 """
 
@@ -23,7 +23,7 @@ from components.k8s import metric_catalog as m
 from components.k8s import scrapes
 
 ROOT = Path(__file__).resolve().parents[3]
-MLFLOW = ROOT / ".venv-mlflow-metrics" / "bin" / "mlflow"
+MLFLOW = ROOT / ".venv-mlflow" / "bin" / "mlflow"
 START_TIMEOUT_S = 120.0
 
 pytestmark = pytest.mark.slow  # starts a real MLflow server (about 10-20 s on 2 cores)
@@ -47,7 +47,7 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, str]:
 def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A running server's base URL; stopped (its whole process group) after the module."""
     if not MLFLOW.is_file():
-        pytest.skip(f"{MLFLOW} is absent: `make .venv-mlflow-metrics/.installed` creates it")
+        pytest.skip(f"{MLFLOW} is absent: `make .venv-mlflow/.installed` creates it")
     work = tmp_path_factory.mktemp("mlflow-server")
     port = _free_port()
     log = (work / "server.log").open("w")

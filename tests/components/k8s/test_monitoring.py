@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from components.k8s import alerts, dashboards, monitoring
 from tests.conftest import TAGS, Plan, build_service, service_accounts
@@ -25,6 +26,7 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/key-data"
 def _args(**overrides: object) -> monitoring.MonitoringArgs:
     args = {
         "namespace": "monitoring",
+        "node_exporter_namespace": "node-exporter",
         "cluster_name": "c1",
         "secrets_key_arn": KEY,
         "prometheus_retention": "7d",
@@ -44,23 +46,47 @@ def plan() -> Plan:
 
 def test_values_keep_credentials_out() -> None:
     values = monitoring.kube_prometheus_stack_values(_args())
-    assert values["grafana"]["admin"] == {
-        "existingSecret": "grafana-admin",
-        "userKey": "admin-user",
-        "passwordKey": "admin-password",
+    grafana = values["grafana"]
+    # Grafana reads its password from the mounted Secret, never an environment variable,
+    # so neither Grafana nor its sidecars get a secretKeyRef (and the chart no Secret).
+    assert grafana["env"] == {
+        "GF_SECURITY_ADMIN_USER": "admin",
+        "GF_SECURITY_ADMIN_PASSWORD__FILE": "/etc/secrets/grafana-admin/admin-password",
     }
-    assert "adminPassword" not in values["grafana"]
+    assert grafana["extraSecretMounts"] == [
+        {
+            "name": "grafana-admin",
+            "secretName": "grafana-admin",
+            "mountPath": "/etc/secrets/grafana-admin",
+            "readOnly": True,
+            "defaultMode": 0o440,
+        }
+    ]
+    assert "admin" not in grafana and "adminPassword" not in grafana
+    assert grafana["sidecar"]["dashboards"]["skipReload"] is True
+    assert grafana["sidecar"]["datasources"]["initDatasources"] is True
+    # Its sidecars read ConfigMaps through the platform's ClusterRole, not Secrets.
+    assert grafana["rbac"] == {"useExistingClusterRole": "grafana-configmap-reader"}
+    assert monitoring.grafana_reader_rules() == [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}
+    ]
+    assert values["kube-state-metrics"]["collectorsExclude"] == ["secrets"]
+    # Alertmanager's configuration is the ExternalSecret's Secret: the chart renders none.
+    am = values["alertmanager"]
+    assert am["alertmanagerSpec"]["useExistingSecret"] is True
+    assert am["alertmanagerSpec"]["configSecret"] == "alertmanager-config"
+    assert "config" not in am
+    # EKS hides these: no scrape, no absent() alert firing forever.
+    for hidden in ("kubeControllerManager", "kubeScheduler", "kubeEtcd"):
+        assert values[hidden] == {"enabled": False}
+    assert values["kubelet"] == {"serviceMonitor": {"insecureSkipVerify": False}}
+    assert values["crds"] == {"enabled": False}  # MonitoringCrds installs them first
+    assert values["prometheus-node-exporter"]["namespaceOverride"] == "node-exporter"
     spec = values["prometheus"]["prometheusSpec"]
     assert spec["retention"] == "7d"
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim["resources"] == {"requests": {"storage": "20Gi"}}
     assert claim["storageClassName"] == "gp3-encrypted"
-    am = values["alertmanager"]
-    assert am["alertmanagerSpec"]["secrets"] == ["alertmanager-receiver"]
-    platform = next(r for r in am["config"]["receivers"] if r["name"] == "platform")
-    assert platform["webhook_configs"] == [
-        {"url_file": "/etc/alertmanager/secrets/alertmanager-receiver/url", "send_resolved": True}
-    ]
     for component, name in monitoring.SERVICE_ACCOUNTS.items():
         assert values[component]["serviceAccount"] == {"create": False, "name": name}
     for key in ("prometheusOperator", "grafana", "kube-state-metrics"):
@@ -108,20 +134,40 @@ def test_admin_and_receiver_come_from_secrets_manager(plan: Plan) -> None:
             "remoteRef": {"key": "c1/grafana-admin", "property": "username"},
         },
     ]
+    # Alertmanager's whole configuration, templated with the receiver's URL.
+    config = external["alertmanager-config"].inputs["spec"]
+    assert config["data"] == [
+        {"secretKey": "url", "remoteRef": {"key": "c1/alertmanager-receiver", "property": "url"}}
+    ]
+    template = config["target"]["template"]
+    assert template["engineVersion"] == "v2"
+    rendered = yaml.safe_load(template["data"]["alertmanager.yaml"])
+    platform = next(r for r in rendered["receivers"] if r["name"] == "platform")
+    assert platform["webhook_configs"] == [{"url": "{{ .url }}", "send_resolved": True}]
     (release,) = plan.by_type(HELM_RELEASE)
-    # The chart starts once its accounts and both synced secrets exist.
-    assert {r.urn for r in external.values()} <= set(release.dependencies)
+    # The chart starts once its accounts, both synced secrets and Grafana's role exist.
+    (reader,) = plan.by_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    assert reader.inputs["metadata"]["name"] == "grafana-configmap-reader"
+    assert {r.urn for r in external.values()} | {reader.urn} <= set(release.dependencies)
     assert {sa.urn for sa in service_accounts(plan).values()} <= set(release.dependencies)
+    # node-exporter's account in its own (privileged) namespace, the others in monitoring.
     assert sorted(service_accounts(plan)) == sorted(
-        f"monitoring/{n}" for n in monitoring.SERVICE_ACCOUNTS.values()
+        f"{'node-exporter' if c == 'prometheus-node-exporter' else 'monitoring'}/{n}"
+        for c, n in monitoring.SERVICE_ACCOUNTS.items()
     )
 
 
-def test_kept_stacks_keep_deleted_secrets_recoverable() -> None:
-    plan = build_service(
+def test_secrets_go_at_once_and_prod_protects_them() -> None:
+    """A recovery window would block re-creating the stack under its name for a week."""
+    kept = build_service(
         lambda opts: monitoring.Monitoring("monitoring", _args(ephemeral=False), opts)
     )
-    assert {r.inputs["recoveryWindowInDays"] for r in plan.by_type(SECRET)} == {7.0}
+    assert {r.inputs["recoveryWindowInDays"] for r in kept.by_type(SECRET)} == {0.0}
+    assert not any(r.protect for r in kept.by_type(SECRET))
+    prod = build_service(
+        lambda opts: monitoring.Monitoring("monitoring", _args(ephemeral=False, protect=True), opts)
+    )
+    assert all(r.protect for r in prod.by_type(SECRET))
 
 
 def test_the_alerts_and_the_dashboard_after_the_chart() -> None:

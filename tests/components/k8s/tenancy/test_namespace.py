@@ -19,8 +19,10 @@ from tests.types import (
 
 ARGS = TenancyArgs(
     namespaces={"workloads": "mlops", "monitoring": "monitoring", "istio": "istio-system"},
-    kubernetes_minor="1.33",
+    kubernetes_minor="1.36",
     vpc_cidr="10.40.0.0/16",
+    private_subnets=("10.40.0.0/19", "10.40.32.0/19"),
+    service_cidr="172.20.0.0/16",
     gpu_quota=4,
     mesh=True,
 )

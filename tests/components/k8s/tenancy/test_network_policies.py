@@ -1,6 +1,13 @@
-"""NetworkPolicies: exact peers and ports of every namespace's flows."""
+"""NetworkPolicies: exact peers and ports, per workload, of every namespace's flows.
+
+That these selectors pick the pinned charts' real pods, and that the flows are all and
+only what the rendered objects need, is the connectivity proof's job on every plan
+(tests/platformctl/connectivity/test_dev_plan.py); here: the table's own rules.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -8,36 +15,74 @@ from components.k8s.tenancy import network_policies as np
 from contract import load_contract
 
 VPC = "10.40.0.0/16"
+PRIVATE = ("10.40.0.0/19", "10.40.32.0/19", "10.40.64.0/19")
 ALL = dict(load_contract().namespaces)
-PUBLIC = {"ipBlock": {"cidr": "0.0.0.0/0", "except": list(np.PRIVATE_RANGES)}}
-VPC_PEER = {"ipBlock": {"cidr": VPC}}
+PUBLIC = {
+    "ipBlock": {
+        "cidr": "0.0.0.0/0",
+        "except": [
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+            "169.254.0.0/16",
+        ],
+    }
+}
+SUBNETS = [{"ipBlock": {"cidr": c}} for c in PRIVATE]
 KUBE_DNS = {
     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
 }
+PROMETHEUS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
 
 
-def ns(name: str, **pods: str) -> dict:
-    peer: dict = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+def ns(name: str, **pods: str) -> dict[str, Any]:
+    peer: dict[str, Any] = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}
+    }
     if pods:
         peer["podSelector"] = {"matchLabels": pods}
     return peer
 
 
-def tcp(*ports: int) -> list[dict]:
+def tcp(*ports: int) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": p} for p in ports]
 
 
-def policies(key: str, namespaces: dict[str, str] = ALL, acme: bool = False) -> dict:
-    ctx = np.FlowContext(vpc_cidr=VPC, namespaces=namespaces, acme=acme)
-    return {p.name: p.spec for p in np.network_policies(key, ctx)}
+def context(
+    namespaces: dict[str, str] = ALL,
+    *,
+    service_cidr: str = "172.20.0.0/16",
+    endpoints: bool = False,
+    acme: bool = False,
+) -> np.FlowContext:
+    return np.FlowContext(
+        vpc_cidr=VPC,
+        private_subnets=PRIVATE,
+        service_cidr=service_cidr,
+        namespaces=namespaces,
+        interface_endpoints=endpoints,
+        acme=acme,
+    )
 
 
-def rule(spec: dict) -> dict:
+def policies(key: str, ctx: np.FlowContext | None = None) -> dict[str, dict[str, Any]]:
+    return {p.name: p.spec for p in np.network_policies(key, ctx or context())}
+
+
+def rule(spec: dict[str, Any]) -> dict[str, Any]:
     """The single rule of a one-direction policy."""
     (direction,) = spec["policyTypes"]
     (only,) = spec[direction.lower()]
     return only
+
+
+def pods(spec: dict[str, Any]) -> dict[str, str]:
+    return spec["podSelector"].get("matchLabels", {})
 
 
 @pytest.mark.parametrize("key", sorted(ALL))
@@ -54,329 +99,162 @@ def test_every_namespace_starts_with_default_deny_and_dns(key: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "ports"),
-    [
-        ("workloads", [15020]),
-        ("mlflow", [15020]),
-        ("kubeflow", [15020]),
-        ("istio", [15014, 15020, 15090]),
-        ("cert_manager", [9402]),
-        ("external_secrets", [8080]),
-        ("nvidia", [9400]),
-        ("cluster_autoscaler", [8085]),
-    ],
+    ("service_cidr", "cluster_ip"),
+    [("172.20.0.0/16", "172.20.0.1/32"), ("10.100.0.0/16", "10.100.0.1/32")],
 )
-def test_metrics_ingress_only_from_monitoring(key: str, ports: list[int]) -> None:
-    assert rule(policies(key)["allow-metrics-from-monitoring"]) == {
-        "from": [ns("monitoring")],
-        "ports": tcp(*ports),
+def test_api_egress_is_the_kubernetes_cluster_ip_and_the_endpoint_subnets(
+    service_cidr: str, cluster_ip: str
+) -> None:
+    got = policies("cert_manager", context(service_cidr=service_cidr))
+    api = got["allow-egress-kube-api-controller"]
+    assert pods(api) == {"app.kubernetes.io/component": "controller"}
+    assert rule(api) == {"to": [{"ipBlock": {"cidr": cluster_ip}}, *SUBNETS], "ports": tcp(443)}
+
+
+def test_only_the_workloads_that_call_the_api_reach_it() -> None:
+    callers = {(key, w.name) for key, ws in np.WORKLOADS.items() for w in ws if w.api}
+    for key in ALL:
+        got = policies(key)
+        for w in np.WORKLOADS.get(key, ()):
+            assert (f"allow-egress-kube-api-{w.name}" in got) == ((key, w.name) in callers)
+    # The ones the live-defects review named, and those that never call it.
+    for key, name in [
+        ("istio", "istiod"),
+        ("cert_manager", "cainjector"),
+        ("external_secrets", "controller"),
+        ("monitoring", "grafana"),
+        ("cluster_autoscaler", "controller"),
+        ("external_dns", "controller"),
+    ]:
+        assert (key, name) in callers
+    assert ("monitoring", "alertmanager") not in callers
+    assert ("external_secrets", "webhook") not in callers
+
+
+def test_webhooks_are_admitted_from_the_private_subnets_to_the_webhook_pods_only() -> None:
+    got = policies("cert_manager")
+    hook = got["allow-ingress-webhook-webhook"]
+    assert pods(hook) == {"app.kubernetes.io/component": "webhook"}
+    assert rule(hook) == {"from": SUBNETS, "ports": tcp(10250)}
+    assert rule(policies("istio")["allow-ingress-webhook-istiod"]) == {
+        "from": SUBNETS,
+        "ports": tcp(15017),
     }
+    assert rule(policies("aws_load_balancer_controller")["allow-ingress-webhook-controller"])[
+        "ports"
+    ] == tcp(9443)
+    # No ipBlock of any namespace admits the whole VPC but the load balancer's.
+    for key in ALL:
+        for name, spec in policies(key).items():
+            for r in spec.get("ingress", []) + spec.get("egress", []):
+                peers = r.get("from", []) + r.get("to", [])
+                if {"ipBlock": {"cidr": VPC}} in peers:
+                    assert (key, name) == ("istio_gateway", "allow-ingress-load-balancer")
 
 
-def test_nothing_scrapes_the_kserve_controller() -> None:
-    """Its metrics listen on 127.0.0.1 (behind kube-rbac-proxy): no port to admit."""
-    assert "allow-metrics-from-monitoring" not in policies("kserve")
+def test_public_excludes_private_shared_and_link_local_space() -> None:
+    assert np.public_peer() == PUBLIC
 
 
-def test_no_metrics_ingress_without_monitoring() -> None:
+@pytest.mark.parametrize(("endpoints", "extra"), [(False, []), (True, SUBNETS)])
+def test_aws_apis_are_public_and_the_interface_endpoints(endpoints: bool, extra: list) -> None:
+    got = policies("external_secrets", context(endpoints=endpoints))
+    aws = got["allow-egress-aws-apis-controller"]
+    assert pods(aws) == {"app.kubernetes.io/name": "external-secrets"}
+    assert rule(aws) == {"to": [PUBLIC, *extra], "ports": tcp(443)}
+    assert "allow-egress-aws-apis-webhook" not in got
+
+
+def test_metrics_ingress_only_from_the_prometheus_pod() -> None:
+    got = policies("cert_manager")
+    for name in ("controller", "cainjector", "webhook"):
+        assert rule(got[f"allow-ingress-metrics-{name}"]) == {
+            "from": [PROMETHEUS],
+            "ports": tcp(9402),
+        }
     without = {k: v for k, v in ALL.items() if k != "monitoring"}
-    assert "allow-metrics-from-monitoring" not in policies("workloads", without)
+    assert not any(
+        n.startswith("allow-ingress-metrics") for n in policies("cert_manager", context(without))
+    )
 
 
-def test_workloads_flows() -> None:
-    got = policies("workloads")
-    assert sorted(got) == [
-        "allow-dns",
-        "allow-egress-aws-apis",
-        "allow-egress-istiod",
-        "allow-egress-mlflow",
-        "allow-ingress-istio",
-        "allow-ingress-knative",
-        "allow-ingress-pipelines",
-        "allow-metrics-from-monitoring",
-        "default-deny",
-    ]
-    # Pipelines call predictors directly (Standard: 8080, Knative: queue-proxy 8012).
-    assert rule(got["allow-ingress-pipelines"]) == {
-        "from": [ns("kubeflow")],
-        "ports": tcp(8080, 8012),
+def test_prometheus_scrapes_every_metrics_port_the_nodes_and_coredns() -> None:
+    scrape = policies("monitoring")["allow-egress-scrape"]
+    assert pods(scrape) == {"app.kubernetes.io/name": "prometheus"}
+    rules = scrape["egress"]
+    assert {
+        "to": [ns("cert-manager", **{"app.kubernetes.io/component": "webhook"})],
+        "ports": tcp(9402),
+    } in rules
+    assert {
+        "to": [ns("nvidia-device-plugin", **{"app.kubernetes.io/name": "dcgm-exporter"})],
+        "ports": tcp(9400),
+    } in rules
+    assert rules[-2] == {"to": SUBNETS, "ports": tcp(10250, 9100, 10249)}
+    assert rules[-1] == {"to": [KUBE_DNS], "ports": tcp(9153)}
+    targets = sum(1 for ws in np.WORKLOADS.values() for w in ws if w.metrics)
+    assert len(rules) == targets + 2
+
+
+def test_the_gateway_takes_the_load_balancer_on_its_listener_and_health_port() -> None:
+    got = policies("istio_gateway")
+    lb = got["allow-ingress-load-balancer"]
+    assert pods(lb) == {"istio": "ingressgateway"}
+    assert rule(lb) == {"from": [{"ipBlock": {"cidr": VPC}}], "ports": tcp(443, 15021)}
+    assert rule(got["allow-egress-to-mlflow"]) == {"to": [ns("mlflow")], "ports": tcp(5000)}
+    assert rule(got["allow-egress-to-kubeflow"]) == {
+        "to": [ns("kubeflow")],
+        "ports": tcp(3000, 8888),
     }
-    assert rule(got["allow-ingress-istio"]) == {
-        "from": [ns("istio-system")],
-        "ports": tcp(8080, 8012),
-    }
-    # Knative's activator (to revisions, probes) and autoscaler (queue-proxy metrics).
-    assert rule(got["allow-ingress-knative"]) == {
-        "from": [ns("knative-serving")],
-        "ports": tcp(8012, 9090, 8022),
-    }
-    assert rule(got["allow-egress-mlflow"]) == {"to": [ns("mlflow")], "ports": tcp(5000)}
-    assert rule(got["allow-egress-aws-apis"]) == {"to": [VPC_PEER, PUBLIC], "ports": tcp(443)}
     assert rule(got["allow-egress-istiod"]) == {
         "to": [ns("istio-system", app="istiod")],
         "ports": tcp(15012),
     }
-
-
-def test_mlflow_flows() -> None:
-    got = policies("mlflow")
-    assert rule(got["allow-ingress-clients"]) == {
-        "from": [ns("mlops"), ns("kubeflow"), ns("kserve"), ns("istio-system")],
+    # and the upstream side admits the gateway's pods, not the gateway's namespace.
+    assert rule(policies("mlflow")["allow-ingress-from-istio-ingress-ingressgateway"]) == {
+        "from": [ns("istio-ingress", istio="ingressgateway")],
         "ports": tcp(5000),
     }
-    assert rule(got["allow-egress-postgres"]) == {"to": [VPC_PEER], "ports": tcp(5432)}
-    assert rule(got["allow-egress-aws-apis"]) == {"to": [VPC_PEER, PUBLIC], "ports": tcp(443)}
-    assert "allow-egress-istiod" in got
 
 
-def test_kubeflow_flows() -> None:
-    got = policies("kubeflow")
-    assert rule(got["allow-ingress-istio"]) == {
-        "from": [ns("istio-system")],
-        "ports": tcp(3000, 8888),
+def test_istiod_serves_xds_to_the_injected_namespaces() -> None:
+    xds = policies("istio")["allow-ingress-xds"]
+    assert pods(xds) == {"app": "istiod"}
+    assert rule(xds) == {
+        "from": [ns("mlops"), ns("mlflow"), ns("kubeflow"), ns("istio-ingress")],
+        "ports": tcp(15012),
     }
-    assert rule(got["allow-ingress-same-namespace"]) == {"from": [ns("kubeflow")]}
-    assert rule(got["allow-egress-same-namespace"]) == {"to": [ns("kubeflow")]}
-    assert rule(got["allow-egress-mlflow"]) == {"to": [ns("mlflow")], "ports": tcp(5000)}
-    assert rule(got["allow-egress-kserve"]) == {"to": [ns("kserve")], "ports": tcp(8080)}
-    assert rule(got["allow-egress-mysql"]) == {"to": [VPC_PEER], "ports": tcp(3306)}
-    assert rule(got["allow-egress-kube-api"]) == {"to": [VPC_PEER], "ports": tcp(443)}
 
 
-def test_kserve_only_webhooks_from_the_vpc_and_the_api() -> None:
-    got = policies("kserve")
-    assert sorted(got) == [
-        "allow-dns",
-        "allow-egress-kube-api",
-        "allow-ingress-webhooks",
-        "default-deny",
-    ]
-    assert rule(got["allow-ingress-webhooks"]) == {"from": [VPC_PEER], "ports": tcp(9443)}
+def test_databases_only_from_their_service_by_the_private_subnets() -> None:
+    assert rule(policies("mlflow")["allow-egress-postgres"]) == {"to": SUBNETS, "ports": tcp(5432)}
+    assert rule(policies("kubeflow")["allow-egress-mysql"]) == {"to": SUBNETS, "ports": tcp(3306)}
+    for key in ALL:
+        for name, spec in policies(key).items():
+            ports = [p["port"] for r in spec.get("egress", []) for p in r.get("ports", [])]
+            if 5432 in ports or 3306 in ports:
+                assert name in ("allow-egress-postgres", "allow-egress-mysql"), (key, name)
 
 
-@pytest.mark.parametrize("key", ["cert_manager", "external_secrets"])
-def test_operators_with_webhooks(key: str) -> None:
-    got = policies(key)
-    assert rule(got["allow-ingress-webhooks"]) == {"from": [VPC_PEER], "ports": tcp(10250)}
-    assert rule(got["allow-egress-kube-api"]) == {"to": [VPC_PEER], "ports": tcp(443)}
-    assert rule(got["allow-egress-aws-apis"]) == {"to": [VPC_PEER, PUBLIC], "ports": tcp(443)}
-    assert "allow-egress-public-dns" not in got
-
-
-def test_acme_adds_public_dns_for_the_self_check() -> None:
-    got = policies("cert_manager", acme=True)
+def test_acme_adds_aws_and_public_dns_for_the_controller_only() -> None:
+    assert "allow-egress-aws-apis-controller" not in policies("cert_manager")
+    got = policies("cert_manager", context(acme=True))
+    assert pods(got["allow-egress-aws-apis-controller"]) == {
+        "app.kubernetes.io/component": "controller"
+    }
     assert rule(got["allow-egress-public-dns"]) == {
         "to": [PUBLIC],
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
     }
 
 
-def test_istio_system_flows() -> None:
-    got = policies("istio")
-    xds = got["allow-ingress-istiod-xds"]
-    assert xds["podSelector"] == {"matchLabels": {"app": "istiod"}}
-    assert xds["ingress"] == [
-        {
-            "from": [
-                ns("mlops"),
-                ns("mlflow"),
-                ns("kubeflow"),
-                ns("knative-serving"),
-                ns("istio-system"),
-            ],
-            "ports": tcp(15012),
-        }
-    ]
-    assert got["allow-ingress-istiod-webhook"]["ingress"] == [
-        {"from": [VPC_PEER], "ports": tcp(15017)}
-    ]
-    assert got["allow-ingress-gateway"]["ingress"] == [
-        {"from": [VPC_PEER], "ports": tcp(8080, 8443)}
-    ]
-    assert got["allow-egress-gateway-to-mlflow"]["egress"] == [
-        {"to": [ns("mlflow")], "ports": tcp(5000)}
-    ]
-    assert got["allow-egress-gateway-to-kubeflow"]["egress"] == [
-        {"to": [ns("kubeflow")], "ports": tcp(3000, 8888)}
-    ]
-
-
-def test_the_gateway_serves_knative() -> None:
-    got = policies("istio")
-    gateway = {"matchLabels": {"istio": "ingressgateway"}}
-    # Revisions scaled to zero: requests wait in the activator (HTTP/1 and h2c).
-    assert got["allow-egress-gateway-to-knative-serving"]["egress"] == [
-        {"to": [ns("knative-serving")], "ports": tcp(8012, 8013)}
-    ]
-    # KServe's host: the gateway forwards to its own knative-local-gateway listener,
-    assert got["allow-egress-gateway-to-istio-system"]["egress"] == [
-        {"to": [ns("istio-system")], "ports": tcp(8081)}
-    ]
-    local = got["allow-ingress-local-gateway"]
-    assert local["podSelector"] == gateway
-    # which also admits the pipelines' calls to InferenceServices,
-    assert local["ingress"] == [
-        {
-            "from": [ns("istio-system", istio="ingressgateway"), ns("kubeflow")],
-            "ports": tcp(8081),
-        }
-    ]
-    # and net-istio's status probes of both listeners.
-    probes = got["allow-ingress-gateway-probes"]
-    assert probes["podSelector"] == gateway
-    assert probes["ingress"] == [
-        {
-            "from": [ns("knative-serving", app="net-istio-controller")],
-            "ports": tcp(8080, 8081),
-        }
-    ]
-
-
-def test_without_knative_the_gateway_has_no_knative_flows() -> None:
-    without = {k: v for k, v in ALL.items() if k not in ("knative_serving", "knative_operator")}
-    got = policies("istio", without)
-    assert not {
-        "allow-egress-gateway-to-knative-serving",
-        "allow-egress-gateway-to-istio-system",
-        "allow-ingress-local-gateway",
-        "allow-ingress-gateway-probes",
-    } & set(got)
-    assert "allow-egress-local-gateway" not in policies("kubeflow", without)
-    assert "allow-ingress-knative" not in policies("workloads", without)
-
-
-def test_knative_serving_flows() -> None:
-    got = policies("knative_serving")
-    assert sorted(got) == [
-        "allow-dns",
-        "allow-egress-gateway-probes",
-        "allow-egress-istiod",
-        "allow-egress-kube-api",
-        "allow-egress-revisions",
-        "allow-egress-same-namespace",
-        "allow-ingress-istio",
-        "allow-ingress-same-namespace",
-        "allow-ingress-webhooks",
-        "default-deny",
-    ]
-    # The control plane calls Serving's and net-istio's webhooks,
-    assert rule(got["allow-ingress-webhooks"]) == {"from": [VPC_PEER], "ports": tcp(8443)}
-    # the gateway the activator,
-    assert rule(got["allow-ingress-istio"]) == {
-        "from": [ns("istio-system")],
-        "ports": tcp(8012, 8013),
-    }
-    # the activator and the autoscaler the revisions,
-    assert rule(got["allow-egress-revisions"]) == {
-        "to": [ns("mlops")],
-        "ports": tcp(8012, 9090, 8022),
-    }
-    # net-istio the gateway's listeners, the meshed pods istiod, the controllers the API.
-    assert rule(got["allow-egress-gateway-probes"]) == {
-        "to": [ns("istio-system", istio="ingressgateway")],
-        "ports": tcp(8080, 8081),
-    }
-    assert rule(got["allow-egress-istiod"]) == {
-        "to": [ns("istio-system", app="istiod")],
-        "ports": tcp(15012),
-    }
-    assert rule(got["allow-egress-kube-api"]) == {"to": [VPC_PEER], "ports": tcp(443)}
-    assert rule(got["allow-egress-same-namespace"]) == {"to": [ns("knative-serving")]}
-
-
-def test_knative_operator_only_its_webhook_and_the_api() -> None:
-    got = policies("knative_operator")
-    assert sorted(got) == [
-        "allow-dns",
-        "allow-egress-kube-api",
-        "allow-ingress-webhooks",
-        "default-deny",
-    ]
-    assert rule(got["allow-ingress-webhooks"]) == {"from": [VPC_PEER], "ports": tcp(8443)}
-
-
-def test_keda_flows() -> None:
-    got = policies("keda")
-    assert sorted(got) == [
-        "allow-dns",
-        "allow-egress-kube-api",
-        "allow-egress-operator-grpc",
-        "allow-egress-prometheus",
-        "allow-ingress-metrics-api",
-        "allow-ingress-operator-grpc",
-        "allow-ingress-webhook",
-        "default-deny",
-    ]
-    webhooks = {"matchLabels": {"app": "keda-admission-webhooks"}}
-    metrics = {"matchLabels": {"app": "keda-operator-metrics-apiserver"}}
-    operator = {"matchLabels": {"app": "keda-operator"}}
-    # Each pod admits exactly its caller: the control plane calls the webhook and the
-    # metrics server (the external metrics APIService); the metrics server the operator.
-    assert got["allow-ingress-webhook"]["podSelector"] == webhooks
-    assert rule(got["allow-ingress-webhook"]) == {"from": [VPC_PEER], "ports": tcp(9443)}
-    assert got["allow-ingress-metrics-api"]["podSelector"] == metrics
-    assert rule(got["allow-ingress-metrics-api"]) == {"from": [VPC_PEER], "ports": tcp(6443)}
-    assert got["allow-ingress-operator-grpc"]["podSelector"] == operator
-    assert rule(got["allow-ingress-operator-grpc"]) == {
-        "from": [ns("keda", app="keda-operator-metrics-apiserver")],
-        "ports": tcp(9666),
-    }
-    assert got["allow-egress-operator-grpc"]["podSelector"] == metrics
-    assert rule(got["allow-egress-operator-grpc"]) == {
-        "to": [ns("keda", app="keda-operator")],
-        "ports": tcp(9666),
-    }
-    # Only the operator queries Prometheus (the models' Prometheus scalers),
-    assert got["allow-egress-prometheus"]["podSelector"] == operator
-    assert rule(got["allow-egress-prometheus"]) == {
-        "to": [ns("monitoring", **{"app.kubernetes.io/name": "prometheus"})],
-        "ports": tcp(9090),
-    }
-    # and Prometheus admits it.
-    admitted = policies("monitoring")["allow-ingress-prometheus-from-keda"]
-    assert admitted["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
-    assert admitted["ingress"] == [{"from": [ns("keda")], "ports": tcp(9090)}]
-    without = {k: v for k, v in ALL.items() if k != "keda"}
-    assert "allow-ingress-prometheus-from-keda" not in policies("monitoring", without)
-    alone = policies("keda", {k: v for k, v in ALL.items() if k != "monitoring"})
-    assert "allow-egress-prometheus" not in alone
-
-
-def test_the_knative_operator_admits_webhook_calls_on_its_webhook_only() -> None:
-    webhook = policies("knative_operator")["allow-ingress-webhooks"]
-    assert webhook["podSelector"] == {"matchLabels": {"app": "operator-webhook"}}
-
-
-def test_pipelines_reach_inference_through_the_local_gateway() -> None:
-    got = policies("kubeflow")
-    assert rule(got["allow-egress-local-gateway"]) == {
-        "to": [ns("istio-system", istio="ingressgateway")],
-        "ports": tcp(8081),
-    }
-    assert rule(got["allow-egress-inference"]) == {"to": [ns("mlops")], "ports": tcp(8080, 8012)}
-
-
-def test_monitoring_scrapes_exactly_the_metrics_ports() -> None:
-    got = policies("monitoring")
-    assert rule(got["allow-egress-scrape-namespaces"]) == {
-        "to": [{"namespaceSelector": {}}],
-        "ports": tcp(7979, 8080, 8082, 8083, 8084, 8085, 9400, 9402, 15014, 15020, 15090),
-    }
-    assert rule(got["allow-egress-scrape-nodes"]) == {"to": [VPC_PEER], "ports": tcp(10250, 9100)}
-    assert rule(got["allow-ingress-webhooks"]) == {"from": [VPC_PEER], "ports": tcp(10250)}
-
-
-@pytest.mark.parametrize("key", ["external_dns", "cluster_autoscaler"])
-def test_aws_controllers_reach_only_the_api_and_aws(key: str) -> None:
-    got = policies(key)
-    assert {n for n in got if n.startswith("allow-egress")} == {
-        "allow-egress-kube-api",
-        "allow-egress-aws-apis",
-    }
-    assert not any(n.startswith("allow-ingress") for n in got)
-
-
 def test_flows_to_absent_namespaces_are_dropped() -> None:
     only = {k: ALL[k] for k in ("workloads",)}
-    got = policies("workloads", only)
-    assert sorted(got) == ["allow-dns", "allow-egress-aws-apis", "default-deny"]
+    got = policies("workloads", context(only))
+    assert sorted(got) == ["allow-dns", "allow-egress-aws-apis-workloads", "default-deny"]
+
+
+def test_no_policy_name_repeats_in_any_namespace() -> None:
+    for key in ALL:
+        names = [p.name for p in np.network_policies(key, context(acme=True, endpoints=True))]
+        assert len(names) == len(set(names)), key

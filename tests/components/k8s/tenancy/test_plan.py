@@ -15,13 +15,16 @@ from contract import contract
 NAMESPACES = {k: v for k, v in contract().namespaces.items() if k != "external_dns"}
 ARGS = tenancy.TenancyArgs(
     namespaces=NAMESPACES,
-    kubernetes_minor="1.33",
+    kubernetes_minor="1.36",
     vpc_cidr="10.40.0.0/16",
+    private_subnets=("10.40.0.0/19", "10.40.32.0/19", "10.40.64.0/19"),
+    service_cidr="172.20.0.0/16",
     gpu_quota=4,
     mesh=True,
 )
 PLANS = {p.key: p for p in tenancy.tenancy_plan(ARGS)}
-PRIVILEGED = {"istio", "monitoring", "nvidia"}
+# Only the node agents' own namespaces (the live-defects issue, item 19).
+PRIVILEGED = {"istio_cni", "node_exporter", "nvidia"}
 
 
 def test_namespaces() -> None:
@@ -31,12 +34,16 @@ def test_namespaces() -> None:
         "kubeflow": "kubeflow",
         "kserve": "kserve",
         "monitoring": "monitoring",
+        "node_exporter": "node-exporter",
         "istio": "istio-system",
+        "istio_gateway": "istio-ingress",
+        "istio_cni": "istio-cni",
         "cert_manager": "cert-manager",
         "external_secrets": "external-secrets",
         "argocd": "argocd",
         "nvidia": "nvidia-device-plugin",
         "cluster_autoscaler": "cluster-autoscaler",
+        "aws_load_balancer_controller": "aws-load-balancer-controller",
         "knative_operator": "knative-operator",
         "knative_serving": "knative-serving",
         "keda": "keda",
@@ -51,11 +58,11 @@ def test_psa_labels(key: str) -> None:
     psa = {k: v for k, v in plan.labels.items() if k.startswith("pod-security.kubernetes.io/")}
     assert psa == {
         "pod-security.kubernetes.io/enforce": level,
-        "pod-security.kubernetes.io/enforce-version": "v1.33",
+        "pod-security.kubernetes.io/enforce-version": "v1.36",
         "pod-security.kubernetes.io/audit": "restricted",
-        "pod-security.kubernetes.io/audit-version": "v1.33",
+        "pod-security.kubernetes.io/audit-version": "v1.36",
         "pod-security.kubernetes.io/warn": "restricted",
-        "pod-security.kubernetes.io/warn-version": "v1.33",
+        "pod-security.kubernetes.io/warn-version": "v1.36",
     }
     if key in PRIVILEGED:
         assert plan.annotations == {tenancy.REASON_ANNOTATION: tenancy.PRIVILEGED[key]}
@@ -65,16 +72,20 @@ def test_psa_labels(key: str) -> None:
 
 
 def test_privileged_reasons_name_the_node_agents() -> None:
-    assert "istio-cni" in tenancy.PRIVILEGED["istio"]
-    assert "node-exporter" in tenancy.PRIVILEGED["monitoring"]
+    assert set(tenancy.PRIVILEGED) == PRIVILEGED
+    assert "istio-cni" in tenancy.PRIVILEGED["istio_cni"]
+    assert "node-exporter" in tenancy.PRIVILEGED["node_exporter"]
+    # istiod, the gateway, Prometheus and Grafana run under `restricted`.
+    for key in ("istio", "istio_gateway", "monitoring"):
+        assert PLANS[key].pod_security == "restricted"
     assert "device plugin" in tenancy.PRIVILEGED["nvidia"]
     assert "DCGM" in tenancy.PRIVILEGED["nvidia"]
 
 
 def test_istio_injection_only_where_users_reach() -> None:
     injected = {k for k, p in PLANS.items() if p.labels.get("istio-injection") == "enabled"}
-    # Knative Serving's too: its activator and autoscaler call revisions under STRICT mTLS.
-    assert injected == {"workloads", "mlflow", "kubeflow", "knative_serving"}
+    # and the gateway's own namespace: its `image: auto` pod is completed by the injector.
+    assert injected == {"workloads", "mlflow", "kubeflow", "istio_gateway", "knative_serving"}
     assert all("istio-injection" in p.labels for p in PLANS.values())
 
 
@@ -97,7 +108,7 @@ def test_other_namespaces_forbid_gpus_and_load_balancers() -> None:
         assert "nvidia.com/gpu" not in hard  # a bare key is never charged
         if key not in tenancy.GPU_NAMESPACES:
             assert hard["requests.nvidia.com/gpu"] == "0", key
-        assert hard["services.loadbalancers"] == ("1" if key == "istio" else "0"), key
+        assert hard["services.loadbalancers"] == ("1" if key == "istio_gateway" else "0"), key
     assert PLANS["cert_manager"].quota.hard() == {
         "requests.cpu": "4",
         "requests.memory": "8Gi",
@@ -155,3 +166,17 @@ def test_roles_are_least_privilege() -> None:
 def test_without_the_mesh_no_injection_label() -> None:
     plans = tenancy.tenancy_plan(dataclasses.replace(ARGS, mesh=False))
     assert all("istio-injection" not in p.labels for p in plans)
+
+
+def test_engineers_change_nothing_of_kubeflow_pipelines_own() -> None:
+    (editor,) = [r for r in PLANS["kubeflow"].roles if r.name == "tenant-editor"]
+    writes = {
+        (group, resource)
+        for rule in editor.rules
+        if set(rule["verbs"]) - {"get", "list", "watch"}
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert writes == {("", "pods"), ("argoproj.io", "workflows")}  # delete only
+    (serving,) = [r for r in PLANS["workloads"].roles if r.name == "tenant-editor"]
+    assert any("inferenceservices" in r["resources"] for r in serving.rules)
