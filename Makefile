@@ -427,7 +427,7 @@ SERVING_TESTS := tests/components/k8s/test_knative.py tests/components/k8s/test_
         tests/components/k8s/test_keda.py tests/components/k8s/test_monitoring.py \
         tests/components/k8s/test_ml_services.py tests/components/k8s/tenancy \
         tests/stacks/test_serving_settings.py tests/program/test_serving_plan.py \
-        tests/platformctl/connectivity/test_serving_flows.py
+        tests/platformctl/connectivity/test_serving_flows.py tests/platformctl/test_order.py
 
 test-serving: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(NCA_VENV)/.installed tools
 	$(VENV)/bin/python -m pytest $(SERVING_TESTS) -n 2 -q

@@ -122,7 +122,7 @@ def _tcp(*numbers: int) -> tuple[tuple[str, int], ...]:
     return tuple(("TCP", n) for n in numbers)
 
 
-GATEWAY: Final = Pods("istio", (("istio", "ingressgateway"),))
+GATEWAY: Final = Pods("istio_gateway", (("istio", "ingressgateway"),))
 PROMETHEUS: Final = Pods("monitoring", (("app.kubernetes.io/name", "prometheus"),))
 KNATIVE_SERVING: Final = "knative-serving"  # created by the Knative operator; not a contract key
 
@@ -187,9 +187,21 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
         "the activator reports request statistics to the autoscaler (websocket)",
     ),
     DeclaredFlow(
+        Pods(KNATIVE_SERVING, (("app", "autoscaler"),)),
+        Pods(KNATIVE_SERVING, (("app", "autoscaler"),)),
+        _tcp(8080),
+        "autoscaler replicas forward statistics to the bucket's owner",
+    ),
+    DeclaredFlow(
+        GATEWAY,
+        Pods(KNATIVE_SERVING, (("app", "activator"),)),
+        _tcp(8013),
+        "gRPC (h2c) requests to revisions scaled to zero wait in the activator",
+    ),
+    DeclaredFlow(
         Pods(KNATIVE_SERVING, (("app", "net-istio-controller"),)),
         GATEWAY,
-        _tcp(8080, 8081),
+        _tcp(443, 8081),
         "net-istio probes the gateway pods' listeners before marking an Ingress ready",
     ),
     DeclaredFlow(

@@ -67,15 +67,16 @@ def k8s_objects(plan: Plan) -> list:
 
 
 def test_counts_of_the_baseline(dev: Plan) -> None:
-    assert len(dev.by_type(NAMESPACE)) == 15
-    assert len(dev.by_type(RESOURCE_QUOTA)) == 15
-    assert len(dev.by_type(LIMIT_RANGE)) == 15
-    assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 15
-    assert len(dev.by_type(ROLE)) == 17
-    assert len(dev.by_type(ROLE_BINDING)) == 17
+    # + knative-operator, knative-serving and keda (docs/serving.md)
+    assert len(dev.by_type(NAMESPACE)) == 18
+    assert len(dev.by_type(RESOURCE_QUOTA)) == 18
+    assert len(dev.by_type(LIMIT_RANGE)) == 18
+    assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 18
+    assert len(dev.by_type(ROLE)) == 20
+    assert len(dev.by_type(ROLE_BINDING)) == 20
     # Per workload, not per namespace: the connectivity proof holds them to the needs.
-    assert len(dev.by_type(NETWORK_POLICY)) == 106
-    assert len(dev.by_type(PEER_AUTHENTICATION)) == 4  # the injected namespaces
+    assert len(dev.by_type(NETWORK_POLICY)) == 151
+    assert len(dev.by_type(PEER_AUTHENTICATION)) == 5  # the injected namespaces
 
 
 def test_every_kubernetes_object_has_the_provider_and_an_explicit_name(dev: Plan) -> None:
@@ -153,8 +154,15 @@ def _node_selectors(values: object, path: str = "") -> dict[str, object]:
 
 
 def test_platform_pods_on_general_unless_gpu(dev: Plan) -> None:
-    # A DaemonSet on every node, or no pods at all.
-    node_agents = {"istio-cni", "istio-base", "prometheus-operator-crds"}
+    # A DaemonSet on every node, or no pods at all (CRDs, runtimes); pinned by node affinity.
+    node_agents = {
+        "istio-cni",
+        "istio-base",
+        "prometheus-operator-crds",
+        "kserve-crd",
+        "kserve-runtime-configs",
+    }
+    by_affinity = {"knative-operator"}  # its chart has no nodeSelector value
     for r in dev.by_type(RELEASE):
         name = r.inputs["name"]
         selectors = _node_selectors(r.inputs["values"])
@@ -293,7 +301,7 @@ def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
     assert existing.by_type(MANAGED_NODE_GROUP) == []
     (provider,) = existing.by_type(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == "/etc/kube/shared.yaml"
-    assert len(existing.by_type(NAMESPACE)) == 16  # + external-dns
+    assert len(existing.by_type(NAMESPACE)) == 19  # + external-dns
     assert len(existing.by_type(RELEASE)) == len(CHARTS)
     autoscaler = existing.one(RELEASE, "release-cluster-autoscaler").inputs["values"]
     assert autoscaler["autoDiscovery"] == {"clusterName": "shared-cluster"}

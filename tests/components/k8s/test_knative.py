@@ -281,3 +281,21 @@ def test_operator_pods_on_the_general_pool_restricted_with_resources(rendered) -
     webhook = specs["Deployment/operator-webhook"]
     # The chart's spread of webhook replicas over nodes is kept beside the pool affinity.
     assert webhook["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+
+
+def test_the_local_gateway_service_selects_the_gateway_pods_in_their_namespace(
+    plan: Plan,
+) -> None:
+    """net-istio's copy in istio-system selects nothing where the gateway runs elsewhere."""
+    (service,) = [r for r in plan.registrations if r.type == "kubernetes:core/v1:Service"]
+    assert service.inputs["metadata"]["name"] == "knative-local-gateway"
+    assert service.inputs["metadata"]["namespace"] == ARGS.gateway_namespace
+    assert service.inputs["spec"] == {
+        "type": "ClusterIP",
+        "selector": {"istio": "ingressgateway"},
+        "ports": [{"name": "http2", "port": 80, "targetPort": 8081, "protocol": "TCP"}],
+    }
+    local = knative.serving_config(ARGS)["istio"]
+    assert local["local-gateway.knative-serving.knative-local-gateway"] == (
+        f"knative-local-gateway.{ARGS.gateway_namespace}.svc.cluster.local"
+    )

@@ -127,13 +127,18 @@ def test_knative_by_default_standard_on_request() -> None:
 def test_runtimes_on_and_off() -> None:
     runtimes = kserve.runtime_values()["kserve"]["servingruntime"]
     assert runtimes["enabled"] is True
-    enabled = {k for k, v in runtimes.items() if isinstance(v, dict) and v["disabled"] is False}
+    enabled = {k for k, v in runtimes.items() if isinstance(v, dict) and v.get("disabled") is False}
     assert enabled == {"sklearnserver", "torchserve", "huggingfaceserver"}
     chart_keys = yaml.safe_load(_chart_values("kserve-runtime-configs"))["kserve"]["servingruntime"]
     # Every runtime of the chart is decided (those with a `disabled` switch of their own).
     switchable = {k for k, v in chart_keys.items() if isinstance(v, dict) and "disabled" in v}
-    # The multi-node Hugging Face runtime reads the single-node one's switch, not its own.
-    assert {k for k in runtimes if k != "enabled"} == switchable - {"huggingfaceserver_multinode"}
+    # The multi-node Hugging Face runtime reads the single-node one's switch, not its own
+    # (it has a security context of its own, which the values set).
+    assert {k for k in runtimes if k != "enabled"} == switchable
+    assert "disabled" not in runtimes["huggingfaceserver_multinode"]
+    for key, runtime in runtimes.items():
+        if key != "enabled":
+            assert runtime["securityContext"] == kserve.RUNTIME_SECURITY_CONTEXT, key
     patch = _chart_file(
         "kserve-runtime-configs", "files/runtimes/clusterservingruntimes-patch.yaml"
     )
@@ -265,9 +270,9 @@ def test_a_canary_rollout_of_the_example_fits_the_workloads_quota() -> None:
     Istio sidecar. During a rollout both revisions run at their maximum."""
     quota = tenancy.quota_for("workloads", 4)
     queue = knative.serving_config(knative_args())["deployment"]
-    sidecar = istio.istiod_values(istio.IstioArgs(namespace="istio-system"))["global"]["proxy"][
-        "resources"
-    ]
+    sidecar = istio.istiod_values(
+        istio.IstioArgs(namespace="istio-system", cni_namespace="istio-cni")
+    )["global"]["proxy"]["resources"]
     storage = kserve.kserve_values(kserve_args())["kserve"]["storage"]["resources"]
     for env in ENVIRONMENTS:
         predictor = example(env)["spec"]["predictor"]
@@ -308,6 +313,8 @@ def test_the_workloads_namespace_injects_sidecars_and_enforces_restricted() -> N
                 namespaces=dict(contract().namespaces),
                 kubernetes_minor="1.36",
                 vpc_cidr="10.0.0.0/16",
+                private_subnets=("10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19"),
+                service_cidr="172.20.0.0/16",
                 gpu_quota=4,
                 mesh=True,
             )

@@ -29,7 +29,7 @@ PLACED = {
     ): "KEDA's Prometheus scalers of the models that ask for KEDA",
     (
         "kubeflow/pipeline-runner (stand-in)",
-        "istio-system/istio-ingressgateway",
+        "istio-ingress/istio-ingressgateway",
         "TCP 8081",
     ): "pipelines call InferenceServices by their host, knative-local-gateway",
     (
@@ -44,6 +44,8 @@ AT_RUN_TIME = (
     "the activator proxies to and probes revisions (queue-proxy)",
     "the autoscaler reads revisions' queue-proxy metrics",
     "the activator reports request statistics to the autoscaler (websocket)",
+    "autoscaler replicas forward statistics to the bucket's owner",
+    "gRPC (h2c) requests to revisions scaled to zero wait in the activator",
     "net-istio probes the gateway pods' listeners before marking an Ingress ready",
 )
 
@@ -67,7 +69,7 @@ def test_serving_flows_are_permitted_and_a_removed_policy_is_a_missing_flow(
     """One nca run on the dev plan without KEDA's operator ingress (the defect): that flow is
     missing, naming the side to change; every other serving flow stays permitted."""
     plan_dir, network = dev
-    removed = "keda--networkpolicy--allow-ingress-operator-grpc.yaml"
+    removed = "keda--networkpolicy--allow-ingress-from-keda-keda-operator-metrics-apiserver.yaml"
     everything = objects_from_manifests(plan_dir / "manifests")
     objects = [o for o in everything if o.source != removed]
     assert len(objects) == len(everything) - 1

@@ -221,7 +221,13 @@ def test_istiod_serves_xds_to_the_injected_namespaces() -> None:
     xds = policies("istio")["allow-ingress-xds"]
     assert pods(xds) == {"app": "istiod"}
     assert rule(xds) == {
-        "from": [ns("mlops"), ns("mlflow"), ns("kubeflow"), ns("istio-ingress")],
+        "from": [
+            ns("mlops"),
+            ns("mlflow"),
+            ns("kubeflow"),
+            ns("istio-ingress"),
+            ns("knative-serving"),
+        ],
         "ports": tcp(15012),
     }
 
