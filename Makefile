@@ -27,7 +27,7 @@ export PYTHONDONTWRITEBYTECODE := 1
         submit-pipeline \
         publish-policies \
         local-up local-run local-serve local-status local-down test-local bench-serve lock-local \
-        test-aws test-checks \
+        test-aws test-checks test-cost \
         test-serving
 
 help:
@@ -51,6 +51,7 @@ help:
 	@echo "make test-helm-compat     every chart renders the same with helm 4.1.4 as with 4.2.3"
 	@echo "make test-alerts          alert rules (promtool), scrape objects and the Grafana dashboard"
 	@echo "make promtool             unpack Debian's promtool into .venv/bin (needed by the alert tests)"
+	@echo "make test-cost            the price table, cost model, floor and critical-path tests"
 	@echo "make test-connectivity    the connectivity proof's tests (network-config-analyzer in .venv-nca)"
 	@echo "make bench-connectivity   nca's runtime on the dev plan and on ~200 workloads"
 	@echo "make images               build the base and both images with podman (opt-in; apt installs)"
@@ -380,6 +381,15 @@ CHECK_TESTS := tests/platformctl/test_order.py tests/platformctl/test_scheduling
 
 test-checks: $(VENV)/.installed tools
 	$(VENV)/bin/python -m pytest $(CHECK_TESTS) -n 2 -q
+
+# --- cost and critical path (issue 13 items 1-2) --------------------------------
+# docs/cost.md. Part of `make test`; this runs them alone (the real-plan tests plan
+# dev, staging and prod once, with the rendered charts: hence `tools`).
+COST_TESTS := tests/platformctl/test_prices.py tests/platformctl/test_cost.py \
+              tests/platformctl/test_capacity.py tests/platformctl/test_critical_path.py
+
+test-cost: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(COST_TESTS) -n 2 -q
 
 # --- maintenance --------------------------------------------------------------
 lock: $(VENV)/.installed

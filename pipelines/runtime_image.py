@@ -1,19 +1,17 @@
 """Which container image the pipeline's steps run in: a compile-time choice.
 
 Every step runs in the pipeline runtime image (images/pipeline-runtime/Containerfile,
-built on pipelines/requirements.txt; docs/decisions/0019-images-built.md). CI records
-each pushed image in ``images/lock.json``::
-
-    {"images": {"pipeline-runtime": {"repository": "mlops-platform/pipeline-runtime",
-                                     "tag": "0.1.0", "digest": "sha256:<64 hex>"}}}
-
-The compiled pipeline names the image by digest, so a re-pushed tag can never change
-what a run executes. The lock names an ECR repository, not the registry it lives in
-(``<account>.dkr.ecr.<region>.amazonaws.com`` is not in the repository): the registry
-comes from ``--registry`` or an optional ``"registry"`` key of the entry.
+built on pipelines/requirements.txt; docs/decisions/0019-images-built.md). Its
+repository, tag and digest are the ``pipeline-runtime`` entry of ``images/lock.json``,
+read by the one lock reader both environments import (``images``,
+docs/decisions/0023-image-lock.md). The compiled pipeline names the image by digest, so
+a re-pushed tag can never change what a run executes. The lock names an ECR repository,
+not the registry it lives in (``<account>.dkr.ecr.<region>.amazonaws.com`` is not in the
+repository): the registry comes from ``--registry``.
 
 Before the lock exists the steps name ``FALLBACK_IMAGE`` (a tag, not a digest), so
-compiling keeps working; ``resolve_image`` says which source it used.
+compiling keeps working; ``resolve_image`` says which source it used, and that a
+``local-build`` digest is not in any registry until CI pushes it.
 
 Standard library only: the pipelines' environment reads this without extra packages.
 """
@@ -21,14 +19,12 @@ Standard library only: the pipelines' environment reads this without extra packa
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 
+from images import LOCK_PATH, LockError, load_lock
 from pipelines import __version__
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-LOCK_PATH = REPO_ROOT / "images" / "lock.json"
 LOCK_KEY = "pipeline-runtime"
 FALLBACK_IMAGE = f"ghcr.io/mlops-platform/pipeline-runtime:{__version__}"
 
@@ -70,36 +66,25 @@ def check_reference(reference: str, what: str = "--image") -> str:
 def image_from_lock(lock_path: Path, registry: str | None) -> str:
     """``<registry>/<repository>:<tag>@<digest>`` for the pipeline runtime entry of a lock."""
     try:
-        lock = json.loads(lock_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ImageError(f"{lock_path}: cannot be read ({exc})") from None
-    entry = lock.get("images", {}).get(LOCK_KEY) if isinstance(lock, dict) else None
-    where = f"{lock_path}: images.{LOCK_KEY}"
-    if not isinstance(entry, dict):
-        raise ImageError(f"{where}: missing; allowed: an object with repository, tag and digest")
-    fields = {}
-    for key in ("repository", "tag", "digest"):
-        value = entry.get(key)
-        if not isinstance(value, str) or not value:
-            raise ImageError(f"{where}.{key}: missing or empty; allowed: a non-empty string")
-        fields[key] = value
-    if not re.fullmatch(_DIGEST, fields["digest"]):
+        entry = load_lock(lock_path).image(LOCK_KEY)
+    except LockError as exc:
+        raise ImageError(str(exc)) from None
+    if not registry:
         raise ImageError(
-            f"{where}.digest {fields['digest']!r}: allowed: sha256:<64 lower-case hex digits>"
+            f"{lock_path}: images.{LOCK_KEY} names repository {entry.repository!r} without a "
+            "registry; pass --registry <account>.dkr.ecr.<region>.amazonaws.com or --image REF"
         )
-    host = registry or entry.get("registry")
-    if not host:
+    if not _REGISTRY.match(registry):
         raise ImageError(
-            f"{where} names repository {fields['repository']!r} without a registry; pass "
-            "--registry <account>.dkr.ecr.<region>.amazonaws.com or --image REF"
-        )
-    if not _REGISTRY.match(host):
-        raise ImageError(
-            f"registry {host!r} is not a registry host; allowed: host[:port], e.g. "
+            f"registry {registry!r} is not a registry host; allowed: host[:port], e.g. "
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
         )
-    reference = f"{host}/{fields['repository']}:{fields['tag']}@{fields['digest']}"
-    return check_reference(reference, what=where)
+    return check_reference(entry.reference(registry), what=f"{lock_path}: images.{LOCK_KEY}")
+
+
+def _lock_source(lock_path: Path) -> str:
+    entry = load_lock(lock_path).image(LOCK_KEY)
+    return str(lock_path) if entry.pushed else f"{lock_path}, {entry.source}: not pushed yet"
 
 
 def resolve_image(
@@ -109,7 +94,7 @@ def resolve_image(
     if image is not None:
         return ResolvedImage(check_reference(image), "--image")
     if lock_path.is_file():
-        return ResolvedImage(image_from_lock(lock_path, registry), str(lock_path))
+        return ResolvedImage(image_from_lock(lock_path, registry), _lock_source(lock_path))
     if registry is not None:
         raise ImageError(
             f"--registry {registry!r} completes the image of {lock_path}, which does not exist; "

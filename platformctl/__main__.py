@@ -59,9 +59,16 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
     if result.cost:
         console.print(
             f"cost: ${result.cost['total_monthly_usd_idle']:,.0f}/month idle, "
-            f"${result.cost['total_monthly_usd_max']:,.0f}/month at max",
+            f"${result.cost['total_monthly_usd_max']:,.0f}/month at max, "
+            f"{result.cost['floor']['idle_over_floor']}x the floor",
             highlight=False,
         )
+        for unpriced in result.cost["unpriced"]:
+            console.print(
+                f"[bold red]cost[/]: {unpriced['subject']}: {unpriced['message']}",
+                highlight=False,
+                soft_wrap=True,
+            )
     if result.render is not None:
         rendered = result.render.rendered
         if rendered.notice:

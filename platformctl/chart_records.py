@@ -5,9 +5,11 @@ A ``kubernetes:helm.sh/v4:Chart`` registers each object it renders as a child re
 type ``kubernetes:<group>/<version>:<Kind>`` (``core`` for the core group), named
 ``<chart resource name>:<namespace>/<name>`` (``<chart resource name>:<name>`` when
 cluster-scoped), parented to the chart, its inputs the manifest with the release's
-namespace applied to namespaced objects; hooks are not registered. :func:`chart_child_records`
-builds those resources in the plan's ``resources.json`` shape, so that the offline plan
-runs both packs over what the cluster would run (``platformctl.analyzer.run_policy_packs``).
+namespace applied to namespaced objects, a v1 Secret's ``data``/``stringData`` marked secret;
+hooks are not registered. :func:`chart_child_records` builds those resources in the plan's
+``resources.json`` shape, so that the offline plan runs both packs over what the cluster
+would run (``platformctl.analyzer.run_policy_packs``); the plan writes them to
+``chart-resources.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from platformctl.checks import PlannedObject
+from platformctl.wire import SIG_KEY, SIG_SECRET
 
 HOOK_ANNOTATION = "helm.sh/hook"
 
@@ -36,6 +39,16 @@ def _chart_parts(source: str) -> tuple[str, str, str]:
     if not (sep and sep2 and sep3 and prefix.startswith("urn:pulumi:")):
         raise ValueError(f"not a resource URN: {source!r}")
     return f"{prefix}::{project}", types, name
+
+
+def _secret_wrapped(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """As the v4 Chart registers a v1 Secret: `data` and `stringData` marked secret."""
+    out = copy.deepcopy(dict(manifest))
+    if manifest.get("kind") == "Secret" and manifest.get("apiVersion") == "v1":
+        for key in ("data", "stringData"):
+            if key in out:
+                out[key] = {SIG_KEY: SIG_SECRET, "value": out[key]}
+    return out
 
 
 def chart_child_records(objects: Iterable[PlannedObject]) -> list[dict[str, Any]]:
@@ -59,10 +72,11 @@ def chart_child_records(objects: Iterable[PlannedObject]) -> list[dict[str, Any]
                 "name": name,
                 "parent": obj.source,
                 "custom": True,
-                "inputs": copy.deepcopy(dict(obj.manifest)),
+                "inputs": _secret_wrapped(obj.manifest),
                 "dependencies": [],
                 "property_dependencies": {},
                 "provider": "",
+                "protect": False,
             }
         )
     return records

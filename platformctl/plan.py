@@ -163,9 +163,15 @@ def run_plan(
     _write_json(out_dir / "chart-resources.json", chart_resources)
     if policies:
         _write_json(out_dir / "policy.json", result.policy)
-    _write_json(out_dir / "checks.json", [c.as_json() for c in result.checks])
 
-    result.cost = cost_model.estimate(resources)
+    result.objects = objects
+    estimate = cost_model.estimate(
+        resources, objects, region=settings.region, general_nodes=_general_nodes(result.checks)
+    )
+    result.cost = estimate.as_json()
+    result.checks.append(estimate.check())
+    _write_json(out_dir / "checks.json", [c.as_json() for c in result.checks])
+    _write_connectivity_picture(result.checks, out_dir / "connectivity.svg")
     _write_json(out_dir / "cost.json", result.cost)
     (out_dir / "report.md").write_text(report.render(result), encoding="utf-8")
     result.timings["total"] = time.perf_counter() - started
@@ -182,6 +188,30 @@ def _run_policy(
     return run_policy_packs(resources, project=project, stack=stack)
 
 
+def _write_connectivity_picture(checks: list[CheckResult], path: Path) -> None:
+    """The connectivity map as an SVG beside the report, where graphviz's dot is installed."""
+    from platformctl.checks.connectivity import NAME  # noqa: PLC0415
+    from platformctl.checks.connectivity_report import write_svg  # noqa: PLC0415
+
+    path.unlink(missing_ok=True)
+    for check in checks:
+        if check.name == NAME and check.details.get("map"):
+            write_svg(check.details["map"], path)
+
+
+def _general_nodes(checks: list[CheckResult]) -> int | None:
+    """The fewest general nodes the capacity check packs the platform's pods onto."""
+    from contract import contract  # noqa: PLC0415
+
+    general = contract().pools["general"]
+    for check in checks:
+        if check.name == "capacity":
+            for row in check.details.get("pools", []):
+                if row["pool"] == general:
+                    return row["fewest_nodes"]
+    return None
+
+
 def _render_manifests(resources: list[dict[str, Any]], directory: Path) -> list[Path]:
     from platformctl.manifests import render_manifests  # noqa: PLC0415
 
@@ -195,9 +225,9 @@ def _program_objects(resources: list[dict[str, Any]]) -> list[PlannedObject]:
 
 
 def _preview(objects: list[PlannedObject]) -> list[dict[str, Any]]:
-    from platformctl.render import preview_resources  # noqa: PLC0415
+    from platformctl.chart_records import chart_child_records  # noqa: PLC0415
 
-    return preview_resources(objects)
+    return chart_child_records(objects)
 
 
 def _aws_proofs(resources: list[dict[str, Any]], settings: StackSettings) -> list[CheckResult]:

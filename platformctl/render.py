@@ -701,64 +701,6 @@ def render_pinned_kustomization(
     ]
 
 
-# --- as a real preview shows them to the policy packs --------------------------------------
-
-
-def resource_type(manifest: Mapping[str, Any]) -> str:
-    """`kubernetes:<group>/<version>:<Kind>` (the core group is `core`)."""
-    api_version = str(manifest.get("apiVersion", ""))
-    group, _, version = api_version.rpartition("/")
-    return f"kubernetes:{group or 'core'}/{version}:{manifest.get('kind', '')}"
-
-
-def _child_urn(parent_urn: str, child_type: str, child_name: str) -> str:
-    """A child's URN: the parent's type chain, `$`, the child's type, `::`, its name."""
-    head, _, _parent_name = parent_urn.rpartition("::")
-    stack_project, _, parent_types = head.rpartition("::")
-    return f"{stack_project}::{parent_types}${child_type}::{child_name}"
-
-
-def _secret_wrapped(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """As the v4 Chart registers a v1 Secret: `data` and `stringData` marked secret."""
-    out = dict(manifest)
-    if manifest.get("kind") == "Secret" and manifest.get("apiVersion") == "v1":
-        for key in ("data", "stringData"):
-            if key in out:
-                out[key] = {SIG_KEY: SIG_SECRET, "value": out[key]}
-    return out
-
-
-def preview_resources(objects: Sequence[PlannedObject]) -> list[dict[str, Any]]:
-    """Rendered objects as the resources a real preview registers for a v4 Chart, in the
-    record shape of resources.json, for the policy packs (platformctl.analyzer).
-
-    Each is a child of its release's resource, named `<release resource name>:<namespace>/
-    <name>` (`<release resource name>:<name>` when cluster-scoped), as the provider names
-    a Chart's objects (yaml/v2 `register`); inputs are the manifest.
-    """
-    records: list[dict[str, Any]] = []
-    for obj in objects:
-        release_resource = obj.source.rpartition("::")[2]
-        local = f"{obj.namespace}/{obj.name}" if obj.namespace else obj.name
-        name = f"{release_resource}:{local}"
-        typ = resource_type(obj.manifest)
-        records.append(
-            {
-                "urn": _child_urn(obj.source, typ, name),
-                "type": typ,
-                "name": name,
-                "parent": obj.source,
-                "custom": True,
-                "inputs": _secret_wrapped(obj.manifest),
-                "dependencies": [],
-                "property_dependencies": {},
-                "provider": "",
-                "protect": False,
-            }
-        )
-    return records
-
-
 # --- the plan's step -------------------------------------------------------------------------
 
 

@@ -4,59 +4,37 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from platformctl.checks.connectivity import NAME as CONNECTIVITY
+from platformctl.checks.connectivity_report import markdown as connectivity_markdown
 from platformctl.checks_report import check_sections
+from platformctl.critical_path import CriticalPath, critical_path
 
 if TYPE_CHECKING:
+    from platformctl.checks import CheckResult
     from platformctl.result import PlanResult
 
-# Typical minutes to create one resource of a type on `pulumi up` (observed
-# orders of magnitude, not promises); everything else counts as a few seconds.
-CREATE_MINUTES: Final[dict[str, float]] = {
-    "eks:index:Cluster": 10.0,
-    "aws:eks/cluster:Cluster": 10.0,
-    "eks:index:ManagedNodeGroup": 4.0,
-    "aws:eks/nodeGroup:NodeGroup": 4.0,
-    "aws:rds/instance:Instance": 8.0,
-    "aws:ec2/natGateway:NatGateway": 2.0,
-    "aws:ec2/vpcEndpoint:VpcEndpoint": 1.5,
-    "aws:eks/addon:Addon": 1.0,
-    "kubernetes:helm.sh/v3:Release": 1.0,
+CRITICAL_PATH_TARGET_MINUTES: Final = 25  # issue 13: dev's first `pulumi up` <= 25 minutes
+
+# Cost lines by what the floor allows for them (platformctl/cost.py `floor`).
+FLOOR_CATEGORIES: Final[dict[str, str]] = {
+    "eks:index:Cluster": "control plane",
+    "aws:eks/cluster:Cluster": "control plane",
+    "eks:index:ManagedNodeGroup": "nodes",
+    "aws:eks/nodeGroup:NodeGroup": "nodes",
+    "aws:ec2/natGateway:NatGateway": "NAT gateways and addresses",
+    "aws:ec2/eip:Eip": "NAT gateways and addresses",
+    "aws:rds/instance:Instance": "databases",
+    "NLB": "load balancers",
 }
-DEFAULT_MINUTES: Final = 0.05
-
-
-def critical_path(resources: list[dict[str, Any]]) -> tuple[float, list[dict[str, Any]]]:
-    """Longest chain of dependencies, weighted by typical creation time.
-
-    Component resources (custom == False, except the multi-language EKS
-    components, which do create cloud resources) weigh nothing.
-    """
-    by_urn = {r["urn"]: r for r in resources}
-
-    def weight(r: dict[str, Any]) -> float:
-        if not r["custom"] and r["type"] not in CREATE_MINUTES:
-            return 0.0
-        return CREATE_MINUTES.get(r["type"], DEFAULT_MINUTES)
-
-    @cache
-    def longest(urn: str) -> tuple[float, tuple[str, ...]]:
-        resource = by_urn[urn]
-        best: tuple[float, tuple[str, ...]] = (0.0, ())
-        for dep in sorted(set(resource["dependencies"])):  # sorted: ties break the same way
-            if dep in by_urn and dep != urn:
-                candidate = longest(dep)
-                if candidate[0] > best[0]:
-                    best = candidate
-        return best[0] + weight(resource), (*best[1], urn)
-
-    if not resources:
-        return 0.0, []
-    total, chain = max((longest(u) for u in sorted(by_urn)), key=lambda t: t[0])
-    return total, [by_urn[u] for u in chain]
+FLOOR_LINE_CATEGORIES: Final = (
+    ("EKS control plane", "control plane"),
+    ("general node", "nodes"),
+    ("NAT", "NAT gateways and addresses"),
+    ("load balancer", "load balancers"),
+)
 
 
 def component_tree(resources: list[dict[str, Any]]) -> list[str]:
@@ -108,42 +86,11 @@ def render(result: PlanResult) -> str:
     if result.policy:
         lines += _policy_section(result.policy)
     if result.cost:
-        c: dict[str, Any] = result.cost
-        lines += [
-            "## Cost",
-            "",
-            f"Estimated **${c['total_monthly_usd_idle']:,.2f}/month idle** (autoscaled groups "
-            f"at their minimum), **${c['total_monthly_usd_max']:,.2f}/month at max**; list "
-            f"prices of {c['price_table']['region']} on {c['price_table']['date']}. Not priced: "
-            f"{c['not_priced']}.",
-            "",
-        ]
-        top = sorted(c["resources"], key=lambda r: -r["monthly_usd_max"])[:8]
-        lines += _table(
-            ("resource", "idle $/mo", "max $/mo", "basis"),
-            (
-                (
-                    f"`{r['name']}`",
-                    f"{r['monthly_usd_idle']:.2f}",
-                    f"{r['monthly_usd_max']:.2f}",
-                    r["basis"],
-                )
-                for r in top
-            ),
-        )
-        lines.append("")
+        lines += cost_section(result.cost)
     lines += _checkov_section(result.manifests)
     lines += check_sections(result.checks)
-    minutes, chain = critical_path(resources)
-    lines += [
-        "## Critical path",
-        "",
-        f"The longest dependency chain takes about **{minutes:.0f} minutes** on a first "
-        "`pulumi up` (typical creation times per type):",
-        "",
-        " -> ".join(f"`{r['name']}`" for r in chain if r["custom"] or r["type"] in CREATE_MINUTES),
-        "",
-    ]
+    lines += _connectivity_section(result.checks)
+    lines += critical_path_section(critical_path(resources, result.objects))
     return "\n".join(lines)
 
 
@@ -215,3 +162,109 @@ def _checkov_section(manifests: list[Path]) -> list[str]:
     if others:
         lines += ["", f"Skips outside the list (checkov counts them as failures): {others}"]
     return [*lines, ""]
+
+
+def _floor_category(name: str) -> str:
+    for prefix, category in FLOOR_LINE_CATEGORIES:
+        if prefix in name:
+            return category
+    return "databases"
+
+
+def cost_section(c: dict[str, Any]) -> list[str]:
+    """Itemised cost, idle and at max, the floor and the idle/floor ratio with its drivers."""
+    floor = c["floor"]
+    ratio = floor["idle_over_floor"]
+    lines = [
+        "## Cost",
+        "",
+        f"**${c['total_monthly_usd_idle']:,.2f}/month idle** (autoscaled groups at their "
+        f"minimum), **${c['total_monthly_usd_max']:,.2f}/month at max**; floor "
+        f"${floor['monthly_usd']:,.2f}/month, idle = **{ratio}x the floor** (target "
+        f"<= {floor['target']}x for dev). List prices of {c['price_table']['region']} on "
+        f"{c['price_table']['date']} (platformctl/prices.py, each with its source). "
+        f"Usage-priced, not in the totals: {c['usage_priced']}.",
+        "",
+    ]
+    if c["unpriced"]:
+        lines += [
+            f"**Incomplete: {len(c['unpriced'])} things should be priced and are not** "
+            "(the `cost-complete` check fails):",
+            "",
+            *(f"- `{u['subject']}`: {u['message']}" for u in c["unpriced"]),
+            "",
+        ]
+    items = sorted(c["resources"], key=lambda r: (-r["monthly_usd_max"], r["name"]))
+    lines += _table(
+        ("resource", "type", "idle $/mo", "max $/mo", "basis"),
+        (
+            (
+                f"`{r['name']}`",
+                r["type"],
+                f"{r['monthly_usd_idle']:.2f}",
+                f"{r['monthly_usd_max']:.2f}",
+                r["basis"],
+            )
+            for r in items
+        ),
+    )
+    lines += ["", "### Floor", "", f"{floor['note']}.", ""]
+    lines += _table(
+        ("floor line", "$/mo", "basis"),
+        ((f["name"], f"{f['monthly_usd_idle']:.2f}", f["basis"]) for f in floor["lines"]),
+    )
+    # What the idle total spends beyond the floor, by what the floor allows.
+    allowed: Counter[str] = Counter()
+    for f in floor["lines"]:
+        allowed[_floor_category(f["name"])] += f["monthly_usd_idle"]
+    spent: Counter[str] = Counter()
+    for r in c["resources"]:
+        spent[FLOOR_CATEGORIES.get(r["type"], "not in the floor")] += r["monthly_usd_idle"]
+    drivers = sorted(
+        ((k, spent[k] - allowed[k]) for k in set(spent) | set(allowed)), key=lambda kv: -kv[1]
+    )
+    lines += [
+        "",
+        "Idle beyond the floor, by what the floor allows for:",
+        "",
+        *_table(
+            ("spent on", "idle $/mo", "floor $/mo", "beyond the floor"),
+            (
+                (k, f"{spent[k]:.2f}", f"{allowed[k]:.2f}", f"{excess:+.2f}")
+                for k, excess in drivers
+            ),
+        ),
+        "",
+    ]
+    return lines
+
+
+def _connectivity_section(checks: Iterable[CheckResult]) -> list[str]:
+    """The connectivity map as a picture (mermaid) and a table, when the check ran."""
+    for check in checks:
+        if check.name == CONNECTIVITY and check.details.get("map"):
+            return ["", *connectivity_markdown(check).splitlines()]
+    return []
+
+
+def critical_path_section(path: CriticalPath) -> list[str]:
+    lines = [
+        "## Critical path",
+        "",
+        f"The longest chain of creations takes about **{path.minutes:.1f} minutes** on a first "
+        f"`pulumi up` of both stacks (target <= {CRITICAL_PATH_TARGET_MINUTES} for dev), "
+        "weighted by the typical durations of platformctl/durations.py:",
+        "",
+    ]
+    lines += _table(
+        ("#", "creation", "type", "minutes", "done at", "source"),
+        (
+            (n, f"`{s.name}`", s.type, f"{s.minutes:.2f}", f"{s.done_at:.1f}", s.source)
+            for n, s in enumerate((s for s in path.steps if s.minutes > 0), start=1)
+        ),
+    )
+    hidden = sum(1 for s in path.steps if s.minutes == 0)
+    if hidden:
+        lines += ["", f"({hidden} instant steps left out.)"]
+    lines += ["", *(f"- {note}" for note in path.notes), ""]
+    return lines

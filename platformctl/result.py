@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from stacks.settings import StackSettings
 
 if TYPE_CHECKING:
-    from platformctl.checks import CheckResult
+    from platformctl.checks import CheckResult, PlannedObject
     from platformctl.render import RenderStep
 
 EXIT_CLEAN = 0
@@ -33,6 +33,8 @@ class PlanResult:
     timings: dict[str, float] = field(default_factory=dict)
     render: RenderStep | None = None  # the charts' rendered objects (platformctl.render)
     checks: list[CheckResult] = field(default_factory=list)
+    # Every Kubernetes object the cluster would receive: the program's and the charts'.
+    objects: list[PlannedObject] = field(default_factory=list)
 
     @property
     def exit_status(self) -> int:

@@ -386,6 +386,7 @@ def _managed_cluster(
             ],
             deletion_protection=settings.protect,
             service_cidr=str(settings.service_cidr),
+            upgrade_support=settings.cluster.upgrade_support,
             tags=tags,
         ),
         opts=on_aws,

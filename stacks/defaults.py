@@ -79,7 +79,9 @@ ENVIRONMENT_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
     "dev": {
         "network": {"natGateways": "single", "interfaceEndpoints": False},
         "nodeGroups": _node_groups(general=(2, 2, 4), training_max=2, gpu_max=1),
-        "databases": _databases("db.t4g.small", multi_az=False, protect=False),
+        # The smallest class (1 GiB): dev's MLflow and Kubeflow Pipelines metadata are a
+        # few connections; it keeps dev within 1.15x of the cost floor (docs/cost.md).
+        "databases": _databases("db.t4g.micro", multi_az=False, protect=False),
         "artifactStore": {"forceDestroy": True},
         "platform": {"prometheusRetention": "7d", "prometheusStorageGib": 20},
     },
@@ -100,7 +102,9 @@ ENVIRONMENT_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
             "interfaceEndpoints": True,
             "flowLogRetentionDays": 365,
         },
-        "cluster": {"logRetentionDays": 365},
+        # prod is never upgraded by AWS behind its change process: past the end of standard
+        # support it keeps its version, billed at the extended rate, until it is moved.
+        "cluster": {"logRetentionDays": 365, "upgradeSupport": "EXTENDED"},
         "nodeGroups": _node_groups(general=(3, 3, 10), training_max=8, gpu_max=4),
         "databases": _databases("db.m7g.large", multi_az=True, protect=True),
         "artifactStore": {"forceDestroy": False, "noncurrentVersionExpirationDays": 90},

@@ -89,6 +89,12 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         "The cluster's service CIDR (its first address is the API's ClusterIP, which the "
         "NetworkPolicies admit); default: what EKS would pick for the VPC. Fixed at creation.",
     ),
+    "clusterUpgradeSupport": ConfigKey(
+        ("cluster", "upgradeSupport"),
+        "string",
+        "What EKS does when the version leaves standard support: 'STANDARD' upgrades the "
+        "control plane, 'EXTENDED' keeps it at the extended-support rate (prod).",
+    ),
     "clusterLogRetentionDays": ConfigKey(
         ("cluster", "logRetentionDays"), "integer", "Retention of the control-plane log group."
     ),

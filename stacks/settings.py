@@ -249,6 +249,10 @@ class ClusterSettings(Model):
     # (172.20.0.0/16, or 10.100.0.0/16 for a VPC inside 172.16.0.0/12), set explicitly on
     # the cluster all the same. It cannot change once the cluster exists.
     service_cidr: ipaddress.IPv4Network | None = None
+    # The EKS upgrade policy (docs/decisions/0018-one-version-set.md): past the end of
+    # standard support, STANDARD has AWS upgrade the control plane, EXTENDED keeps the
+    # version and bills extended support. Set explicitly: EKS's own default is EXTENDED.
+    upgrade_support: Literal["STANDARD", "EXTENDED"] = "STANDARD"
     # cluster.mode=existing: the cluster to deploy the platform layers onto.
     existing: ExistingCluster | None = None
 

@@ -52,6 +52,8 @@ class ClusterArgs:
     # Set explicitly (EKS would pick one otherwise): the NetworkPolicies admit the
     # `kubernetes` Service's ClusterIP, its first address. Immutable once created.
     service_cidr: str | None = None
+    # EKS's upgrade policy: "STANDARD" or "EXTENDED" (EKS's default when unset).
+    upgrade_support: str = "STANDARD"
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -107,6 +109,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-eks",
             name=args.cluster_name,
             version=args.kubernetes_version,
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.upgrade_support),
             vpc_id=args.vpc_id,
             private_subnet_ids=list(args.private_subnet_ids),
             node_associate_public_ip_address=False,

@@ -96,6 +96,28 @@ def pack(demands: Sequence[Demand], pool: Pool, nodes: int, per_node: Demand, ag
     return unplaced
 
 
+def fewest_nodes(
+    demands: Sequence[Demand], pool: Pool, per_node: Demand, agents: int, limit: int = 1000
+) -> int | None:
+    """The fewest nodes (at least one) the pool's pods pack onto, first-fit decreasing as
+    `pack` places them; None when some pod is larger than what a node's agents leave."""
+    node = pool.node
+    free = Demand("free", node.cpu_millicores - per_node.cpu, node.memory_mib - per_node.memory)
+    if agents >= node.pods or any(d.cpu > free.cpu or d.memory > free.memory for d in demands):
+        return None
+    # a lower bound by sums first, then one node more until the packing leaves nothing out
+    by_sum = max(
+        1,
+        -(-sum(d.cpu for d in demands) // max(free.cpu, 1)),
+        int(-(-sum(d.memory for d in demands) // max(free.memory, 1))),
+        -(-len(demands) // (node.pods - agents)),
+    )
+    for count in range(by_sum, limit + 1):
+        if not pack(demands, pool, count, per_node, agents):
+            return count
+    return None
+
+
 def _home(shape: PodShape, pools: Sequence[Pool], context: CheckContext) -> Pool | None:
     """The pool a replicated pod runs on at minimum size: the general pool if it may land
     there, else the first it lands on that has nodes, else the first it lands on."""
@@ -150,6 +172,7 @@ def _pool_rows(
                     )
                 )
         counted = max(nodes, 1) if demands else nodes
+        fewest = fewest_nodes(demands, pool, per_node, agent_count)
         unplaced = pack(demands, pool, counted, per_node, agent_count)
         requested_cpu = per_node.cpu * counted + sum(d.cpu for d in demands)
         requested_memory = per_node.memory * counted + sum(d.memory for d in demands)
@@ -176,6 +199,9 @@ def _pool_rows(
                 "instance_type": node.instance_type,
                 "min_size": nodes,
                 "nodes_counted": counted,
+                # the fewest nodes of the pool that hold its pods (None: a pod fits no node);
+                # the cost report's floor line prices this many general nodes
+                "fewest_nodes": fewest,
                 "allocatable_per_node": {
                     "cpu_m": node.cpu_millicores,
                     "memory_mi": node.memory_mib,

@@ -88,6 +88,26 @@ def test_the_platform_that_does_not_fit_the_general_pool_fails_the_plan() -> Non
     assert result.mandatory and _general(result)["fits"] is False
 
 
+def test_fewest_nodes_is_what_the_packing_needs_not_the_sum() -> None:
+    """Three 1200m pods: their sum (3600m) fits two 1930m nodes, the pods need three."""
+    result = _check(_deployment("api", "1200m", "256Mi", replicas=3))
+    assert _general(result)["fewest_nodes"] == 3
+
+
+def test_fewest_nodes_is_at_least_one_and_counts_agents_on_every_node() -> None:
+    result = _check(_deployment("api", "100m", "64Mi"), _agent("agent", "1800m", "32Mi"))
+    # one node holds the 100m pod beside the 1800m agent (1930m allocatable)
+    assert _general(result)["fewest_nodes"] == 1
+    result = _check(_deployment("api", "200m", "64Mi"), _agent("agent", "1800m", "32Mi"))
+    assert _general(result)["fewest_nodes"] is None  # 200m never fits beside the agent
+
+
+def test_fewest_nodes_counts_pod_slots() -> None:
+    tiny = pool("general", min_size=1, pods=4)
+    result = _check(_deployment("api", "10m", "16Mi", replicas=7), pool_list=[tiny])
+    assert _general(result)["fewest_nodes"] == 2
+
+
 def test_pod_slots_count_like_cpu_and_memory() -> None:
     tiny = pool("general", min_size=1, pods=4)
     result = _check(

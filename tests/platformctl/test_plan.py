@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from platformctl import __main__ as cli
+from platformctl.checks import PlannedObject
 from platformctl.cost import estimate
 from platformctl.plan import run_plan
-from platformctl.report import critical_path
-from tests.types import EKS_CLUSTER, HELM_RELEASE, NAT_GATEWAY, RDS_INSTANCE
+from tests.types import EKS_CLUSTER, NAT_GATEWAY
 
 ROOT = Path(__file__).resolve().parents[2]
 RESOURCE_FIELDS = {
@@ -87,6 +87,7 @@ def test_report_sections(dev_plan: tuple[dict[str, Any], Path]) -> None:
         "## Component tree",
         "## Policy",
         "## Cost",
+        "### Floor",
         "## Checkov exceptions",
         "## Critical path",
     ):
@@ -106,50 +107,40 @@ def test_report_sections(dev_plan: tuple[dict[str, Any], Path]) -> None:
 def test_cost(dev_plan: tuple[dict[str, Any], Path]) -> None:
     result, out = dev_plan
     cost = json.loads((out / "cost.json").read_text())
-    assert cost["price_table"] == {"date": "2026-10-01", "region": "eu-west-1", "currency": "USD"}
+    assert cost["price_table"] == {"date": "2026-12-01", "region": "eu-west-1", "currency": "USD"}
     lines = {line["name"]: line for line in cost["resources"]}
-    # EKS control plane: $0.10/h x 730 h.
-    assert lines["cluster-eks"]["monthly_usd_idle"] == 73.0
+    # EKS control plane: $0.10/h x 730 h in standard support, $0.60/h in extended support.
+    assert lines["cluster-eks"]["monthly_usd_idle"] in (73.0, 438.0)
     # general: 2..4 t3.large on demand ($0.0912/h) plus 50 GiB gp3 each ($0.088/GB-month).
     assert lines["general-mng"]["monthly_usd_idle"] == round(2 * (0.0912 * 730 + 50 * 0.088), 2)
     assert lines["general-mng"]["monthly_usd_max"] == round(4 * (0.0912 * 730 + 50 * 0.088), 2)
     # Spot groups at zero cost nothing idle.
     assert lines["gpu-mng"]["monthly_usd_idle"] == 0.0
     assert cost["total_monthly_usd_idle"] < cost["total_monthly_usd_max"]
-    assert cost == estimate(result["resources"])
+    # The plan priced the rendered charts too: the same figures from its manifests.
+    objects = [
+        PlannedObject(m, "")
+        for path in sorted((out / "manifests").glob("*.yaml"))
+        for m in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader)
+        if m
+    ]
+    checks = json.loads((out / "checks.json").read_text())
+    [capacity] = [c for c in checks if c["name"] == "capacity"]
+    general = next(p for p in capacity["details"]["pools"] if p["pool"] == "general")
+    again = estimate(
+        result["resources"], objects, region="eu-west-1", general_nodes=general["fewest_nodes"]
+    )
+    assert cost == again.as_json()
+    assert result["returncode"] == 0 and "x the floor" in result["stdout"]
 
 
-def test_prod_costs_more_than_dev(dev_plan: tuple[dict[str, Any], Path], prod) -> None:
-    prod_cost = estimate([r.as_json() for r in prod.registrations])
-    dev_cost = estimate(dev_plan[0]["resources"])
-    assert prod_cost["total_monthly_usd_idle"] > dev_cost["total_monthly_usd_idle"]
-    nats = [r for r in prod_cost["resources"] if r["type"] == NAT_GATEWAY]
+def test_prod_costs_more_than_dev(plans: dict[str, dict[str, Any]]) -> None:
+    def cost(stack: str) -> dict[str, Any]:
+        return json.loads((plans[stack]["dir"] / "cost.json").read_text())
+
+    assert cost("prod")["total_monthly_usd_idle"] > cost("dev")["total_monthly_usd_idle"]
+    nats = [r for r in cost("prod")["resources"] if r["type"] == NAT_GATEWAY]
     assert len(nats) == 3
-
-
-def test_critical_path_runs_through_the_cluster(dev_plan: tuple[dict[str, Any], Path]) -> None:
-    minutes, chain = critical_path(dev_plan[0]["resources"])
-    names = [r["name"] for r in chain]
-    # The add-ons that run pods wait for the nodes, which wait for the cluster; the
-    # platform stack's reference waits for the whole AWS stack, its releases for it.
-    assert names.index("cluster-eks") < names.index("general-mng") < names.index("foundation")
-    assert names[names.index("foundation") - 1] in {"addons-coredns", "addons-aws-ebs-csi-driver"}
-    assert any(r["type"] == HELM_RELEASE for r in chain[names.index("foundation") :])
-    assert minutes >= 10 + 4 + 1  # the cluster, a node group, then the add-ons that need nodes
-    assert critical_path(dev_plan[0]["resources"]) == (minutes, chain)  # deterministic
-    for earlier, later in itertools.pairwise(chain):
-        assert earlier["urn"] in later["dependencies"]
-
-
-def test_critical_path_table() -> None:
-    a = {"urn": "a", "type": RDS_INSTANCE, "custom": True, "dependencies": []}
-    b = {"urn": "b", "type": "x:y:Z", "custom": True, "dependencies": ["a"]}
-    c = {"urn": "c", "type": EKS_CLUSTER, "custom": False, "dependencies": []}
-    minutes, chain = critical_path([a, b, c])
-    assert (minutes, [r["urn"] for r in chain]) == (10.0, ["c"])
-    minutes, chain = critical_path([a, b])
-    assert (round(minutes, 2), [r["urn"] for r in chain]) == (8.05, ["a", "b"])
-    assert critical_path([]) == (0.0, [])
 
 
 def _write_stack(directory: Path, body: str) -> None:
@@ -209,7 +200,7 @@ def test_run_plan_in_process(tmp_path: Path) -> None:
     assert not (tmp_path / "manifests" / "mlops--pod--left-over.yaml").exists()
     assert result.exit_status == 0
     assert set(result.timings) == {"build", "manifests", "render", "proofs", "checks", "total"}
-    assert {p.name for p in tmp_path.iterdir()} == {
+    assert {p.name for p in tmp_path.iterdir()} - {"connectivity.svg"} == {
         "resources.json",
         "outputs.json",
         "manifests",

@@ -15,6 +15,7 @@ import yaml
 
 from components.k8s.charts import ChartPin
 from components.k8s.kubeflow_pipelines import KUSTOMIZATIONS
+from platformctl.chart_records import chart_child_records, resource_type
 from platformctl.charts import content_digest
 from platformctl.checks import PlannedObject
 from platformctl.manifests import REDACTED
@@ -24,11 +25,9 @@ from platformctl.render import (
     crd_api_versions,
     helm_releases,
     plan_step,
-    preview_resources,
     program_objects,
     render_pinned_kustomization,
     render_releases,
-    resource_type,
     write_rendered,
 )
 from platformctl.wire import SIG_KEY, SIG_SECRET
@@ -347,10 +346,10 @@ def test_written_beside_the_program_objects_secrets_redacted(small_charts, tmp_p
     assert all("hunter2" not in p.read_text() for p in paths)
 
 
-def test_preview_resources_are_shaped_as_the_v4_chart_registers_them(small_charts) -> None:
+def test_chart_child_records_are_shaped_as_the_v4_chart_registers_them(small_charts) -> None:
     cache, lock = small_charts
     release = _release("consumer", "consumer", {"password": "s3"}, typ=CHART_V4)
-    records = {r["name"]: r for r in preview_resources(_render([release], cache, lock).objects)}
+    records = {r["name"]: r for r in chart_child_records(_render([release], cache, lock).objects)}
     config = records["consumer:apps/consumer-config"]
     assert config["type"] == "kubernetes:core/v1:ConfigMap"
     assert config["parent"] == release["urn"]

@@ -15,7 +15,9 @@ from stacks.catalog import (
     EKS_STANDARD_SUPPORT_ENDS,
     SUPPORTED_KUBERNETES_VERSIONS,
 )
+from stacks.defaults import defaults_for
 from stacks.loader import load_from_stack_file
+from stacks.settings import ClusterSettings
 from tests.conftest import STACKS, build_stack
 
 
@@ -71,3 +73,10 @@ def test_the_platform_refuses_a_cluster_version_outside_a_range(
     monkeypatch.setattr("program.services.chart_lock", lambda: {**lock, "istiod": narrowed})
     with pytest.raises(Exception, match=r"kubernetesVersion 1\.36: istiod .* not 1\.36"):
         build_stack("dev")
+
+
+@pytest.mark.parametrize(("environment", "support"), [("dev", "STANDARD"), ("prod", "EXTENDED")])
+def test_the_upgrade_policy_is_explicit_per_environment(environment: str, support: str) -> None:
+    """EKS's own default is EXTENDED: every environment says what happens when it lapses."""
+    cluster = defaults_for(environment).get("cluster", {})
+    assert ClusterSettings.model_validate(cluster).upgrade_support == support

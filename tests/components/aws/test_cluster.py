@@ -59,6 +59,8 @@ def test_cluster_inputs(public: Plan) -> None:
     assert inputs["deletionProtection"] is False
     assert inputs["privateSubnetIds"] == SUBNETS
     assert inputs["tags"] == TAGS
+    # Explicit, not EKS's default (EXTENDED): AWS upgrades a lapsed version.
+    assert inputs["upgradePolicy"] == {"supportType": "STANDARD"}
     # The log group exists before the cluster, so EKS never creates an unencrypted one.
     log_group = public.one(LOG_GROUP, "cluster-control-plane-logs")
     assert log_group.urn in cluster.dependencies

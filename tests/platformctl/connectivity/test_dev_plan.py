@@ -48,6 +48,17 @@ def test_every_plan_connects_exactly_as_needed(
     assert network["kubernetes_cluster_ip"] == str(service_cidr.network_address + 1)
 
 
+def test_the_report_shows_the_map_as_a_table_and_a_picture(
+    plans: dict[str, dict[str, Any]],
+) -> None:
+    plan_dir = Path(plans["dev"]["dir"])
+    report = (plan_dir / "report.md").read_text()
+    section = report[report.index("## Connectivity") :]
+    assert "```mermaid" in section and "| source | destination |" in section
+    if shutil.which("dot"):
+        assert (plan_dir / "connectivity.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
 def _back_to_the_vpc_cidr(manifest: dict[str, Any], vpc_cidr: str, cluster_ip: str) -> bool:
     """The API egress as it was: the VPC CIDR on 443 instead of the ClusterIP and subnets."""
     if not manifest["metadata"]["name"].startswith("allow-egress-kube-api"):
