@@ -12,10 +12,11 @@ import pytest
 
 from components.k8s import keda, knative, kserve
 from platformctl.analyzer import run_policy_packs
+from platformctl.chart_records import chart_child_records
 from platformctl.checkov import checkov_available, run_checkov
 from platformctl.checks import PlannedObject
 from platformctl.manifests import object_filename
-from platformctl.render import preview_resources, program_objects, render_releases, write_rendered
+from platformctl.render import program_objects, render_releases, write_rendered
 from platformctl.validate import check_schemas
 from tests.platformctl.rendering import shared_charts_or_skip, tools_or_skip
 
@@ -139,7 +140,7 @@ def test_policy_packs_find_nothing_beyond_the_listed_upstream_exceptions(plans, 
     resources, objects = rendered["dev"]
     mesh = [r for r in plans["dev"]["resources"] if r["type"].endswith(":PeerAuthentication")]
     policy = run_policy_packs(
-        [*_tenancy(plans["dev"]["resources"]), *mesh, *resources, *preview_resources(objects)],
+        [*_tenancy(plans["dev"]["resources"]), *mesh, *resources, *chart_child_records(objects)],
         project="mlops-platform",
         stack="dev-platform",
     )
