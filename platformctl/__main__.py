@@ -74,9 +74,16 @@ def _plan(args: argparse.Namespace, console: Console) -> int:
         if rendered.notice:
             console.print(f"[yellow]charts[/]: {rendered.notice}", highlight=False, soft_wrap=True)
         if rendered.objects or rendered.findings:
+            helm_objects = len(rendered.objects) - rendered.kustomized_objects
+            kustomized = (
+                f", {rendered.kustomized_objects} objects from {rendered.kustomizations} "
+                "kustomize directories"
+                if rendered.kustomizations
+                else ""
+            )
             console.print(
-                f"charts: {len(rendered.objects)} objects from {len(rendered.releases)} releases "
-                f"({rendered.helm_runs} rendered, {rendered.cache_hits} cached), "
+                f"charts: {helm_objects} objects from {len(rendered.releases)} releases "
+                f"({rendered.helm_runs} rendered, {rendered.cache_hits} cached){kustomized}, "
                 f"{len(rendered.findings)} findings",
                 highlight=False,
             )

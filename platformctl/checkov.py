@@ -100,6 +100,19 @@ UPSTREAM: Final[dict[tuple[str, str], str]] = {
         "prometheus-operator owns the monitoring.coreos.com resources and the StatefulSets, "
         "Secrets and ConfigMaps of what it runs ('*' verbs on those)."
     ),
+    # argocd (components/k8s/argocd.py): the chart renders Redis's credentials as env.
+    **{
+        ("CKV_K8S_35", f"{kind}.argocd.{name}"): (
+            "argo-cd 10.1.1 renders REDIS_PASSWORD as a secretKeyRef env in every component "
+            "and Redis's --requirepass, whatever the values; the Secret is from Secrets Manager."
+        )
+        for kind, name in (
+            ("Deployment", "argocd-server"),
+            ("Deployment", "argocd-repo-server"),
+            ("Deployment", "argocd-redis"),
+            ("StatefulSet", "argocd-application-controller"),
+        )
+    },
     ("CKV_K8S_29", "Deployment.istio-system.istiod"): (
         "The istiod chart sets no pod securityContext; its container's is complete "
         "(non-root, read-only root, no privilege escalation, capabilities dropped, "
@@ -125,6 +138,11 @@ UPSTREAM: Final[dict[tuple[str, str], str]] = {
     ("CKV_K8S_155", "ClusterRole.default.kserve-manager-role"): (
         "The KServe controller manages its serving webhooks' configurations; "
         "kserve-resources v0.20.0 renders kserve-manager-role whole."
+    ),
+    # Kubeflow Pipelines 2.17.0 (docs/kubeflow-pipelines.md).
+    ("CKV_K8S_35", "Deployment.kubeflow.ml-pipeline"): (
+        "The KFP API server reads its MySQL user and password only from its configuration "
+        "(viper: config.json or DBCONFIG_* variables); they come from the ExternalSecret."
     ),
 }
 

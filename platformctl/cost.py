@@ -632,6 +632,9 @@ CLASSIFICATION: Final[dict[str, Priced | PricedObject | Free]] = {
             "kubernetes:networking.istio.io/v1:VirtualService",
             "kubernetes:networking.istio.io/v1:DestinationRule",
             "kubernetes:networking.istio.io/v1:ServiceEntry",
+            # argocd: the project and the root Application (the pods they sync are priced)
+            "kubernetes:argoproj.io/v1alpha1:AppProject",
+            "kubernetes:argoproj.io/v1alpha1:Application",
         ),
         ETCD_FREE,
     ),
@@ -646,6 +649,9 @@ CLASSIFICATION: Final[dict[str, Priced | PricedObject | Free]] = {
         ),
         ETCD_FREE,
     ),
+    # Kubeflow Pipelines (components/k8s/kubeflow_pipelines.py)
+    "kubernetes:kustomize/v2:Directory": Free("its rendered objects are classified one by one"),
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass": ETCD_FREE,
 }
 # The project's own components (`mlops:<module>:<Type>`) group children and create
 # nothing themselves; their children are classified one by one.

@@ -22,6 +22,7 @@ from platformctl.wire import SIG_KEY, SIG_SECRET
 
 REDACTED = "[secret]"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+KUSTOMIZE_DIRECTORY = "kubernetes:kustomize/v2:Directory"
 RELEASES_DIR = "helm-releases"
 CLUSTER_SCOPE = "_cluster"
 _FIRST_KEYS = ("apiVersion", "kind", "metadata")
@@ -30,7 +31,10 @@ _UNSAFE = re.compile(r"[^a-z0-9.-]+")
 
 def is_kubernetes_object(resource_type: str) -> bool:
     """Typed Kubernetes resources and custom resources; not providers, not Helm releases."""
-    return resource_type.startswith("kubernetes:") and resource_type != HELM_RELEASE
+    return resource_type.startswith("kubernetes:") and resource_type not in (
+        HELM_RELEASE,
+        KUSTOMIZE_DIRECTORY,  # a component: its objects are rendered (platformctl.kustomize)
+    )
 
 
 def to_plain(value: Any) -> Any:

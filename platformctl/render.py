@@ -47,7 +47,14 @@ from typing import Any, Final
 
 import yaml
 
+from components.k8s import kfp_manifests
 from components.k8s.charts import ChartPin
+from components.k8s.kubeflow_pipelines import (
+    DIRECTORY_TYPE,
+    MANIFESTS_ROOT,
+    PIN,
+    kustomize_directories,
+)
 from platformctl.charts import (
     ChartLockError,
     cached_chart,
@@ -55,6 +62,7 @@ from platformctl.charts import (
     resolve_cache_dir,
 )
 from platformctl.checks import CheckResult, Finding, PlannedObject
+from platformctl.kustomize import KustomizeError, kustomize, materialize
 from platformctl.manifests import REDACTED, is_kubernetes_object, kubernetes_object, object_filename
 from platformctl.wire import SIG_KEY, SIG_SECRET
 from program.services import chart_lock
@@ -64,6 +72,7 @@ CHART_V4: Final = "kubernetes:helm.sh/v4:Chart"
 HELM_TYPES: Final = frozenset({RELEASE_V3, CHART_V4})
 ENV_RENDER_CACHE: Final = "MLOPS_RENDER_CACHE"
 CHECK: Final = "render"
+KUSTOMIZE_CHECK: Final = "render"  # Directory findings belong to the same render check
 HELM_TIMEOUT_S: Final = 120
 MAX_API_ROUNDS: Final = 4
 CRD_KIND: Final = "CustomResourceDefinition"
@@ -436,16 +445,20 @@ class Rendered:
     notice: str = ""  # one line: why nothing (or not everything) was rendered
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+    kustomizations: int = 0  # kustomize.v2.Directory resources (platformctl.kustomize)
+    kustomized_objects: int = 0  # of `objects`, those the Directories render
+    kubectl_runs: int = 0
 
     def check(self) -> CheckResult:
         return CheckResult(
             name=CHECK,
             mandatory=True,
-            evaluated=len(self.releases),
+            evaluated=len(self.releases) + self.kustomizations,
             findings=list(self.findings),
             details={
                 "rendered_objects": len(self.objects),
                 "helm_runs": self.helm_runs,
+                "kubectl_runs": self.kubectl_runs,
                 "cache_hits": self.cache_hits,
                 "api_versions": list(self.api_versions),
                 "notice": self.notice,
@@ -701,6 +714,141 @@ def render_pinned_kustomization(
     ]
 
 
+# --- the kustomize.v2.Directory resources (Kubeflow Pipelines; platformctl.kustomize) --------
+
+
+@dataclass(frozen=True)
+class DirectoryResource:
+    urn: str
+    directory: str
+
+
+def directory_resources(resources: Iterable[Mapping[str, Any]]) -> list[DirectoryResource]:
+    """The `kustomize.v2.Directory` resources of a plan's resources.json, in order."""
+    return [
+        DirectoryResource(str(r["urn"]), str((r.get("inputs") or {}).get("directory", "")))
+        for r in resources
+        if r.get("type") == DIRECTORY_TYPE
+    ]
+
+
+def known_parts(manifests_root: str = MANIFESTS_ROOT) -> dict[str, str]:
+    """A Directory's `directory` -> the overlay part it applies (this tree's overlays)."""
+    return {path: part for part, path in kustomize_directories(manifests_root).items()}
+
+
+@dataclass
+class KustomizeRendered:
+    objects: list[PlannedObject] = field(default_factory=list)
+    directories: list[DirectoryResource] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    kubectl_runs: int = 0
+    cache_hits: int = 0
+    notice: str = ""
+
+    def check(self) -> CheckResult:
+        return CheckResult(
+            name=KUSTOMIZE_CHECK,
+            mandatory=True,
+            evaluated=len(self.directories),
+            findings=list(self.findings),
+            details={
+                "rendered_objects": len(self.objects),
+                "kubectl_runs": self.kubectl_runs,
+                "cache_hits": self.cache_hits,
+                "notice": self.notice,
+            },
+        )
+
+
+def kustomize_cache_key(kubectl_version: str, part: str) -> str:
+    material = {
+        "kubectl": kubectl_version,
+        "manifests": PIN.content_digest,
+        "overlay": kfp_manifests.overlay_digest(),
+        "part": part,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def render_directories(
+    resources: Sequence[Mapping[str, Any]],
+    *,
+    kubectl: Path,
+    kubectl_version: str,
+    chart_cache: Path,
+    render_cache: Path | None,
+) -> KustomizeRendered:
+    """Every Directory resource of `resources` rendered into PlannedObjects (source: its URN).
+
+    A Directory whose path is not one of this tree's overlays is a finding: the plan
+    could not show what it applies.
+    """
+    out = KustomizeRendered(directories=directory_resources(resources))
+    if not out.directories:
+        return out
+    parts = known_parts()
+    with tempfile.TemporaryDirectory(prefix="mlops-kfp-") as tmp:
+        materialized: Path | None = None
+        for resource in out.directories:
+            part = parts.get(resource.directory)
+            if part is None:
+                out.findings.append(
+                    Finding(
+                        KUSTOMIZE_CHECK,
+                        resource.urn,
+                        f"Directory {resource.directory!r} is not one of the platform's "
+                        f"overlays ({', '.join(sorted(parts))}): the plan cannot show its objects.",
+                    )
+                )
+                continue
+            key = kustomize_cache_key(kubectl_version, part)
+            objects = _read_kustomized(render_cache, key)
+            if objects is None:
+                try:
+                    materialized = materialized or materialize(chart_cache, Path(tmp))
+                    text = kustomize(materialized / kfp_manifests.OVERLAY_ROOT / part, kubectl)
+                    objects = parse_manifests(text)
+                except (KustomizeError, subprocess.TimeoutExpired) as exc:
+                    out.findings.append(
+                        Finding(KUSTOMIZE_CHECK, resource.urn, str(exc).splitlines()[0])
+                    )
+                    continue
+                out.kubectl_runs += 1
+                _write_kustomized(render_cache, key, objects)
+            else:
+                out.cache_hits += 1
+            out.objects += [PlannedObject(o, resource.urn, PIN.chart) for o in objects]
+    return out
+
+
+def _kustomize_path(cache: Path | None, key: str) -> Path | None:
+    return cache / "kustomize" / f"{key}.json" if cache is not None else None
+
+
+def _read_kustomized(cache: Path | None, key: str) -> list[dict[str, Any]] | None:
+    path = _kustomize_path(cache, key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, list) else None
+
+
+def _write_kustomized(cache: Path | None, key: str, objects: list[dict[str, Any]]) -> None:
+    path = _kustomize_path(cache, key)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
+    ) as tmp:
+        json.dump(objects, tmp)
+    os.replace(tmp.name, path)
+
+
 # --- the plan's step -------------------------------------------------------------------------
 
 
@@ -740,7 +888,7 @@ def plan_step(
 
     releases = helm_releases(resources)
     cache = resolve_cache_dir(chart_cache)
-    if not releases:
+    if not releases and not directory_resources(resources):
         return RenderStep(Rendered())
     if not cache.is_dir():
         return RenderStep(
@@ -765,6 +913,19 @@ def plan_step(
         chart_cache=cache,
         render_cache=render_cache,
     )
+    # The kustomize.v2.Directory resources (Kubeflow Pipelines), beside the releases.
+    kustomized = render_directories(
+        resources,
+        kubectl=tools.kubectl,
+        kubectl_version=tools.kubectl_version,
+        chart_cache=cache,
+        render_cache=render_cache,
+    )
+    rendered.objects += kustomized.objects
+    rendered.findings += kustomized.findings
+    rendered.kustomizations = len(kustomized.directories)
+    rendered.kustomized_objects = len(kustomized.objects)
+    rendered.kubectl_runs = kustomized.kubectl_runs
     paths, clashes = write_rendered(
         rendered.objects, program_objects(resources), manifest_dir, render_cache / "yaml"
     )

@@ -44,6 +44,18 @@ UNDECLARED_KEYS: Final[dict[tuple[str, str], str]] = {
         "istiod writes .Values.meshConfig verbatim into the mesh ConfigMap "
         "(templates/configmap.yaml): every MeshConfig field is read, values.yaml lists few"
     ),
+    **{
+        ("argo-cd", f"configs.{section}.{key}"): (
+            f"argo-cd's `argo-cd.config.{section}` helper (templates/_helpers.tpl) writes every "
+            f"key of .Values.configs.{section} but create/annotations into the ConfigMap"
+        )
+        for section, key in (
+            ("cm", "resource.inclusions"),
+            ("cm", "users.anonymous.enabled"),
+            ("params", "server.insecure"),
+            ("params", "reposerver.parallelism.limit"),
+        )
+    },
     ("istiod", "global.enableReaderRBAC"): (
         'read with `dig "global" "enableReaderRBAC" true .Values` by '
         "templates/reader-clusterrole.yaml and reader-clusterrolebinding.yaml"

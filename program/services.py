@@ -21,7 +21,10 @@ from typing import Final
 
 import pulumi
 
+import images
+from components.aws.database import MASTER_USERNAME
 from components.k8s import (
+    argocd,
     aws_load_balancer_controller,
     cert_manager,
     cluster_autoscaler,
@@ -38,13 +41,16 @@ from components.k8s import (
 )
 from components.k8s.charts import ChartPin
 from components.k8s.dns_zone import DnsZone
+from components.k8s.mlflow_objects import GatewayRef, ui_host
 from components.k8s.platform_service import AwsScope, PlatformService
 from components.k8s.tenancy.plan import INJECTED_NAMESPACES
 from program.foundation import Foundation
 from stacks.settings import StackSettings
 
 # Namespaces that may read platform secrets through the ClusterSecretStore.
-SECRET_STORE_NAMESPACES: Final = ("monitoring", "mlflow", "kubeflow")
+SECRET_STORE_NAMESPACES: Final = ("monitoring", "mlflow", "kubeflow", "argocd")
+# Namespaces whose pods sign in to MLflow as its `pipelines` user (pipeline steps).
+MLFLOW_CLIENT_NAMESPACES: Final = ("kubeflow",)
 # The domain InferenceService and Knative route hosts are named in when the stack has
 # no DNS zone: KServe's and Knative's documented default (hosts reached by Host header
 # through the internal gateway).
@@ -249,22 +255,65 @@ def _cluster_autoscaler(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> Pl
     return cluster_autoscaler.ClusterAutoscaler("cluster-autoscaler", args, opts)
 
 
+def _gateway(ctx: ServiceContext) -> GatewayRef | None:
+    """The Istio ingress gateway a UI is published on, where Istio and cert-manager run."""
+    if not (ctx.on("istio") and ctx.on("cert_manager")):
+        return None
+    issuer = cert_manager.ACME_ISSUER if ctx.zone else cert_manager.SELF_SIGNED_ISSUER
+    selector = {"istio": istio.GATEWAY_LABELS["istio"]}
+    return GatewayRef(namespace=ctx.ns("istio_gateway"), selector=selector, issuer=issuer)
+
+
 def _mlflow(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    f = ctx.foundation
+    platform = ctx.settings.platform
+    database = f.databases["mlflow"]
+    gateway = _gateway(ctx)
     args = mlflow.MlflowArgs(
         account=ctx.settings.contract.service_accounts["mlflow"],
-        artifacts=ctx.foundation.artifacts,
+        artifacts=f.artifacts,
         aws=ctx.aws,
+        image=f.account_id.apply(
+            lambda account: images.image_ref("mlflow", images.ecr_registry(account, f.region))
+        ),
+        version=mlflow.image_mlflow_version(),
+        bucket_name=f.bucket_name,
+        database=mlflow.MlflowDatabase(
+            endpoint=database.endpoint,
+            master_secret_arn=database.master_secret_arn,
+            name=ctx.settings.databases["mlflow"].db_name,
+            user=MASTER_USERNAME,
+        ),
+        cluster_name=f.cluster_name,
+        region=f.region,
+        secrets_key_arn=f.data_key_arn,
+        gateway=gateway,
+        gateway_host=(
+            ui_host(ctx.settings.dns.domain, f.cluster_name) if gateway is not None else None
+        ),
+        client_namespaces=[ctx.ns(k) for k in MLFLOW_CLIENT_NAMESPACES if k in ctx.namespaces],
+        service_monitor=ctx.on("monitoring"),
+        min_replicas=platform.mlflow_min_replicas,
+        max_replicas=platform.mlflow_max_replicas,
+        protect=ctx.settings.protect,
     )
     return mlflow.Mlflow("mlflow", args, opts)
 
 
 def _kubeflow_pipelines(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
     contract = ctx.settings.contract
+    database = ctx.foundation.databases["pipelines"]
     args = kubeflow_pipelines.KubeflowPipelinesArgs(
         runner=contract.service_accounts["pipeline_runner"],
         artifact_prefix=contract.pipelines.artifact_prefix,
         artifacts=ctx.foundation.artifacts,
         aws=ctx.aws,
+        region=ctx.settings.region,
+        bucket_name=ctx.foundation.bucket_name,
+        database=kubeflow_pipelines.PipelinesDatabase(
+            endpoint=database.endpoint, master_secret_arn=database.master_secret_arn
+        ),
+        pod_monitor=ctx.on("monitoring"),
     )
     return kubeflow_pipelines.KubeflowPipelines("kubeflow-pipelines", args, opts)
 
@@ -312,6 +361,23 @@ def _kserve(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformServic
         inference_monitor=ctx.on("monitoring"),
     )
     return kserve.Kserve("kserve", args, opts)
+
+
+def _argocd(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    platform = ctx.settings.platform
+    args = argocd.ArgocdArgs(
+        namespace=ctx.ns("argocd"),
+        cluster_name=ctx.foundation.cluster_name,
+        secrets_key_arn=ctx.foundation.data_key_arn,
+        repository_url=platform.git_repository_url,
+        target_revision=platform.git_target_revision,
+        environment=ctx.settings.environment,
+        workloads_namespace=ctx.ns("workloads"),
+        service_monitor=ctx.on("monitoring"),
+        protect=ctx.settings.protect,
+        tags=ctx.settings.resource_tags(),
+    )
+    return argocd.Argocd("argocd", args, opts)
 
 
 def in_order(rows: tuple[ServiceRow, ...]) -> tuple[ServiceRow, ...]:
@@ -419,8 +485,24 @@ SERVICES: Final[tuple[ServiceRow, ...]] = in_order(
             after=("monitoring-crds",),  # the chart's ServiceMonitor
             charts=cluster_autoscaler.CHARTS,
         ),
-        ServiceRow("mlflow", "mlflow", _mlflow, ("mlflow",)),
-        ServiceRow("kubeflow-pipelines", "kubeflow_pipelines", _kubeflow_pipelines, ("kubeflow",)),
+        # mlflow: sidecars and the gateway (istio, istio-gateway), the UI's certificate
+        # (cert-manager), the credentials (external-secrets), the PodMonitor's CRD.
+        ServiceRow(
+            "mlflow",
+            "mlflow",
+            _mlflow,
+            ("mlflow",),
+            after=("monitoring-crds", "istio", "cert-manager", "istio-gateway", "external-secrets"),
+        ),
+        ServiceRow(
+            "kubeflow-pipelines",
+            "kubeflow_pipelines",
+            _kubeflow_pipelines,
+            ("kubeflow",),
+            # Credentials through the ClusterSecretStore; the PodMonitor is served by the
+            # operator; the sidecars (STRICT mTLS in kubeflow) need istiod's injector.
+            after=("istio", "external-secrets", "monitoring"),
+        ),
         # --- serving (issue 11 item 3; docs/serving.md) ---
         ServiceRow(
             "knative",
@@ -448,6 +530,16 @@ SERVICES: Final[tuple[ServiceRow, ...]] = in_order(
             # mode), KEDA's ScaledObject kind for the models that ask, the PodMonitor's CRD.
             after=("monitoring-crds", "cert-manager", "istio", "knative", "keda"),
             charts=kserve.CHARTS,
+        ),
+        # argocd: its secrets (external-secrets), its ServiceMonitor's CRD; the kinds it
+        # syncs are KServe's, whose CRDs must exist before the first sync succeeds.
+        ServiceRow(
+            "argocd",
+            "argocd",
+            _argocd,
+            ("argocd",),
+            after=("monitoring-crds", "external-secrets", "kserve"),
+            charts=argocd.CHARTS,
         ),
     )
 )

@@ -78,7 +78,7 @@ def _databases(instance_class: str, multi_az: bool, protect: bool) -> dict[str, 
 ENVIRONMENT_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
     "dev": {
         "network": {"natGateways": "single", "interfaceEndpoints": False},
-        "nodeGroups": _node_groups(general=(2, 2, 4), training_max=2, gpu_max=1),
+        "nodeGroups": _node_groups(general=(3, 3, 6), training_max=2, gpu_max=1),
         # The smallest class (1 GiB): dev's MLflow and Kubeflow Pipelines metadata are a
         # few connections; it keeps dev within 1.15x of the cost floor (docs/cost.md).
         "databases": _databases("db.t4g.micro", multi_az=False, protect=False),
@@ -87,7 +87,7 @@ ENVIRONMENT_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
     },
     "staging": {
         "network": {"natGateways": "single", "interfaceEndpoints": False},
-        "nodeGroups": _node_groups(general=(2, 3, 6), training_max=4, gpu_max=2),
+        "nodeGroups": _node_groups(general=(3, 3, 8), training_max=4, gpu_max=2),
         "databases": _databases("db.t4g.medium", multi_az=False, protect=False),
         "artifactStore": {"forceDestroy": False},
         "platform": {

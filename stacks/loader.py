@@ -214,6 +214,26 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         "string",
         "KServe's default deployment mode: Knative (Serverless) or Standard (Deployment + HPA).",
     ),
+    "mlflowMinReplicas": ConfigKey(
+        ("platform", "mlflowMinReplicas"),
+        "integer",
+        "MLflow tracking server: fewest replicas the autoscaler keeps (>= 1; 2 survives a drain).",
+    ),
+    "mlflowMaxReplicas": ConfigKey(
+        ("platform", "mlflowMaxReplicas"),
+        "integer",
+        "MLflow tracking server: most replicas the autoscaler starts.",
+    ),
+    "gitRepositoryUrl": ConfigKey(
+        ("platform", "gitRepositoryUrl"),
+        "string",
+        "This repository's https URL: the only source Argo CD may sync (workloads/<env>/).",
+    ),
+    "gitTargetRevision": ConfigKey(
+        ("platform", "gitTargetRevision"),
+        "string",
+        "The branch or tag of workloads/<env>/ Argo CD syncs.",
+    ),
 }
 
 STRUCTURED_KEYS = tuple(k for k, v in CONFIG_KEYS.items() if v.structured)

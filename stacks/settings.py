@@ -421,6 +421,26 @@ class PlatformSettings(Model):
     # KServe's default deployment mode: Knative (Serverless, scale to zero, canaries) or
     # Standard (a Deployment and an HPA; a model may also ask for it by annotation).
     kserve_deployment_mode: Literal["Knative", "Standard"] = "Knative"
+    # MLflow tracking server: the HorizontalPodAutoscaler's range (the budget keeps one).
+    mlflow_min_replicas: int = Field(default=2, ge=1, le=20)
+    mlflow_max_replicas: int = Field(default=4, ge=1, le=50)
+    # Argo CD: the one repository it may sync (this one) and the revision of workloads/<env>/.
+    # The default is a documentation address (example.com): each stack file names the real one.
+    git_repository_url: str = Field(
+        default="https://git.example.com/mlops-platform/mlops-platform.git",
+        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._/~-]+$",
+    )
+    git_target_revision: str = Field(default="main", pattern=r"^[A-Za-z0-9._/-]{1,100}$")
+
+    @model_validator(mode="after")
+    def _mlflow_replicas(self) -> Self:
+        if self.mlflow_min_replicas > self.mlflow_max_replicas:
+            raise RuleViolationError(
+                "mlflowMinReplicas",
+                self.mlflow_min_replicas,
+                f"must be <= mlflowMaxReplicas ({self.mlflow_max_replicas})",
+            )
+        return self
 
 
 class StackSettings(Model):
@@ -590,6 +610,21 @@ class StackSettings(Model):
                 True,
                 "in platform.kserveDeploymentMode 'Knative' needs services.knative = True "
                 "(or kserveDeploymentMode 'Standard')",
+            )
+        if services.kubeflow_pipelines and not services.external_secrets:
+            # The metadata database's credentials come through External Secrets.
+            raise RuleViolationError(
+                "services.kubeflowPipelines", True, "needs services.externalSecrets = True"
+            )
+        if services.mlflow and not services.external_secrets:
+            # The database's, the auth app's and the clients' credentials.
+            raise RuleViolationError(
+                "services.mlflow", True, "needs services.externalSecrets = True"
+            )
+        if services.argocd and not services.external_secrets:
+            # The admin's password, the server's key and Redis's password.
+            raise RuleViolationError(
+                "services.argocd", True, "needs services.externalSecrets = True"
             )
         if services.nvidia_device_plugin and not any(
             spec.has_gpu for spec in self.node_groups.values()

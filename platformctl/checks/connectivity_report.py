@@ -133,7 +133,9 @@ def dot(rows: Sequence[Row]) -> str:
     ids = {label: f"n{i}" for i, label in enumerate(sorted(nodes))}
     lines = [
         "digraph connectivity {",
-        "  rankdir=LR; node [shape=box, fontsize=10]; edge [fontsize=8];",
+        # newrank: dot's default ranking of clusters loses edges on larger maps
+        # ("Unable to reclaim box space in spline routing", exit 1).
+        "  rankdir=LR; newrank=true; node [shape=box, fontsize=10]; edge [fontsize=8];",
     ]
     groups: dict[str, list[str]] = {}
     for label, group in nodes.items():
@@ -160,10 +162,11 @@ def write_svg(rows: Sequence[Row], path: Path) -> bool:
     if binary is None:
         return False
     graph = dot(rows)
+    # newrank: dot's default ranking fails ("trouble in init_rank") on the full map;
     # graphviz 2.43 (Debian bookworm) fails its spline routing on some clustered maps
-    # ("triangulation failed"): the same graph then lays out with the newer ranking, or,
+    # ("triangulation failed"): the same graph then lays out with the default ranking, or,
     # failing that, with the force-directed engine.
-    for layout in ([], ["-Gnewrank=true"], ["-Kfdp"]):
+    for layout in (["-Gnewrank=true"], [], ["-Kfdp"]):
         proc = subprocess.run(
             [binary, "-Tsvg", *layout, "-o", str(path)],
             input=graph,

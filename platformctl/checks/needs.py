@@ -34,6 +34,7 @@ the pod's address itself: there the ClusterIP is tolerated, not required.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -100,10 +101,12 @@ LISTENERS: Final = "listeners"  # the destination pods' own container ports
 
 @dataclass(frozen=True)
 class Pods:
-    """The pods of a namespace (a contract key or a literal name), optionally by labels."""
+    """The pods of a namespace (a contract key or a literal name), optionally by labels
+    and by the ServiceAccount they run under (pods created at run time: a stand-in)."""
 
     namespace: str
     labels: tuple[tuple[str, str], ...] = ()
+    account: str = ""
 
     @property
     def namespace_name(self) -> str:
@@ -118,33 +121,51 @@ class DeclaredFlow:
     reason: str
 
 
+def _app(name: str) -> tuple[tuple[str, str], ...]:
+    return (("app.kubernetes.io/name", name),)
+
+
 def _tcp(*numbers: int) -> tuple[tuple[str, int], ...]:
     return tuple(("TCP", n) for n in numbers)
 
 
 GATEWAY: Final = Pods("istio_gateway", (("istio", "ingressgateway"),))
 PROMETHEUS: Final = Pods("monitoring", (("app.kubernetes.io/name", "prometheus"),))
+MLFLOW_SERVER: Final = Pods("mlflow", (("app.kubernetes.io/name", "mlflow-server"),))
+ARGOCD_REPO_SERVER: Final = Pods("argocd", (("app.kubernetes.io/name", "argocd-repo-server"),))
+ARGOCD_REDIS: Final = Pods("argocd", (("app.kubernetes.io/name", "argocd-redis"),))
+ARGOCD_REPO_CLIENTS: Final = (
+    "argocd-application-controller",
+    "argocd-server",
+    "argocd-applicationset-controller",
+)
+ARGOCD_REDIS_CLIENTS: Final = (
+    "argocd-application-controller",
+    "argocd-server",
+    "argocd-repo-server",
+)
 KNATIVE_SERVING: Final = "knative-serving"  # created by the Knative operator; not a contract key
+# Kubeflow Pipelines' pods; its runs are the pods of the runner's account (a stand-in).
+KFP_API: Final = Pods("kubeflow", (("app", "ml-pipeline"),))
+KFP_UI: Final = Pods("kubeflow", (("app", "ml-pipeline-ui"),))
+KFP_METADATA: Final = Pods("kubeflow", (("component", "metadata-grpc-server"),))
+KFP_ENVOY: Final = Pods("kubeflow", (("component", "metadata-envoy"),))
+KFP_RUNS: Final = Pods("kubeflow", account="pipeline-runner")
 
 DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
-    DeclaredFlow(
-        Pods("workloads"), Pods("mlflow"), _tcp(5000), "workloads load models from MLflow"
-    ),
-    DeclaredFlow(Pods("kubeflow"), Pods("mlflow"), _tcp(5000), "pipeline steps log to MLflow"),
-    DeclaredFlow(GATEWAY, Pods("mlflow"), _tcp(5000), "the MLflow UI through the gateway"),
-    DeclaredFlow(
-        GATEWAY,
-        Pods("kubeflow", (("app", "ml-pipeline-ui"),)),
-        _tcp(3000),
-        "the Pipelines UI through the gateway",
-    ),
-    DeclaredFlow(
-        GATEWAY,
-        Pods("kubeflow", (("app", "ml-pipeline"),)),
-        _tcp(8888),
-        "the Pipelines API through the gateway",
-    ),
+    DeclaredFlow(Pods("workloads"), MLFLOW_SERVER, _tcp(5000), "workloads load models from MLflow"),
+    DeclaredFlow(KFP_RUNS, MLFLOW_SERVER, _tcp(5000), "pipeline steps log to MLflow"),
+    DeclaredFlow(GATEWAY, MLFLOW_SERVER, _tcp(5000), "the MLflow UI through the gateway"),
+    # The PodMonitor names the sidecar's port (injected at admission, not in the plan) and
+    # rewrites the address to the Istio agent's merged metrics, 15020.
+    DeclaredFlow(PROMETHEUS, MLFLOW_SERVER, _tcp(15020), "MLflow's metrics, through its sidecar"),
     DeclaredFlow(GATEWAY, Pods("workloads"), _tcp(8080, 8012), "inference through the gateway"),
+    # The inference PodMonitor (mlops/kserve-inference) selects the InferenceServices' pods
+    # by a label KServe sets at run time (no pod of the plan carries it) and scrapes them
+    # through the Istio agent, as MLflow's.
+    DeclaredFlow(
+        PROMETHEUS, Pods("workloads"), _tcp(15020), "inference metrics, through the sidecars"
+    ),
     DeclaredFlow(
         GATEWAY,
         Pods(KNATIVE_SERVING, (("app", "activator"),)),
@@ -164,7 +185,7 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
         "the autoscaler reads revisions' queue-proxy metrics",
     ),
     DeclaredFlow(
-        Pods("kubeflow"), Pods("workloads"), _tcp(8080, 8012), "pipelines call inference services"
+        KFP_RUNS, Pods("workloads"), _tcp(8080, 8012), "pipelines call inference services"
     ),
     # Knative Serving and KServe (docs/serving.md, "Network flows"). KServe's InferenceService
     # host resolves to net-istio's knative-local-gateway, a listener on the gateway pods.
@@ -175,10 +196,10 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
         "KServe's host: the gateway re-routes to the predictor through knative-local-gateway",
     ),
     DeclaredFlow(
-        Pods("kubeflow"),
+        KFP_RUNS,
         GATEWAY,
         _tcp(8081),
-        "pipelines call InferenceServices by their host, knative-local-gateway",
+        "pipeline runs call InferenceServices by their host, knative-local-gateway",
     ),
     DeclaredFlow(
         Pods(KNATIVE_SERVING, (("app", "activator"),)),
@@ -216,9 +237,39 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
         _tcp(9090),
         "KEDA's Prometheus scalers of the models that ask for KEDA",
     ),
-    DeclaredFlow(Pods("kubeflow"), Pods("kubeflow"), LISTENERS, "Kubeflow Pipelines' components"),
     DeclaredFlow(Pods("mlflow"), "databases", _tcp(5432), "MLflow's PostgreSQL (RDS)"),
-    DeclaredFlow(Pods("kubeflow"), "databases", _tcp(3306), "Kubeflow Pipelines' MySQL (RDS)"),
+    # Kubeflow Pipelines 2.17.0 (docs/kubeflow-pipelines.md): not routed through the
+    # gateway (no authentication of its own); its components' calls, read from the
+    # manifests' flags and environment; its MySQL clients fetch the RDS CA bundle from
+    # AWS's trust store at start (components.k8s.kfp_manifests).
+    DeclaredFlow(KFP_UI, KFP_API, _tcp(8888), "the Pipelines UI's backend calls the API"),
+    DeclaredFlow(KFP_UI, KFP_ENVOY, _tcp(9090), "the Pipelines UI reads ML Metadata"),
+    DeclaredFlow(KFP_ENVOY, KFP_METADATA, _tcp(8080), "Envoy proxies to ML Metadata"),
+    DeclaredFlow(KFP_API, KFP_METADATA, _tcp(8080), "the Pipelines API waits for ML Metadata"),
+    DeclaredFlow(
+        KFP_API,
+        Pods("kubeflow", (("app", "ml-pipeline-visualizationserver"),)),
+        _tcp(8888),
+        "the Pipelines API proxies visualizations",
+    ),
+    DeclaredFlow(
+        Pods("kubeflow", (("app", "ml-pipeline-persistenceagent"),)),
+        KFP_API,
+        _tcp(8888, 8887),
+        "the persistence agent reports runs",
+    ),
+    DeclaredFlow(
+        Pods("kubeflow", (("app", "ml-pipeline-scheduledworkflow"),)),
+        KFP_API,
+        _tcp(8888, 8887),
+        "recurring runs start through the Pipelines API",
+    ),
+    DeclaredFlow(KFP_RUNS, KFP_API, _tcp(8888, 8887), "pipeline drivers and launchers (cache)"),
+    DeclaredFlow(KFP_RUNS, KFP_METADATA, _tcp(8080), "pipeline drivers record metadata"),
+    DeclaredFlow(KFP_API, "databases", _tcp(3306), "the Pipelines API's MySQL (RDS)"),
+    DeclaredFlow(KFP_METADATA, "databases", _tcp(3306), "ML Metadata's MySQL (RDS)"),
+    DeclaredFlow(KFP_METADATA, "public", _tcp(HTTPS), "ML Metadata fetches the RDS CA bundle"),
+    DeclaredFlow(KFP_API, "public", _tcp(HTTPS), "the Pipelines API fetches the RDS CA bundle"),
     DeclaredFlow(PROMETHEUS, "nodes", _tcp(10250), "kubelet and cAdvisor metrics"),
     DeclaredFlow(
         Pods("monitoring", (("app.kubernetes.io/name", "grafana"),)),
@@ -238,9 +289,21 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
         _tcp(HTTPS),
         "Alertmanager's receiver (a webhook outside the VPC)",
     ),
-    DeclaredFlow(GATEWAY, Pods("argocd"), _tcp(8080), "the Argo CD UI through the gateway"),
-    DeclaredFlow(Pods("argocd"), Pods("argocd"), LISTENERS, "Argo CD's components"),
-    DeclaredFlow(Pods("argocd"), "public", _tcp(HTTPS), "Git repositories and Helm registries"),
+    # The Argo CD UI is not on the gateway (docs/decisions/0035-mlflow-server-and-gitops.md).
+    *(
+        DeclaredFlow(Pods("argocd", _app(c)), ARGOCD_REPO_SERVER, _tcp(8081), "manifests from git")
+        for c in ARGOCD_REPO_CLIENTS
+    ),
+    *(
+        DeclaredFlow(Pods("argocd", _app(c)), ARGOCD_REDIS, _tcp(6379), "Argo CD's cache")
+        for c in ARGOCD_REDIS_CLIENTS
+    ),
+    DeclaredFlow(
+        ARGOCD_REPO_SERVER,
+        "public",
+        _tcp(HTTPS),
+        "the repo server clones the Git repository",
+    ),
 )
 
 
@@ -445,8 +508,27 @@ def _monitor_namespaces(monitor: PlannedObject, cluster: Cluster) -> list[str]:
     return list(selector.get("matchNames") or [monitor.namespace])
 
 
+def _rewritten_port(endpoint: Mapping[str, Any]) -> int | None:
+    """The port a relabeling writes into `__address__` (`$1:<port>`), which Prometheus dials.
+
+    The Istio agent's merged metrics (15020) are reached this way: the endpoint names the
+    sidecar's declared port and the relabeling replaces it (components/k8s/scrapes.py).
+    """
+    for relabeling in endpoint.get("relabelings") or []:
+        if relabeling.get("targetLabel") != "__address__":
+            continue
+        match = re.fullmatch(r"\$1:(\d+)", str(relabeling.get("replacement", "")))
+        if match:
+            return int(match.group(1))
+    return None
+
+
 def _scraped(monitor: PlannedObject, cluster: Cluster) -> list[tuple[Workload, int | str]]:
-    """(pod, container port) every endpoint of a ServiceMonitor or PodMonitor scrapes."""
+    """(pod, container port) every endpoint of a ServiceMonitor or PodMonitor scrapes.
+
+    A PodMonitor endpoint whose relabeling rewrites the address to an injected pod's
+    agent port yields that port number (no container declares it).
+    """
     spec = monitor.manifest.get("spec") or {}
     selector = spec.get("selector") or {}
     out: list[tuple[Workload, int | str]] = []
@@ -458,7 +540,12 @@ def _scraped(monitor: PlannedObject, cluster: Cluster) -> list[tuple[Workload, i
                 target = (
                     endpoint.get("port") or endpoint.get("portNumber") or endpoint.get("targetPort")
                 )
-                out += [(p, target) for p in pods if target is not None]
+                dialed = _rewritten_port(endpoint)
+                out += [
+                    (p, dialed if dialed is not None and cluster.injected(p) else target)
+                    for p in pods
+                    if target is not None
+                ]
             continue
         for service in cluster.services:
             if service.namespace != namespace or not selector_matches(
@@ -592,6 +679,7 @@ def _resolve(end: Pods | str, cluster: Cluster) -> list[Workload] | Addresses:
         for w in _sources(cluster)
         if w.namespace == end.namespace_name
         and all(w.label_map.get(k) == v for k, v in labels.items())
+        and (not end.account or w.service_account == end.account)
     ]
 
 

@@ -7,17 +7,26 @@ LimitRange defaults) has its test below, which fails on the defect; no finding m
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from components.k8s.kubeflow_pipelines import GPU_TASKS, pipeline_run_pods
 from platformctl.check_context import check_context
 from platformctl.checks import CheckResult, PlannedObject
+from platformctl.checks.capacity import check_capacity
+from platformctl.checks.order import check_order
 from platformctl.cluster_checks import run_cluster_checks
 from platformctl.plan import capture
-from platformctl.render import default_render_cache, render_releases
+from platformctl.render import (
+    default_render_cache,
+    program_objects,
+    render_directories,
+    render_releases,
+)
 from stacks.loader import load_environment
 from tests.conftest import STACKS
 from tests.platformctl.rendering import shared_charts_or_skip, tools_or_skip
@@ -40,7 +49,17 @@ def _render(resources: Sequence[dict[str, Any]], minor: str) -> list[PlannedObje
         render_cache=default_render_cache(),  # warm: the session's plans rendered the same
     )
     assert rendered.findings == []
-    return rendered.objects
+    # and Kubeflow Pipelines' kustomize.v2.Directory objects, as the plan renders them.
+    kustomized = render_directories(
+        resources,
+        kubectl=tools.kubectl,
+        kubectl_version=tools.kubectl_version,
+        chart_cache=shared_charts_or_skip(),
+        render_cache=default_render_cache(),
+    )
+    assert kustomized.findings == []
+    assert kustomized.objects or not kustomized.directories
+    return [*rendered.objects, *kustomized.objects]
 
 
 def _run(stack: str, resources: list[dict[str, Any]], **overrides: Any) -> dict[str, CheckResult]:
@@ -67,7 +86,7 @@ def test_the_context_holds_the_settings_pools_and_the_charts_crds(
     general, training, gpu = context.pools
     assert (general.name, general.min_size, general.node.instance_type) == (
         "general",
-        2,
+        3,  # the capacity check's fewest nodes (stacks/defaults.py)
         "t3.large",
     )
     assert general.labels["mlops-platform.io/pool"] == frozenset({"general"})
@@ -174,6 +193,8 @@ def test_every_aws_caller_runs_under_its_own_role(
         "aws-load-balancer-controller/aws-load-balancer-controller",
         "mlflow/mlflow-server",
         "kubeflow/pipeline-runner",
+        "kubeflow/ml-pipeline",  # Kubeflow Pipelines' API server: pipeline packages in S3
+        "kubeflow/ml-pipeline-ui",  # its UI: artifacts and archived logs
         "mlops/kserve-model-reader",
         "kube-system/aws-node",
         "kube-system/ebs-csi-controller-sa",
@@ -214,7 +235,7 @@ def test_the_report_has_one_section_per_check(plans: dict[str, dict[str, Any]]) 
     report = Path(plans["dev"]["dir"], "report.md").read_text()
     for name in ("order", "scheduling", "capacity", "identity"):
         assert f"## Check: {name}" in report
-    assert "| `general` | t3.large | 2 |" in report
+    assert "| `general` | t3.large | 3 |" in report
     assert "-> `foundation` -> `general-mng`" in report
 
 
@@ -232,3 +253,60 @@ def test_an_existing_cluster_plan_checks_without_node_order() -> None:
     assert "not created by this plan" in results["order"].details["nodes"]["note"]
     assert not any("makes the cluster run pods" in f.message for f in results["order"].findings)
     assert results["capacity"].details["pools"][0]["pool"] == "general"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_kubeflow_quota_and_the_pools_admit_a_pipeline_run(
+    plans: dict[str, dict[str, Any]], stack: str
+) -> None:
+    """One training run beside the platform: the kubeflow quota admits its pods, its GPU
+    step fits the GPU pool, and the general pool fits it once the autoscaler has scaled
+    it up (at its minimum size only the idle platform must fit)."""
+    resources = plans[stack]["resources"]
+    general = load_environment(stack)[0].settings.node_groups["general"]
+    size = general.max_size
+    scaled = {"nodeGroups": {"general": {"minSize": size, "desiredSize": size}}}
+    settings = load_environment(stack, overrides=scaled)[0].settings
+    rendered = _render(resources, settings.cluster.minor_version)
+    run = [PlannedObject(p, "urn:pipeline-run", "pipeline-run") for p in pipeline_run_pods()]
+    objects = [*program_objects(resources), *rendered, *run]
+    context = check_context(settings, resources, shared_charts_or_skip(), None)
+    capacity = check_capacity(objects, resources, context)
+    assert capacity.ok, capacity.findings
+    kubeflow = {
+        q["resource"]: q for q in capacity.details["quotas"] if q["namespace"] == "kubeflow"
+    }
+    assert kubeflow["requests.nvidia.com/gpu"]["used"] == str(len(GPU_TASKS))
+    assert all(q["ok"] for q in kubeflow.values())
+    gpu = next(p for p in capacity.details["pools"] if p["pool"] == "gpu")
+    assert gpu["fits"]
+
+
+def test_the_pipelines_crds_come_first_from_the_cluster_directory(
+    plans: dict[str, dict[str, Any]],
+) -> None:
+    """A kubeflow.org object of the platform Directory is served by the cluster Directory's
+    CRD because the platform Directory waits for it; without that wait it is a finding."""
+    resources = copy.deepcopy(plans["dev"]["resources"])
+    settings = load_environment("dev")[0].settings
+    rendered = _render(resources, settings.cluster.minor_version)
+    cluster, platform = (
+        next(r for r in resources if r["name"] == f"kustomize-kubeflow-pipelines-{part}")
+        for part in ("cluster", "platform")
+    )
+    recurring = PlannedObject(
+        {
+            "apiVersion": "kubeflow.org/v1beta1",
+            "kind": "ScheduledWorkflow",
+            "metadata": {"name": "nightly", "namespace": "kubeflow"},
+            "spec": {},
+        },
+        platform["urn"],
+        "kubeflow-pipelines-manifests",
+    )
+    objects = [*program_objects(resources), *rendered, recurring]
+    context = check_context(settings, resources, shared_charts_or_skip(), None)
+    assert check_order(objects, resources, context).findings == []
+    platform["dependencies"] = [d for d in platform["dependencies"] if d != cluster["urn"]]
+    [finding] = check_order(objects, resources, context).findings
+    assert "ScheduledWorkflow" in finding.subject or "ScheduledWorkflow" in finding.message

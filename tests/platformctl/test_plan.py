@@ -66,7 +66,12 @@ def test_plan_holds_no_secret_value(dev_plan: tuple[dict[str, Any], Path]) -> No
     for path in (out / "manifests").rglob("*.yaml"):
         if "--customresourcedefinition--" in path.name:
             continue  # a rendered CRD's schema describes fields (`onepassword:`), holds no value
-        assert "password:" not in path.read_text().lower(), path.name
+        text = path.read_text().lower()
+        if "--externalsecret--" in path.name:
+            # A template's field is filled in by External Secrets in the cluster: only a
+            # reference to the remote secret's property may follow it.
+            text = text.replace('password: \\"{{ .password', "")
+        assert "password:" not in text, path.name
 
 
 def test_dev_plan_is_clean(dev_plan: tuple[dict[str, Any], Path]) -> None:
@@ -92,7 +97,9 @@ def test_report_sections(dev_plan: tuple[dict[str, Any], Path]) -> None:
         "## Critical path",
     ):
         assert heading in report
-    assert "| `CKV_K8S_43` | 0 |" in report
+    # Kubeflow Pipelines' eight Deployments skip the tag-pin check (images pinned by the
+    # pinned manifests' tags).
+    assert "| `CKV_K8S_43` | 8 |" in report
     # Every advisory that remains carries its reason beside it.
     policy = json.loads((out / "policy.json").read_text())
     for advisory in policy["advisories"]:
@@ -111,9 +118,9 @@ def test_cost(dev_plan: tuple[dict[str, Any], Path]) -> None:
     lines = {line["name"]: line for line in cost["resources"]}
     # EKS control plane: $0.10/h x 730 h in standard support, $0.60/h in extended support.
     assert lines["cluster-eks"]["monthly_usd_idle"] in (73.0, 438.0)
-    # general: 2..4 t3.large on demand ($0.0912/h) plus 50 GiB gp3 each ($0.088/GB-month).
-    assert lines["general-mng"]["monthly_usd_idle"] == round(2 * (0.0912 * 730 + 50 * 0.088), 2)
-    assert lines["general-mng"]["monthly_usd_max"] == round(4 * (0.0912 * 730 + 50 * 0.088), 2)
+    # general: 3..6 t3.large on demand ($0.0912/h) plus 50 GiB gp3 each ($0.088/GB-month).
+    assert lines["general-mng"]["monthly_usd_idle"] == round(3 * (0.0912 * 730 + 50 * 0.088), 2)
+    assert lines["general-mng"]["monthly_usd_max"] == round(6 * (0.0912 * 730 + 50 * 0.088), 2)
     # Spot groups at zero cost nothing idle.
     assert lines["gpu-mng"]["monthly_usd_idle"] == 0.0
     assert cost["total_monthly_usd_idle"] < cost["total_monthly_usd_max"]

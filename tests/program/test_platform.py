@@ -72,10 +72,16 @@ def test_counts_of_the_baseline(dev: Plan) -> None:
     assert len(dev.by_type(RESOURCE_QUOTA)) == 18
     assert len(dev.by_type(LIMIT_RANGE)) == 18
     assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 18
-    assert len(dev.by_type(ROLE)) == 20
-    assert len(dev.by_type(ROLE_BINDING)) == 20
+    # The tenancy Roles and bindings (a viewer in each of the 18 namespaces, an editor in
+    # kubeflow and mlops) and Argo CD's writer Role in the workloads namespace.
+    assert len(dev.by_type(ROLE)) == 21
+    assert len(dev.by_type(ROLE_BINDING)) == 21
     # Per workload, not per namespace: the connectivity proof holds them to the needs.
-    assert len(dev.by_type(NETWORK_POLICY)) == 151
+    # Kubeflow Pipelines' nine workloads and their flows, MLflow's two and Argo CD's five
+    # (its flows among its components count twice: both ends in one namespace); serving's
+    # 46: Knative's and KEDA's workloads and flows, and Prometheus's scrape of the
+    # inference pods (docs/serving.md, "Network flows").
+    assert len(dev.by_type(NETWORK_POLICY)) == 190
     assert len(dev.by_type(PEER_AUTHENTICATION)) == 5  # the injected namespaces
 
 
@@ -133,6 +139,7 @@ def test_releases_match_the_pinned_table(dev: Plan) -> None:
         "nvidia-device-plugin": "nvidia-device-plugin",
         "dcgm-exporter": "nvidia-device-plugin",
         "cluster-autoscaler": "cluster-autoscaler",
+        "argocd": "argocd",
         "knative-operator": "knative-operator",
         "keda": "keda",
         "kserve-crd": "kserve",
@@ -193,6 +200,8 @@ def test_service_accounts_with_roles_match_the_trust_subject(zone: Plan) -> None
         "aws-load-balancer-controller/aws-load-balancer-controller",
         "mlflow/mlflow-server",
         "kubeflow/pipeline-runner",
+        "kubeflow/ml-pipeline",  # Kubeflow Pipelines' API server: pipeline packages in S3
+        "kubeflow/ml-pipeline-ui",  # its UI: artifacts and archived logs
         "mlops/kserve-model-reader",
     }
     by_arn = {}
@@ -234,11 +243,27 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "cluster-autoscaler/cluster-autoscaler",
         # The ML services' accounts (layer 3 uses them), typed with their IRSA roles.
         "mlflow/mlflow-server",
+        "mlflow/mlflow-db-upgrade",  # the schema Job's: no role, no token
         "kubeflow/pipeline-runner",
         "mlops/kserve-model-reader",
         "keda/keda-operator",
         "keda/keda-metrics-server",
         "keda/keda-webhook",
+        # Kubeflow Pipelines' accounts (components/k8s/kfp_manifests.py ACCOUNTS).
+        "kubeflow/ml-pipeline",
+        "kubeflow/ml-pipeline-ui",
+        "kubeflow/ml-pipeline-persistenceagent",
+        "kubeflow/ml-pipeline-scheduledworkflow",
+        "kubeflow/argo",
+        "kubeflow/metadata-grpc-server",
+        "kubeflow/metadata-envoy",
+        "kubeflow/ml-pipeline-visualizationserver",
+        # Argo CD's components (issue 11 item 4).
+        "argocd/argocd-application-controller",
+        "argocd/argocd-server",
+        "argocd/argocd-repo-server",
+        "argocd/argocd-applicationset-controller",
+        "argocd/argocd-redis",
     }
     for patch in dev.by_type(SERVICE_ACCOUNT_PATCH):
         assert patch.inputs["metadata"]["name"] == "default"
@@ -270,6 +295,8 @@ def test_grafana_admin_and_receiver_come_from_secrets_manager(dev: Plan) -> None
     assert secrets == {
         "mlops-platform-dev/grafana-admin",
         "mlops-platform-dev/alertmanager-receiver",
+        "mlops-platform-dev/mlflow-auth",
+        "mlops-platform-dev/argocd",
     }
     for version in dev.by_type(SECRET_VERSION):
         assert "[secret]" in json.dumps(version.inputs["secretString"])

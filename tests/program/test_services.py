@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.k8s import (
+    argocd,
     aws_load_balancer_controller,
     cert_manager,
     cluster_autoscaler,
@@ -72,6 +73,7 @@ def test_crds_and_controllers_come_before_their_users() -> None:
 
 def test_the_chart_table_is_every_service_module_s_pins() -> None:
     modules = (
+        argocd,
         aws_load_balancer_controller,
         cert_manager,
         cluster_autoscaler,

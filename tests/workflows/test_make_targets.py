@@ -81,12 +81,15 @@ def assert_missing(proc: subprocess.CompletedProcess[str], line: str) -> None:
     assert "Error 3" in proc.stderr  # preflight's status for "missing"
 
 
-@pytest.mark.parametrize("target", ["install", "status"])
+@pytest.mark.parametrize("target", ["install", "status", "destroy"])
 def test_pulumi_targets_without_pulumi(target: str, bare_path: Path, tmp_path: Path) -> None:
     assert_missing(make(target, bare_path, tmp_path), NO_PULUMI)
 
 
-@pytest.mark.parametrize("target", ["port-forward-mlflow", "port-forward-argocd"])
+@pytest.mark.parametrize(
+    "target",
+    ["port-forward-mlflow", "port-forward-argocd", "port-forward-kfp", "port-forward-kfp-api"],
+)
 def test_kubectl_targets_without_kubectl(target: str, bare_path: Path, tmp_path: Path) -> None:
     proc = make(target, bare_path, tmp_path)
     line = f"{NO_KUBECTL_PREFIX}{tmp_path / 'no-project-tools'}{NO_KUBECTL_SUFFIX}"
@@ -117,7 +120,10 @@ def real_kubectl() -> str | None:
 
 
 @pytest.mark.skipif(real_kubectl() is None, reason="no kubectl on this machine to run for real")
-@pytest.mark.parametrize("target", ["port-forward-mlflow", "port-forward-argocd"])
+@pytest.mark.parametrize(
+    "target",
+    ["port-forward-mlflow", "port-forward-argocd", "port-forward-kfp", "port-forward-kfp-api"],
+)
 def test_kubectl_without_a_context(target: str, bare_path: Path, tmp_path: Path) -> None:
     """A real kubectl, and a kubeconfig with no current context."""
     kubectl = real_kubectl()

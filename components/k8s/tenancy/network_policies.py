@@ -70,15 +70,37 @@ KEDA_WEBHOOK: Final = 9443
 KEDA_METRICS_API: Final = 6443  # the external.metrics.k8s.io APIService's target
 KEDA_OPERATOR_GRPC: Final = 9666  # the metrics server asks the operator
 PROMETHEUS_PORT: Final = 9090
+ISTIO_MERGED_METRICS: Final = 15020  # the sidecar's agent: the app's and Envoy's metrics
 
 Labels = tuple[tuple[str, str], ...]
+# Label values pods must not carry: (key, values) -> `key NotIn values` (an absent key
+# matches too). NotIn, not DoesNotExist: network-config-analyzer 0.x selects no pod for
+# an Exists/DoesNotExist peer, so the connectivity proof could not see those policies.
+Excluded = tuple[tuple[str, tuple[str, ...]], ...]
+# Pods by their labels, or a full LabelSelector (with matchExpressions).
+Selection = Labels | Spec
+
+
+def _selection(labels: Labels, excluded: Excluded) -> Selection:
+    """`labels` as they are, or with the label values the pods must not carry."""
+    if not excluded:
+        return labels
+    selector: Spec = {
+        "matchExpressions": [
+            {"key": k, "operator": "NotIn", "values": list(values)} for k, values in excluded
+        ]
+    }
+    if labels:
+        selector["matchLabels"] = dict(labels)
+    return selector
 
 
 @dataclass(frozen=True)
 class Workload:
     """The pods of one component in a namespace, and what they need beyond DNS.
 
-    `labels` select its pods (empty: every pod of the namespace).
+    `labels` select its pods (empty: every pod of the namespace); `excluded` names label
+    values its pods do not carry (pods created at run time, beside labelled components).
     """
 
     name: str  # names its policies
@@ -87,6 +109,11 @@ class Workload:
     aws: bool = False  # calls AWS APIs (IRSA)
     webhook: tuple[int, ...] = ()  # admission/conversion webhook ports the API server calls
     metrics: tuple[int, ...] = ()  # ports Prometheus scrapes
+    excluded: Excluded = ()
+
+    @property
+    def selection(self) -> Selection:
+        return _selection(self.labels, self.excluded)
 
 
 @dataclass(frozen=True)
@@ -95,6 +122,11 @@ class Pods:
 
     namespace: str
     labels: Labels = ()
+    excluded: Excluded = ()  # label values the pods do not carry
+
+    @property
+    def selection(self) -> Selection:
+        return _selection(self.labels, self.excluded)
 
 
 @dataclass(frozen=True)
@@ -105,6 +137,9 @@ class Flow:
     destination: Pods
     ports: tuple[int, ...]
     reason: str
+    # Names its two policies (allow-egress-<name>, allow-ingress-<name>) where the default
+    # (the other end's namespace and app) would repeat: several sources to one destination.
+    name: str = ""
 
 
 def _app(value: str) -> Labels:
@@ -116,6 +151,48 @@ ALERTMANAGER: Final = Pods("monitoring", _app("alertmanager"))
 GRAFANA: Final = Pods("monitoring", _app("grafana"))
 ISTIOD: Final = Pods("istio", (("app", "istiod"),))
 GATEWAY: Final = Pods("istio_gateway", (("istio", "ingressgateway"),))
+# Kubeflow Pipelines' pods (kubeflow/pipelines 2.17.0 manifests/kustomize pod templates).
+KFP_API_SERVER: Final = Pods("kubeflow", (("app", "ml-pipeline"),))
+KFP_UI: Final = Pods("kubeflow", (("app", "ml-pipeline-ui"),))
+KFP_PERSISTENCE_AGENT: Final = Pods("kubeflow", (("app", "ml-pipeline-persistenceagent"),))
+KFP_SCHEDULED_WORKFLOW: Final = Pods("kubeflow", (("app", "ml-pipeline-scheduledworkflow"),))
+KFP_WORKFLOW_CONTROLLER: Final = Pods("kubeflow", (("app", "workflow-controller"),))
+KFP_METADATA_GRPC: Final = Pods("kubeflow", (("component", "metadata-grpc-server"),))
+KFP_METADATA_ENVOY: Final = Pods("kubeflow", (("component", "metadata-envoy"),))
+KFP_VISUALIZATION: Final = Pods("kubeflow", (("app", "ml-pipeline-visualizationserver"),))
+KFP_COMPONENTS: Final = (
+    KFP_API_SERVER,
+    KFP_UI,
+    KFP_PERSISTENCE_AGENT,
+    KFP_SCHEDULED_WORKFLOW,
+    KFP_WORKFLOW_CONTROLLER,
+    KFP_METADATA_GRPC,
+    KFP_METADATA_ENVOY,
+    KFP_VISUALIZATION,
+)
+# Pipeline runs: every kubeflow pod that is none of the components above.
+KFP_NOT_COMPONENTS: Final[Excluded] = tuple(
+    (key, tuple(sorted({v for p in KFP_COMPONENTS for k, v in p.labels if k == key})))
+    for key in ("app", "component")
+)
+KFP_RUNS: Final = Pods("kubeflow", excluded=KFP_NOT_COMPONENTS)
+KFP_API_PORTS: Final = (KFP_API_PORT, 8887)  # HTTP and gRPC
+KFP_METADATA_PORT: Final = 8080  # ML Metadata's gRPC
+KFP_METADATA_ENVOY_PORT: Final = 9090  # gRPC-web for the UI
+KFP_VISUALIZATION_PORT: Final = 8888
+MLFLOW_SERVER: Final = Pods("mlflow", _app("mlflow-server"))
+ARGOCD_REPO_SERVER: Final = Pods("argocd", _app("argocd-repo-server"))
+ARGOCD_REDIS: Final = Pods("argocd", _app("argocd-redis"))
+ARGOCD_REPO_CLIENTS: Final = (
+    "argocd-application-controller",
+    "argocd-server",
+    "argocd-applicationset-controller",
+)
+ARGOCD_REDIS_CLIENTS: Final = (
+    "argocd-application-controller",
+    "argocd-server",
+    "argocd-repo-server",
+)
 # --- serving (docs/serving.md, "Network flows") ---
 ACTIVATOR: Final = Pods("knative_serving", (("app", "activator"),))
 AUTOSCALER: Final = Pods("knative_serving", (("app", "autoscaler"),))
@@ -195,11 +272,43 @@ WORKLOADS: Final[dict[str, tuple[Workload, ...]]] = {
     ),
     "node_exporter": (),  # hostNetwork: NetworkPolicies do not apply to it
     # The ML services: every pod of the namespace until their components name theirs.
-    "workloads": (Workload("workloads", aws=True),),
-    "mlflow": (Workload("mlflow", aws=True),),
-    "kubeflow": (Workload("kubeflow", api=True, aws=True),),
+    # The inference PodMonitor (components.k8s.scrapes) scrapes the InferenceServices' pods
+    # through the Istio agent's merged metrics; it selects them by a label KServe sets (an
+    # Exists selector), so the port is admitted namespace-wide, to Prometheus only.
+    "workloads": (Workload("workloads", aws=True, metrics=(ISTIO_MERGED_METRICS,)),),
+    # Kubeflow Pipelines 2.17.0 (components/k8s/kfp_manifests.py, the platform's overlay):
+    # its components by their pods' labels, and the pipeline runs, whose pods Argo
+    # creates at run time under the runner's account with neither label.
+    "kubeflow": (
+        Workload("api-server", KFP_API_SERVER.labels, api=True, aws=True),
+        Workload("ui", KFP_UI.labels, api=True, aws=True),
+        Workload("persistence-agent", KFP_PERSISTENCE_AGENT.labels, api=True),
+        Workload("scheduled-workflow", KFP_SCHEDULED_WORKFLOW.labels, api=True),
+        # Scraped through the Istio agent (STRICT mTLS): 15020 merges its 9090.
+        Workload("workflow-controller", KFP_WORKFLOW_CONTROLLER.labels, api=True, metrics=(15020,)),
+        Workload("metadata-grpc", KFP_METADATA_GRPC.labels),
+        Workload("metadata-envoy", KFP_METADATA_ENVOY.labels),
+        Workload("visualization-server", KFP_VISUALIZATION.labels),
+        Workload("pipeline-runs", api=True, aws=True, excluded=KFP_NOT_COMPONENTS),
+    ),
     "kserve": (Workload("controller", api=True, webhook=(KSERVE_WEBHOOK,)),),
-    "argocd": (Workload("argocd", api=True),),
+    # mlflow (components/k8s/mlflow_objects.py): the tracking server (S3 through IRSA,
+    # scraped through its sidecar's merged metrics) and the version's schema Job; both
+    # reach PostgreSQL (see _places). Clients reach the server on 5000 (FLOWS).
+    "mlflow": (
+        Workload("server", _app("mlflow-server"), aws=True, metrics=(ISTIO_MERGED_METRICS,)),
+        Workload("db-upgrade", _app("mlflow-db-upgrade")),
+    ),
+    # argocd (argo-cd 10.1.1, outside the mesh): the components that call the API, and
+    # the metrics ports of the chart's metrics Services; the repo server clones (see
+    # _places) and, with Redis, never calls the API.
+    "argocd": (
+        Workload("controller", _app("argocd-application-controller"), api=True, metrics=(8082,)),
+        Workload("server", _app("argocd-server"), api=True, metrics=(8083,)),
+        Workload("applicationset", _app("argocd-applicationset-controller"), api=True),
+        Workload("repo-server", ARGOCD_REPO_SERVER.labels, metrics=(8084,)),
+        Workload("redis", ARGOCD_REDIS.labels),
+    ),
     # --- serving (docs/serving.md, "Network flows"): the Knative operator, the Serving and
     # net-istio pods it creates from the KnativeServing (knative/operator knative-v1.23.0
     # kodata; `app` labels are upstream's), and KEDA 2.20.2.
@@ -240,18 +349,79 @@ WORKLOADS: Final[dict[str, tuple[Workload, ...]]] = {
 FLOWS: Final[tuple[Flow, ...]] = (
     Flow(GRAFANA, PROMETHEUS, (9090,), "Grafana queries Prometheus"),
     Flow(PROMETHEUS, ALERTMANAGER, (9093,), "Prometheus sends alerts"),
-    Flow(Pods("workloads"), Pods("mlflow"), (MLFLOW_PORT,), "workloads load models from MLflow"),
-    Flow(Pods("kubeflow"), Pods("mlflow"), (MLFLOW_PORT,), "pipeline steps log to MLflow"),
+    Flow(Pods("workloads"), MLFLOW_SERVER, (MLFLOW_PORT,), "workloads load models from MLflow"),
+    Flow(KFP_RUNS, MLFLOW_SERVER, (MLFLOW_PORT,), "pipeline steps log to MLflow"),
     Flow(
-        Pods("kubeflow"),
+        KFP_RUNS,
         Pods("workloads"),
         (PREDICTOR_PORT, QUEUE_PROXY_PORT),
         "pipelines call inference services",
     ),
-    Flow(GATEWAY, Pods("mlflow"), (MLFLOW_PORT,), "the MLflow UI through the gateway"),
-    Flow(GATEWAY, Pods("kubeflow"), (KFP_UI_PORT, KFP_API_PORT), "the Pipelines UI and API"),
+    Flow(GATEWAY, MLFLOW_SERVER, (MLFLOW_PORT,), "the MLflow UI through the gateway"),
     Flow(GATEWAY, Pods("workloads"), (PREDICTOR_PORT, QUEUE_PROXY_PORT), "inference"),
-    Flow(GATEWAY, Pods("argocd"), (8080,), "the Argo CD UI through the gateway"),
+    # Kubeflow Pipelines' components among themselves (not through the gateway: no
+    # authentication of their own, docs/kubeflow-pipelines.md).
+    Flow(KFP_UI, KFP_API_SERVER, (KFP_API_PORT,), "the UI's backend calls the API", "ui-to-api"),
+    Flow(
+        KFP_UI,
+        KFP_METADATA_ENVOY,
+        (KFP_METADATA_ENVOY_PORT,),
+        "the UI reads ML Metadata (gRPC-web)",
+        "ui-to-metadata-envoy",
+    ),
+    Flow(
+        KFP_METADATA_ENVOY,
+        KFP_METADATA_GRPC,
+        (KFP_METADATA_PORT,),
+        "Envoy proxies to ML Metadata",
+        "metadata-envoy-to-metadata",
+    ),
+    Flow(
+        KFP_API_SERVER,
+        KFP_METADATA_GRPC,
+        (KFP_METADATA_PORT,),
+        "the API server waits for ML Metadata",
+        "api-to-metadata",
+    ),
+    Flow(
+        KFP_API_SERVER,
+        KFP_VISUALIZATION,
+        (KFP_VISUALIZATION_PORT,),
+        "the API server proxies visualizations",
+        "api-to-visualization",
+    ),
+    Flow(
+        KFP_PERSISTENCE_AGENT,
+        KFP_API_SERVER,
+        KFP_API_PORTS,
+        "the persistence agent reports runs",
+        "persistence-agent-to-api",
+    ),
+    Flow(
+        KFP_SCHEDULED_WORKFLOW,
+        KFP_API_SERVER,
+        KFP_API_PORTS,
+        "recurring runs start through the API",
+        "scheduled-workflow-to-api",
+    ),
+    Flow(KFP_RUNS, KFP_API_SERVER, KFP_API_PORTS, "drivers and launchers (cache)", "runs-to-api"),
+    Flow(
+        KFP_RUNS,
+        KFP_METADATA_GRPC,
+        (KFP_METADATA_PORT,),
+        "drivers and launchers record metadata",
+        "runs-to-metadata",
+    ),
+    # argocd (argo-cd 10.1.1; docs/gitops.md): the UI stays off the gateway. Its
+    # components reach the repo server (gRPC 8081) and Redis (6379), nothing else.
+    *(
+        Flow(Pods("argocd", _app(client)), ARGOCD_REPO_SERVER, (8081,), "manifests from git")
+        for client in ARGOCD_REPO_CLIENTS
+    ),
+    *(
+        Flow(Pods("argocd", _app(client)), ARGOCD_REDIS, (6379,), "Argo CD's cache")
+        for client in ARGOCD_REDIS_CLIENTS
+    ),
     # --- serving: Knative Serving, net-istio, KEDA (docs/serving.md, "Network flows") ---
     Flow(
         GATEWAY, ACTIVATOR, ACTIVATOR_PORTS, "requests to revisions at zero wait in the activator"
@@ -277,10 +447,10 @@ FLOWS: Final[tuple[Flow, ...]] = (
         "KServe's host: the gateway re-routes to the predictor through knative-local-gateway",
     ),
     Flow(
-        Pods("kubeflow"),
+        KFP_RUNS,
         GATEWAY,
         (LOCAL_GATEWAY_PORT,),
-        "pipelines call InferenceServices by their host (knative-local-gateway)",
+        "pipeline runs call InferenceServices by their host (knative-local-gateway)",
     ),
     Flow(
         Pods("knative_serving", (("app", "net-istio-controller"),)),
@@ -302,7 +472,7 @@ FLOWS: Final[tuple[Flow, ...]] = (
     ),
 )
 # Namespaces whose pods talk among themselves on any port (their components' own traffic).
-SELF_TALKING: Final = ("kubeflow", "argocd")
+SELF_TALKING: Final[tuple[str, ...]] = ()
 # Namespaces whose pods carry an Istio sidecar: they fetch config and certificates from istiod.
 XDS_CLIENTS: Final = ("workloads", "mlflow", "kubeflow", "istio_gateway", "knative_serving")
 
@@ -332,11 +502,13 @@ class PolicySpec:
 # --- peers and ports ---------------------------------------------------------
 
 
-def _selector(labels: Labels) -> Spec:
+def _selector(labels: Selection) -> Spec:
+    if isinstance(labels, dict):
+        return dict(labels)
     return {"matchLabels": dict(labels)} if labels else {}
 
 
-def namespace_peer(name: str, pod_labels: Labels = ()) -> Spec:
+def namespace_peer(name: str, pod_labels: Selection = ()) -> Spec:
     peer: Spec = {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}}
     if pod_labels:
         peer["podSelector"] = _selector(pod_labels)
@@ -360,7 +532,7 @@ def ports(*numbers: int, protocol: str = "TCP") -> list[Spec]:
 
 
 def _rule_policy(
-    name: str, direction: str, pods: Labels, peers: list[Spec], port_list: list[Spec]
+    name: str, direction: str, pods: Selection, peers: list[Spec], port_list: list[Spec]
 ) -> PolicySpec:
     key = "from" if direction == "Ingress" else "to"
     rule: Spec = {}
@@ -375,13 +547,13 @@ def _rule_policy(
 
 
 def ingress(
-    name: str, peers: list[Spec], port_list: list[Spec] | None = None, pods: Labels = ()
+    name: str, peers: list[Spec], port_list: list[Spec] | None = None, pods: Selection = ()
 ) -> PolicySpec:
     return _rule_policy(name, "Ingress", pods, peers, port_list or [])
 
 
 def egress(
-    name: str, peers: list[Spec], port_list: list[Spec] | None = None, pods: Labels = ()
+    name: str, peers: list[Spec], port_list: list[Spec] | None = None, pods: Selection = ()
 ) -> PolicySpec:
     return _rule_policy(name, "Egress", pods, peers, port_list or [])
 
@@ -414,21 +586,21 @@ def _private(ctx: FlowContext) -> list[Spec]:
 def _kube_api(ctx: FlowContext, w: Workload) -> PolicySpec:
     # The ClusterIP (before DNAT) and the endpoint ENIs (what a sidecar dials).
     peers = [ip_peer(f"{ctx.kubernetes_service_ip}/32"), *_private(ctx)]
-    return egress(f"allow-egress-kube-api-{w.name}", peers, ports(HTTPS), w.labels)
+    return egress(f"allow-egress-kube-api-{w.name}", peers, ports(HTTPS), w.selection)
 
 
 def _aws_apis(ctx: FlowContext, w: Workload) -> PolicySpec:
     peers = [public_peer(), *(_private(ctx) if ctx.interface_endpoints else [])]
-    return egress(f"allow-egress-aws-apis-{w.name}", peers, ports(HTTPS), w.labels)
+    return egress(f"allow-egress-aws-apis-{w.name}", peers, ports(HTTPS), w.selection)
 
 
 def _webhook(ctx: FlowContext, w: Workload) -> PolicySpec:
-    return ingress(f"allow-ingress-webhook-{w.name}", _private(ctx), ports(*w.webhook), w.labels)
+    return ingress(f"allow-ingress-webhook-{w.name}", _private(ctx), ports(*w.webhook), w.selection)
 
 
 def _scraped(ctx: FlowContext, w: Workload) -> PolicySpec:
     prometheus = namespace_peer(ctx.namespaces[PROMETHEUS.namespace], PROMETHEUS.labels)
-    return ingress(f"allow-ingress-metrics-{w.name}", [prometheus], ports(*w.metrics), w.labels)
+    return ingress(f"allow-ingress-metrics-{w.name}", [prometheus], ports(*w.metrics), w.selection)
 
 
 def _own_needs(key: str, ctx: FlowContext) -> list[PolicySpec]:
@@ -449,11 +621,15 @@ def _own_needs(key: str, ctx: FlowContext) -> list[PolicySpec]:
 
 
 def _peer(ctx: FlowContext, pods: Pods) -> Spec:
-    return namespace_peer(ctx.namespaces.get(pods.namespace, pods.namespace), pods.labels)
+    return namespace_peer(ctx.namespaces.get(pods.namespace, pods.namespace), pods.selection)
 
 
 def _exists(ctx: FlowContext, pods: Pods) -> bool:
     return pods.namespace in ctx.namespaces
+
+
+def _component(pods: Pods) -> str:
+    return next((v for k, v in pods.labels if k in ("app.kubernetes.io/name", "app", "istio")), "")
 
 
 def _flow_name(pods: Pods, ctx: FlowContext) -> str:
@@ -462,8 +638,22 @@ def _flow_name(pods: Pods, ctx: FlowContext) -> str:
     return f"{name}-{component}" if component else name
 
 
-def _component(pods: Pods) -> str:
-    return next((v for k, v in pods.labels if k in ("app.kubernetes.io/name", "app", "istio")), "")
+def _flow_policy_names(flow: Flow, ctx: FlowContext, shared: bool = False) -> tuple[str, str]:
+    """(egress, ingress) policy names of a flow: its own name where it has one; within one
+    namespace, where several sources reach one destination, both ends' components; across
+    namespaces, the other end's namespace and component, and the egress also names its
+    source where another workload of the source's namespace reaches the same pods (`shared`:
+    two egress policies of one namespace must not share a name)."""
+    if flow.name:
+        return f"allow-egress-{flow.name}", f"allow-ingress-{flow.name}"
+    if flow.source.namespace == flow.destination.namespace:
+        src, dst = _component(flow.source), _component(flow.destination)
+        return f"allow-egress-{src}-to-{dst}", f"allow-ingress-{dst}-from-{src}"
+    src, dst = _flow_name(flow.source, ctx), _flow_name(flow.destination, ctx)
+    source = _component(flow.source)
+    if shared and source:
+        return f"allow-egress-{source}-to-{dst}", f"allow-ingress-from-{src}"
+    return f"allow-egress-to-{dst}", f"allow-ingress-from-{src}"
 
 
 def _between(key: str, ctx: FlowContext, flows: Iterable[Flow]) -> list[PolicySpec]:
@@ -476,26 +666,24 @@ def _between(key: str, ctx: FlowContext, flows: Iterable[Flow]) -> list[PolicySp
             callers.setdefault(_flow_name(flow.destination, ctx), set()).add(flow.source)
     for flow in present:
         port_list = ports(*flow.ports)
+        shared = len(callers.get(_flow_name(flow.destination, ctx), ())) > 1
+        egress_name, ingress_name = _flow_policy_names(flow, ctx, shared)
         if flow.source.namespace == key:
-            target = _flow_name(flow.destination, ctx)
-            shared = len(callers[target]) > 1 and _component(flow.source)
             out.append(
                 egress(
-                    f"allow-egress-{_component(flow.source)}-to-{target}"
-                    if shared
-                    else f"allow-egress-to-{target}",
+                    egress_name,
                     [_peer(ctx, flow.destination)],
                     port_list,
-                    flow.source.labels,
+                    flow.source.selection,
                 )
             )
         if flow.destination.namespace == key:
             out.append(
                 ingress(
-                    f"allow-ingress-from-{_flow_name(flow.source, ctx)}",
+                    ingress_name,
                     [_peer(ctx, flow.source)],
                     port_list,
-                    flow.destination.labels,
+                    flow.destination.selection,
                 )
             )
     return out
@@ -511,7 +699,8 @@ def _scrape_targets(ctx: FlowContext) -> list[PolicySpec]:
         if w.metrics
     ]
     rules: list[Spec] = [
-        {"to": [_peer(ctx, Pods(key, w.labels))], "ports": ports(*w.metrics)} for key, w in targets
+        {"to": [_peer(ctx, Pods(key, w.labels, w.excluded))], "ports": ports(*w.metrics)}
+        for key, w in targets
     ]
     rules.append({"to": _private(ctx), "ports": ports(*NODE_METRICS_PORTS)})
     rules.append(
@@ -547,7 +736,20 @@ def _places(key: str, ctx: FlowContext) -> list[PolicySpec]:
     if key == "mlflow":
         out.append(egress("allow-egress-postgres", _private(ctx), ports(POSTGRES_PORT)))
     elif key == "kubeflow":
-        out.append(egress("allow-egress-mysql", _private(ctx), ports(MYSQL_PORT)))
+        # The API server and ML Metadata hold the metadata; both fetch the RDS CA bundle
+        # from AWS's trust store (the API server reaches it through its AWS egress).
+        for name, pods in (("api-server", KFP_API_SERVER), ("metadata", KFP_METADATA_GRPC)):
+            out.append(
+                egress(f"allow-egress-mysql-{name}", _private(ctx), ports(MYSQL_PORT), pods.labels)
+            )
+        out.append(
+            egress(
+                "allow-egress-rds-ca-metadata",
+                [public_peer()],
+                ports(HTTPS),
+                KFP_METADATA_GRPC.labels,
+            )
+        )
     elif key == "istio_gateway":
         # The internal NLB forwards clients (and health checks) from the VPC's subnets.
         out.append(
@@ -578,8 +780,10 @@ def _places(key: str, ctx: FlowContext) -> list[PolicySpec]:
             )
         )
     elif key == "argocd":
-        # Git repositories and Helm registries over HTTPS.
-        out.append(egress("allow-egress-git", [public_peer()], ports(HTTPS)))
+        # The Git repository over HTTPS: only the repo server clones.
+        out.append(
+            egress("allow-egress-git", [public_peer()], ports(HTTPS), ARGOCD_REPO_SERVER.labels)
+        )
     if key in SELF_TALKING:
         own = [namespace_peer(ctx.namespaces[key])]
         out += [

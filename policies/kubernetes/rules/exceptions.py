@@ -18,6 +18,7 @@ from mlops_policy_kit import Exemption
 CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 
 # Why each controller holds the grant: what it does, which its values cannot narrow.
 _CERT_MANAGER_SECRETS = (
@@ -39,6 +40,19 @@ _PROMETHEUS_OPERATOR = (
     "The prometheus-operator creates and rewrites the StatefulSets, Services, Secrets and "
     "ConfigMaps of each Prometheus and Alertmanager it runs and owns the monitoring.coreos.com "
     "resources ('*' verbs on those); the chart's ClusterRole, which values cannot narrow."
+)
+
+
+_ARGOCD_REDIS_ENV = (
+    "The argo-cd 10.1.1 chart renders REDIS_PASSWORD (and REDIS_USERNAME/REDIS_SENTINEL_*) as "
+    "secretKeyRef environment variables in every Argo CD component and in Redis's "
+    "--requirepass argument, whatever the values (templates/*/deployment.yaml, the "
+    "argo-cd.redisPasswordSecretRef helper); the Secret comes from Secrets Manager."
+)
+_ARGOCD_SECRETS = (
+    "Argo CD's settings manager runs a Secret informer in its own namespace (argocd-secret, "
+    "and repository and cluster credentials found by their label): an informer lists and "
+    "watches, which resourceNames cannot confine; the chart's Role is namespaced to argocd."
 )
 
 
@@ -159,6 +173,59 @@ UPSTREAM: tuple[Exemption, ...] = (
         CLUSTER_ROLE,
         ("kube-prometheus-stack-operator",),
         _PROMETHEUS_OPERATOR,
+    ),
+    # Kubeflow Pipelines 2.17.0 (the pinned manifests; components/k8s/kfp_manifests.py
+    # narrows what an overlay can, docs/kubeflow-pipelines.md lists the rest).
+    *_upstream(
+        "k8s-rbac-pod-create-restricted",
+        ROLE,
+        ("kubeflow/argo-role",),
+        "Argo's workflow controller creates every pipeline step's pod and signals its "
+        "containers through pods/exec (argo-workflows v4.0.5 workflow/controller); the Role "
+        "is confined to the kubeflow namespace, whose accounts are the platform's.",
+    ),
+    *_upstream(
+        "k8s-rbac-secrets-read-restricted",
+        ROLE,
+        ("kubeflow/argo-role",),
+        "Argo's workflow controller reads the Secrets a workflow's artifact repository or "
+        "template names, which it cannot know in advance; confined to the kubeflow namespace "
+        "(the platform's artifact repository uses IRSA and names none).",
+    ),
+    *_upstream(
+        "k8s-pod-secrets-not-in-env",
+        DEPLOYMENT,
+        ("kubeflow/ml-pipeline",),
+        "The KFP API server reads its MySQL user and password only from its configuration "
+        "(viper: /config/config.json or DBCONFIG_* environment variables, backend/src/"
+        "apiserver/client_manager); the values come from the ExternalSecret of the RDS-managed "
+        "secret, never from state.",
+    ),
+)
+
+# argocd (components/k8s/argocd.py).
+UPSTREAM += (
+    *_upstream(
+        "k8s-pod-secrets-not-in-env",
+        DEPLOYMENT,
+        ("argocd/argocd-redis", "argocd/argocd-repo-server", "argocd/argocd-server"),
+        _ARGOCD_REDIS_ENV,
+    ),
+    *_upstream(
+        "k8s-pod-secrets-not-in-env",
+        STATEFUL_SET,
+        ("argocd/argocd-application-controller",),
+        _ARGOCD_REDIS_ENV,
+    ),
+    *_upstream(
+        "k8s-rbac-secrets-read-restricted",
+        ROLE,
+        (
+            "argocd/argocd-application-controller",
+            "argocd/argocd-applicationset-controller",
+            "argocd/argocd-server",
+        ),
+        _ARGOCD_SECRETS,
     ),
 )
 

@@ -7,7 +7,14 @@ import pytest
 from components.k8s import kserve, kubeflow_pipelines, mlflow
 from components.k8s.artifact_access import ArtifactStoreRef
 from contract import contract
-from tests.conftest import SCOPE, Plan, assert_role_trusts_its_account, build_service
+from tests.components.k8s.mlflow_fixtures import mlflow_args
+from tests.conftest import (
+    SCOPE,
+    Plan,
+    assert_role_trusts_its_account,
+    build_service,
+    service_accounts,
+)
 
 BUCKET = "arn:aws:s3:::c1-artifacts-123456789012-eu-west-1"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/key-artifacts"
@@ -16,9 +23,7 @@ ACCOUNTS = contract().service_accounts
 
 
 def _mlflow(opts):
-    return mlflow.Mlflow(
-        "mlflow", mlflow.MlflowArgs(account=ACCOUNTS["mlflow"], artifacts=STORE, aws=SCOPE), opts
-    )
+    return mlflow.Mlflow("mlflow", mlflow_args(artifacts=STORE), opts)
 
 
 def _pipelines(opts):
@@ -27,6 +32,12 @@ def _pipelines(opts):
         artifact_prefix=contract().pipelines.artifact_prefix,
         artifacts=STORE,
         aws=SCOPE,
+        region="eu-west-1",
+        bucket_name="c1-artifacts-123456789012-eu-west-1",
+        database=kubeflow_pipelines.PipelinesDatabase(
+            endpoint="c1-pipelines.x.eu-west-1.rds.amazonaws.com:3306",
+            master_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1",
+        ),
     )
     return kubeflow_pipelines.KubeflowPipelines("kubeflow-pipelines", args, opts)
 
@@ -70,14 +81,10 @@ def test_role_reaches_its_prefix_only(
     for s in policy["Statement"]:
         assert "*" not in s["Action"] and s["Resource"] != "*"
     # Renamed and reparented: the role and the account keep their former URNs as aliases.
-    (role,) = plan.by_type("mlops:irsa:IrsaRole")
+    role = {r.name: r for r in plan.by_type("mlops:irsa:IrsaRole")}[former.replace("_", "-")]
     assert role.aliases == [f"urn:pulumi:test::mlops-platform::mlops:irsa:IrsaRole::{former}"]
     namespace, name = account.split("/")
-    (sa,) = [
-        r
-        for r in plan.by_type("kubernetes:core/v1:ServiceAccount")
-        if r.inputs["metadata"]["name"] == name
-    ]
+    sa = service_accounts(plan)[account]
     assert sa.aliases == [
         "urn:pulumi:test::mlops-platform::mlops:ml_accounts:MlServiceAccounts"
         f"$kubernetes:core/v1:ServiceAccount::sa-{namespace}-{name}"

@@ -6,7 +6,15 @@ from typing import Any
 
 from platformctl.checks import PlannedObject
 from platformctl.checks.cluster import build_cluster
-from platformctl.checks.needs import DECLARED_FLOWS, Addresses, Need, derive_needs
+from platformctl.checks.needs import (
+    DECLARED_FLOWS,
+    Addresses,
+    DeclaredFlow,
+    Need,
+    Pods,
+    _rewritten_port,
+    derive_needs,
+)
 from tests.platformctl.connectivity.conftest import NETWORK, TABLE, objects
 
 
@@ -188,3 +196,26 @@ def test_webhooks_and_monitors_that_point_nowhere_are_unresolved() -> None:
     )
     lonely = derive_needs(build_cluster([webhook, monitor], NETWORK), TABLE)
     assert "other/PodMonitor/pm: no Prometheus in the plan selects it" in lonely.unresolved
+
+
+def test_a_declared_flow_from_an_account_starts_at_its_pods_only() -> None:
+    irsa = {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"}
+    runs = DeclaredFlow(Pods("app", account="runner"), "public", (("TCP", 8443),), "runs")
+    needs = needs_of([service_account("runner", annotations=irsa)], table=(runs,))
+    assert {t for t, n in needs.items() if n.reason == "runs"} == {
+        "app/runner (stand-in) -> public internet TCP 8443"
+    }
+
+
+def test_a_relabeling_that_rewrites_the_address_names_the_port_prometheus_dials() -> None:
+    agent = {
+        "port": "http-envoy-prom",
+        "relabelings": [
+            {"sourceLabels": ["__address__"], "regex": r"(.+):\d+", "targetLabel": "__address__"}
+            | {"replacement": "$1:15020", "action": "replace"},
+            {"targetLabel": "job", "replacement": "x"},
+        ],
+    }
+    assert _rewritten_port(agent) == 15020
+    assert _rewritten_port({"port": "metrics"}) is None
+    assert _rewritten_port({"relabelings": [{"targetLabel": "job", "replacement": "$1:1"}]}) is None

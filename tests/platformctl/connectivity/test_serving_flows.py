@@ -31,7 +31,12 @@ PLACED = {
         "kubeflow/pipeline-runner (stand-in)",
         "istio-ingress/istio-ingressgateway",
         "TCP 8081",
-    ): "pipelines call InferenceServices by their host, knative-local-gateway",
+    ): "pipeline runs call InferenceServices by their host, knative-local-gateway",
+    (
+        "monitoring/prometheus-kube-prometheus-stack-prometheus",
+        "mlops/kserve-model-reader (stand-in)",
+        "TCP 15020",
+    ): "inference metrics, through the sidecars",
     (
         "kubeflow/pipeline-runner (stand-in)",
         "mlops/kserve-model-reader (stand-in)",
@@ -69,7 +74,9 @@ def test_serving_flows_are_permitted_and_a_removed_policy_is_a_missing_flow(
     """One nca run on the dev plan without KEDA's operator ingress (the defect): that flow is
     missing, naming the side to change; every other serving flow stays permitted."""
     plan_dir, network = dev
-    removed = "keda--networkpolicy--allow-ingress-from-keda-keda-operator-metrics-apiserver.yaml"
+    removed = (
+        "keda--networkpolicy--allow-ingress-keda-operator-from-keda-operator-metrics-apiserver.yaml"
+    )
     everything = objects_from_manifests(plan_dir / "manifests")
     objects = [o for o in everything if o.source != removed]
     assert len(objects) == len(everything) - 1

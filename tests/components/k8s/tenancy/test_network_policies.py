@@ -201,11 +201,15 @@ def test_the_gateway_takes_the_load_balancer_on_its_listener_and_health_port() -
     lb = got["allow-ingress-load-balancer"]
     assert pods(lb) == {"istio": "ingressgateway"}
     assert rule(lb) == {"from": [{"ipBlock": {"cidr": VPC}}], "ports": tcp(443, 15021)}
-    assert rule(got["allow-egress-to-mlflow"]) == {"to": [ns("mlflow")], "ports": tcp(5000)}
-    assert rule(got["allow-egress-to-kubeflow"]) == {
-        "to": [ns("kubeflow")],
-        "ports": tcp(3000, 8888),
+    assert rule(got["allow-egress-to-mlflow-mlflow-server"]) == {
+        "to": [ns("mlflow", **{"app.kubernetes.io/name": "mlflow-server"})],
+        "ports": tcp(5000),
     }
+    # Kubeflow Pipelines has no authentication of its own: nothing routes to it. Its
+    # pipeline runs only call inference through knative-local-gateway (docs/serving.md).
+    assert not any("egress" in name and "kubeflow" in name for name in got)
+    assert [name for name in got if "kubeflow" in name] == ["allow-ingress-from-kubeflow"]
+    assert rule(got["allow-ingress-from-kubeflow"])["ports"] == tcp(8081)
     assert rule(got["allow-egress-istiod"]) == {
         "to": [ns("istio-system", app="istiod")],
         "ports": tcp(15012),
@@ -234,12 +238,25 @@ def test_istiod_serves_xds_to_the_injected_namespaces() -> None:
 
 def test_databases_only_from_their_service_by_the_private_subnets() -> None:
     assert rule(policies("mlflow")["allow-egress-postgres"]) == {"to": SUBNETS, "ports": tcp(5432)}
-    assert rule(policies("kubeflow")["allow-egress-mysql"]) == {"to": SUBNETS, "ports": tcp(3306)}
+    kubeflow = policies("kubeflow")
+    api, metadata = (
+        kubeflow["allow-egress-mysql-api-server"],
+        kubeflow["allow-egress-mysql-metadata"],
+    )
+    assert rule(api) == rule(metadata) == {"to": SUBNETS, "ports": tcp(3306)}
+    assert (pods(api), pods(metadata)) == (
+        {"app": "ml-pipeline"},
+        {"component": "metadata-grpc-server"},
+    )
     for key in ALL:
         for name, spec in policies(key).items():
             ports = [p["port"] for r in spec.get("egress", []) for p in r.get("ports", [])]
             if 5432 in ports or 3306 in ports:
-                assert name in ("allow-egress-postgres", "allow-egress-mysql"), (key, name)
+                assert name in (
+                    "allow-egress-postgres",
+                    "allow-egress-mysql-api-server",
+                    "allow-egress-mysql-metadata",
+                ), (key, name)
 
 
 def test_acme_adds_aws_and_public_dns_for_the_controller_only() -> None:
@@ -264,3 +281,143 @@ def test_no_policy_name_repeats_in_any_namespace() -> None:
     for key in ALL:
         names = [p.name for p in np.network_policies(key, context(acme=True, endpoints=True))]
         assert len(names) == len(set(names)), key
+
+
+KFP_COMPONENT_APPS = [
+    "ml-pipeline",
+    "ml-pipeline-persistenceagent",
+    "ml-pipeline-scheduledworkflow",
+    "ml-pipeline-ui",
+    "ml-pipeline-visualizationserver",
+    "workflow-controller",
+]
+
+
+def test_kubeflow_pipeline_runs_are_the_pods_that_are_no_component() -> None:
+    got = policies("kubeflow")
+    runs = {
+        "matchExpressions": [
+            {"key": "app", "operator": "NotIn", "values": KFP_COMPONENT_APPS},
+            {
+                "key": "component",
+                "operator": "NotIn",
+                "values": ["metadata-envoy", "metadata-grpc-server"],
+            },
+        ]
+    }
+    # Runs reach the API, ML Metadata, MLflow and inference; nothing is open namespace-wide.
+    assert got["allow-egress-runs-to-api"]["podSelector"] == runs
+    assert rule(got["allow-egress-runs-to-api"]) == {
+        "to": [ns("kubeflow", app="ml-pipeline")],
+        "ports": tcp(8888, 8887),
+    }
+    assert rule(got["allow-ingress-runs-to-api"]) == {
+        "from": [{**ns("kubeflow"), "podSelector": runs}],
+        "ports": tcp(8888, 8887),
+    }
+    assert got["allow-egress-to-mlflow-mlflow-server"]["podSelector"] == runs
+    assert rule(got["allow-egress-to-mlops"]) == {"to": [ns("mlops")], "ports": tcp(8080, 8012)}
+    assert "allow-ingress-same-namespace" not in got
+    baseline = ("default-deny", "allow-dns", "allow-egress-istiod")  # every pod's
+    assert all(spec["podSelector"] for name, spec in got.items() if name not in baseline)
+
+
+def test_kubeflow_components_reach_exactly_their_peers() -> None:
+    got = policies("kubeflow")
+    assert rule(got["allow-ingress-ui-to-api"]) == {
+        "from": [ns("kubeflow", app="ml-pipeline-ui")],
+        "ports": tcp(8888),
+    }
+    assert rule(got["allow-egress-metadata-envoy-to-metadata"]) == {
+        "to": [ns("kubeflow", component="metadata-grpc-server")],
+        "ports": tcp(8080),
+    }
+    assert rule(got["allow-egress-rds-ca-metadata"])["ports"] == tcp(443)
+    # Prometheus scrapes the workflow controller through the Istio agent.
+    assert rule(got["allow-ingress-metrics-workflow-controller"]) == {
+        "from": [ns("monitoring", **{"app.kubernetes.io/name": "prometheus"})],
+        "ports": tcp(15020),
+    }
+    aws = {n for n in got if n.startswith("allow-egress-aws-apis-")}
+    assert aws == {
+        "allow-egress-aws-apis-api-server",
+        "allow-egress-aws-apis-ui",
+        "allow-egress-aws-apis-pipeline-runs",
+    }
+
+
+# --- mlflow ------------------------------------------------------------------------------
+
+MLFLOW_SERVER = {"app.kubernetes.io/name": "mlflow-server"}
+
+
+KFP_RUNS_SELECTOR = {
+    "matchExpressions": [
+        {"key": "app", "operator": "NotIn", "values": KFP_COMPONENT_APPS},
+        {
+            "key": "component",
+            "operator": "NotIn",
+            "values": ["metadata-envoy", "metadata-grpc-server"],
+        },
+    ]
+}
+
+
+def test_mlflow_clients_reach_the_server_only() -> None:
+    got = policies("mlflow")
+    for source, peer in (
+        ("istio-ingress-ingressgateway", ns("istio-ingress", istio="ingressgateway")),
+        ("mlops", ns("mlops")),
+        ("kubeflow", {**ns("kubeflow"), "podSelector": KFP_RUNS_SELECTOR}),  # the runs only
+    ):
+        spec = got[f"allow-ingress-from-{source}"]
+        assert pods(spec) == MLFLOW_SERVER
+        assert rule(spec) == {"from": [peer], "ports": tcp(5000)}
+    # Scraped through the sidecar's agent; S3 from the server, not from the schema Job.
+    assert pods(got["allow-ingress-metrics-server"]) == MLFLOW_SERVER
+    assert rule(got["allow-ingress-metrics-server"]) == {"from": [PROMETHEUS], "ports": tcp(15020)}
+    assert pods(got["allow-egress-aws-apis-server"]) == MLFLOW_SERVER
+    assert not any(name.endswith("-db-upgrade") for name in got)
+
+
+# --- argocd ------------------------------------------------------------------------------
+
+
+def _argocd(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": f"argocd-{name}"}
+
+
+def test_argocd_components_reach_the_repo_server_and_redis_only() -> None:
+    got = policies("argocd")
+    assert "allow-ingress-same-namespace" not in got
+    assert "allow-egress-same-namespace" not in got
+    pairs = {
+        ("application-controller", "repo-server", 8081),
+        ("server", "repo-server", 8081),
+        ("applicationset-controller", "repo-server", 8081),
+        ("application-controller", "redis", 6379),
+        ("server", "redis", 6379),
+        ("repo-server", "redis", 6379),
+    }
+    flows = {
+        n for n in got if "-to-" in n or ("-from-" in n and n.startswith("allow-ingress-argo"))
+    }
+    assert len(flows) == 2 * len(pairs)
+    for source, destination, port in pairs:
+        out = got[f"allow-egress-argocd-{source}-to-argocd-{destination}"]
+        assert pods(out) == _argocd(source)
+        assert rule(out) == {"to": [ns("argocd", **_argocd(destination))], "ports": tcp(port)}
+        into = got[f"allow-ingress-argocd-{destination}-from-argocd-{source}"]
+        assert pods(into) == _argocd(destination)
+        assert rule(into) == {"from": [ns("argocd", **_argocd(source))], "ports": tcp(port)}
+
+
+def test_argocd_only_the_repo_server_clones_and_only_three_call_the_api() -> None:
+    got = policies("argocd")
+    assert pods(got["allow-egress-git"]) == _argocd("repo-server")
+    assert rule(got["allow-egress-git"]) == {"to": [PUBLIC], "ports": tcp(443)}
+    api = {n.removeprefix("allow-egress-kube-api-") for n in got if "kube-api" in n}
+    assert api == {"controller", "server", "applicationset"}
+    # The UI stays off the gateway (docs/gitops.md).
+    assert not any("ingressgateway" in n for n in got)
+    assert not any("argocd" in n for n in policies("istio_gateway"))

@@ -15,6 +15,10 @@ from tests.components.k8s.tenancy.test_network_policies import (
 )
 
 GATEWAY_PODS = {"istio": "ingressgateway"}
+RUNS = [
+    {"key": key, "operator": "NotIn", "values": list(values)}
+    for key, values in np.KFP_NOT_COMPONENTS
+]
 
 
 def _pods(spec: dict) -> dict:
@@ -38,8 +42,18 @@ def test_the_activator_and_the_autoscaler_each_reach_the_revisions() -> None:
 
 
 def test_one_caller_keeps_the_plain_egress_name() -> None:
-    # Only one workload of kubeflow calls mlflow: the name is unchanged by the serving rows.
-    assert "allow-egress-to-mlflow" in policies("kubeflow")
+    # Only one workload of kubeflow (the pipeline runs) calls each of MLflow and the
+    # gateway: their names are main's plain ones, unchanged by the serving rows.
+    kubeflow = policies("kubeflow")
+    for name in (
+        "allow-egress-to-mlflow-mlflow-server",
+        "allow-egress-to-istio-ingress-ingressgateway",
+    ):
+        assert kubeflow[name]["podSelector"] == {"matchExpressions": RUNS}
+    assert rule(kubeflow["allow-egress-to-istio-ingress-ingressgateway"]) == {
+        "to": [ns("istio-ingress", **GATEWAY_PODS)],
+        "ports": tcp(8081),
+    }
 
 
 def test_the_gateway_reaches_the_activator_and_its_own_local_listener() -> None:
@@ -48,17 +62,18 @@ def test_the_gateway_reaches_the_activator_and_its_own_local_listener() -> None:
         "to": [ns("knative-serving", app="activator")],
         "ports": tcp(8012, 8013),
     }
-    assert rule(gateway["allow-egress-to-istio-ingress-ingressgateway"]) == {
+    # Both ends in one namespace: the policies name both components.
+    assert rule(gateway["allow-egress-ingressgateway-to-ingressgateway"]) == {
         "to": [ns("istio-ingress", **GATEWAY_PODS)],
         "ports": tcp(8081),
     }
-    local = gateway["allow-ingress-from-istio-ingress-ingressgateway"]
+    local = gateway["allow-ingress-ingressgateway-from-ingressgateway"]
     assert _pods(local) == GATEWAY_PODS
     assert rule(local) == {"from": [ns("istio-ingress", **GATEWAY_PODS)], "ports": tcp(8081)}
-    assert rule(gateway["allow-ingress-from-kubeflow"]) == {
-        "from": [ns("kubeflow")],
-        "ports": tcp(8081),
-    }
+    # The pipeline runs (not Kubeflow Pipelines' components) call inference by its host.
+    runs = {"namespaceSelector": ns("kubeflow")["namespaceSelector"]}
+    runs["podSelector"] = {"matchExpressions": RUNS}
+    assert rule(gateway["allow-ingress-from-kubeflow"]) == {"from": [runs], "ports": tcp(8081)}
     probes = gateway["allow-ingress-from-knative-serving-net-istio-controller"]
     assert rule(probes) == {
         "from": [ns("knative-serving", app="net-istio-controller")],
@@ -84,7 +99,7 @@ def test_keda_flows() -> None:
         "ports": tcp(6443),
     }
     assert rule(keda["allow-ingress-webhook-webhooks"]) == {"from": SUBNETS, "ports": tcp(9443)}
-    grpc = keda["allow-ingress-from-keda-keda-operator-metrics-apiserver"]
+    grpc = keda["allow-ingress-keda-operator-from-keda-operator-metrics-apiserver"]
     assert _pods(grpc) == {"app": "keda-operator"}
     assert rule(grpc)["ports"] == tcp(9666)
     prometheus = keda["allow-egress-to-monitoring-prometheus"]
@@ -104,3 +119,15 @@ def test_without_knative_no_serving_flow_appears() -> None:
         "workloads", context(without)
     )
     assert np.XDS_CLIENTS[-1] == "knative_serving"
+
+
+def test_prometheus_scrapes_the_inference_pods_through_their_sidecars() -> None:
+    # The inference PodMonitor (mlops/kserve-inference) scrapes the Istio agent's 15020.
+    metrics = policies("workloads")["allow-ingress-metrics-workloads"]
+    assert _pods(metrics) == {}
+    assert rule(metrics) == {
+        "from": [ns("monitoring", **{"app.kubernetes.io/name": "prometheus"})],
+        "ports": tcp(15020),
+    }
+    scrape = policies("monitoring")["allow-egress-scrape"]["egress"]
+    assert {"to": [ns("mlops")], "ports": tcp(15020)} in scrape
