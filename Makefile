@@ -29,7 +29,7 @@ export PYTHONDONTWRITEBYTECODE := 1
         publish-policies \
         local-up local-run local-serve local-status local-down test-local bench-serve lock-local \
         test-aws test-checks test-cost \
-        postgres-tls test-mlflow-server
+        test-serving postgres-tls test-mlflow-server
 
 help:
 	@echo "make plan [STACK=dev]     offline plan of a stack (no cloud): resources, manifests, policy, cost"
@@ -70,6 +70,7 @@ help:
 	@echo "make bench-serve          /infer latency and throughput: kserve vs MLServer"
 	@echo "make test-aws             the AWS layer: names, IAM order, RDS, teardown checks and their tests"
 	@echo "make test-checks          the order, scheduling, capacity and identity checks' tests"
+	@echo "make test-serving         Knative, KServe and KEDA: components, charts at 1.36, policies, checkov, flows"
 	@echo "make test-mlflow-server   the MLflow server's and Argo CD's tests (a real MLflow on TLS-only PostgreSQL)"
 	@echo "make postgres-tls         unpack Debian's postgresql-15 into .venv (the MLflow server test's database)"
 
@@ -456,6 +457,18 @@ bench-connectivity: $(VENV)/.installed $(NCA_VENV)/.installed
 lock-nca: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile -q requirements-nca.in -o requirements-nca.txt -p 3.11
 lock: lock-nca
+
+# --- serving: Knative Serving, KServe, KEDA (issue 11 item 3; docs/serving.md) ---------
+# `make test` runs these tests too; this target runs them alone. They render the charts
+# with the pinned helm at 1.36, run the policy packs, checkov and network-config-analyzer.
+SERVING_TESTS := tests/components/k8s/test_knative.py tests/components/k8s/test_kserve.py \
+        tests/components/k8s/test_keda.py tests/components/k8s/test_monitoring.py \
+        tests/components/k8s/test_ml_services.py tests/components/k8s/tenancy \
+        tests/stacks/test_serving_settings.py tests/program/test_serving_plan.py \
+        tests/platformctl/connectivity/test_serving_flows.py tests/platformctl/test_order.py
+
+test-serving: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(NCA_VENV)/.installed tools
+	$(VENV)/bin/python -m pytest $(SERVING_TESTS) -n 2 -q
 
 # --- Kubeflow Pipelines (issue 11 item 2; docs/kubeflow-pipelines.md) ----------------------
 # The platform stack's kustomize.v2.Directory resources read the pinned manifests and the

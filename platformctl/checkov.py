@@ -118,6 +118,27 @@ UPSTREAM: Final[dict[tuple[str, str], str]] = {
         "(non-root, read-only root, no privilege escalation, capabilities dropped, "
         "RuntimeDefault seccomp)."
     ),
+    # --- serving (docs/serving.md, "Upstream findings"; policies/kubernetes/rules/exceptions.py)
+    **{
+        (check, f"ClusterRole.default.knative-{what}-operator"): (
+            "The Knative operator installs Serving's (and Eventing's) CRDs, workloads and RBAC "
+            "and binds their roles: '*' verbs and bind/escalate; knative-operator 1.23.0 "
+            "renders both operators' roles unconditionally."
+        )
+        for check in ("CKV_K8S_49", "CKV_K8S_158")
+        for what in ("serving", "eventing")
+    },
+    ("CKV_K8S_155", "ClusterRole.default.knative-operator-webhook"): (
+        "The operator's webhook writes its certificate's CA into its own webhook configurations."
+    ),
+    ("CKV2_K8S_5", "RoleBinding.knative-operator.operator-webhook"): (
+        "The operator's webhook keeps its serving certificate in a Secret of its namespace; "
+        "the Role is confined to knative-operator."
+    ),
+    ("CKV_K8S_155", "ClusterRole.default.kserve-manager-role"): (
+        "The KServe controller manages its serving webhooks' configurations; "
+        "kserve-resources v0.20.0 renders kserve-manager-role whole."
+    ),
     # Kubeflow Pipelines 2.17.0 (docs/kubeflow-pipelines.md).
     ("CKV_K8S_35", "Deployment.kubeflow.ml-pipeline"): (
         "The KFP API server reads its MySQL user and password only from its configuration "

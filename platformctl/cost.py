@@ -638,6 +638,17 @@ CLASSIFICATION: Final[dict[str, Priced | PricedObject | Free]] = {
         ),
         ETCD_FREE,
     ),
+    # --- serving (docs/serving.md) ---
+    # The operator runs Knative Serving's pods for it: priced as the nodes they run on.
+    "kubernetes:operator.knative.dev/v1beta1:KnativeServing": PODS_FREE,
+    **dict.fromkeys(
+        (
+            "kubernetes:apiregistration.k8s.io/v1:APIService",
+            "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime",
+            "kubernetes:serving.kserve.io/v1alpha1:ClusterStorageContainer",
+        ),
+        ETCD_FREE,
+    ),
     # Kubeflow Pipelines (components/k8s/kubeflow_pipelines.py)
     "kubernetes:kustomize/v2:Directory": Free("its rendered objects are classified one by one"),
     "kubernetes:scheduling.k8s.io/v1:PriorityClass": ETCD_FREE,

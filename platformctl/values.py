@@ -26,6 +26,7 @@ from typing import Any, Final
 import jsonschema
 import yaml
 
+from components.k8s import kserve
 from components.k8s.charts import ChartPin
 from platformctl.checks import CheckResult, Finding
 from platformctl.render import HelmRelease, pin_for
@@ -59,6 +60,60 @@ UNDECLARED_KEYS: Final[dict[tuple[str, str], str]] = {
         'read with `dig "global" "enableReaderRBAC" true .Values` by '
         "templates/reader-clusterrole.yaml and reader-clusterrolebinding.yaml"
     ),
+    # knative-operator 1.23.0 templates/operator.yaml writes each Deployment's pod
+    # `securityContext` and `affinity` with toYaml when set; values.yaml declares no
+    # securityContext and, for the webhook, only a podAntiAffinity.
+    ("knative-operator", "knative_operator.knative_operator.securityContext"): (
+        "templates/operator.yaml: `{{ toYaml .Values.knative_operator.knative_operator"
+        ".securityContext }}` as the pod's securityContext; values.yaml omits it"
+    ),
+    ("knative-operator", "knative_operator.operator_webhook.securityContext"): (
+        "templates/operator.yaml: `{{ toYaml .Values.knative_operator.operator_webhook"
+        ".securityContext }}` as the pod's securityContext; values.yaml omits it"
+    ),
+    ("knative-operator", "knative_operator.operator_webhook.affinity.nodeAffinity"): (
+        "templates/operator.yaml writes the whole `affinity` map with toYaml; the default "
+        "holds only podAntiAffinity"
+    ),
+    # KServe v0.20.0 writes these security contexts whole (toYaml); their defaults list
+    # only some fields. A seccomp profile on the storage initializer and the runtimes keeps
+    # a predictor pod restricted where the pod itself sets none (a Standard-mode model).
+    ("kserve-resources", "kserve.storage.containerSecurityContext.seccompProfile"): (
+        "files/common/storagecontainer-patch.yaml: `toYaml .Values.kserve.storage"
+        ".containerSecurityContext` as the storage initializer's securityContext"
+    ),
+    ("kserve-resources", "kserve.controller.securityContext.runAsUser"): (
+        "files/kserve/deployment-patch.yaml: `toYaml .Values.kserve.controller.securityContext` "
+        "as the controller pod's securityContext"
+    ),
+    ("kserve-resources", "kserve.controller.securityContext.runAsGroup"): (
+        "files/kserve/deployment-patch.yaml: `toYaml .Values.kserve.controller.securityContext` "
+        "as the controller pod's securityContext"
+    ),
+    **{
+        (
+            "kserve-runtime-configs",
+            f"kserve.servingruntime.{runtime}.securityContext.seccompProfile",
+        ): (
+            "files/runtimes/clusterservingruntimes-patch.yaml: `toYaml .Values.kserve"
+            f".servingruntime.{runtime}.securityContext` as the model server's securityContext"
+        )
+        for runtime in kserve.ALL_RUNTIME_KEYS
+    },
+    ("kserve-runtime-configs", "kserve.servingruntime.vllmserver.securityContext.runAsNonRoot"): (
+        "files/runtimes/clusterservingruntimes-patch.yaml: `toYaml .Values.kserve"
+        ".servingruntime.vllmserver.securityContext`; its default omits runAsNonRoot"
+    ),
+    # keda 2.20.2 templates/<component>/deployment.yaml writes podSecurityContext.<component>
+    # with toYaml; values.yaml shows runAsUser and runAsGroup only as comments.
+    **{
+        ("keda", f"podSecurityContext.{component}.{field}"): (
+            f"templates: `toYaml .Values.podSecurityContext.{component}` as the pod's "
+            f"securityContext; values.yaml has `# {field}: 1000` as an example"
+        )
+        for component in ("operator", "metricServer", "webhooks")
+        for field in ("runAsUser", "runAsGroup")
+    },
 }
 
 # Keys whose map a chart passes to its templates verbatim (`toYaml`): any key below one

@@ -45,6 +45,9 @@ NAMESPACE_SWITCH: Final[dict[str, str | None]] = {
     "argocd": "argocd",
     "nvidia": "nvidia_device_plugin",
     "cluster_autoscaler": "cluster_autoscaler",
+    "knative_operator": "knative",
+    "knative_serving": "knative",
+    "keda": "keda",
 }
 
 

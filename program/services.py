@@ -31,6 +31,8 @@ from components.k8s import (
     external_dns,
     external_secrets,
     istio,
+    keda,
+    knative,
     kserve,
     kubeflow_pipelines,
     mlflow,
@@ -49,6 +51,22 @@ from stacks.settings import StackSettings
 SECRET_STORE_NAMESPACES: Final = ("monitoring", "mlflow", "kubeflow", "argocd")
 # Namespaces whose pods sign in to MLflow as its `pipelines` user (pipeline steps).
 MLFLOW_CLIENT_NAMESPACES: Final = ("kubeflow",)
+# The domain InferenceService and Knative route hosts are named in when the stack has
+# no DNS zone: KServe's and Knative's documented default (hosts reached by Host header
+# through the internal gateway).
+DEFAULT_INFERENCE_DOMAIN: Final = "example.com"
+# Registries the platform's and the runtimes' images come from (besides the account's
+# ECR): Knative skips tag resolution for them (components/k8s/knative.py).
+IMAGE_REGISTRIES: Final = (
+    "index.docker.io",
+    "docker.io",
+    "ghcr.io",
+    "quay.io",
+    "gcr.io",
+    "nvcr.io",
+    "public.ecr.aws",
+    "registry.k8s.io",
+)
 
 
 @dataclass(frozen=True)
@@ -203,6 +221,9 @@ def _monitoring(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformSe
         protect=ctx.settings.protect,
         cert_manager=ctx.on("cert_manager"),
         tags=ctx.settings.resource_tags(),
+        alerts=monitoring.AlertNamespaces(
+            workloads=ctx.ns("workloads"), mlflow=ctx.settings.contract.namespaces["mlflow"]
+        ),
     )
     return monitoring.Monitoring("monitoring", args, opts)
 
@@ -297,11 +318,47 @@ def _kubeflow_pipelines(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> Pl
     return kubeflow_pipelines.KubeflowPipelines("kubeflow-pipelines", args, opts)
 
 
+def _inference_domain(ctx: ServiceContext) -> str:
+    return ctx.settings.dns.domain or DEFAULT_INFERENCE_DOMAIN
+
+
+def _knative(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    f = ctx.foundation
+    ecr = pulumi.Output.concat(f.account_id, ".dkr.ecr.", f.region, ".amazonaws.com")
+    platform = ctx.settings.platform
+    args = knative.KnativeArgs(
+        operator_namespace=ctx.ns("knative_operator"),
+        serving_namespace=ctx.ns("knative_serving"),
+        gateway_namespace=ctx.ns("istio_gateway"),
+        gateway_service=istio.GATEWAY_SERVICE_ACCOUNT,  # the gateway chart's `name`
+        gateway_selector={"istio": istio.GATEWAY_LABELS["istio"]},
+        domain=_inference_domain(ctx),
+        registries=[*IMAGE_REGISTRIES, ecr],
+        replicas=platform.knative_replicas,
+        scale_to_zero_grace_period=platform.knative_scale_to_zero_grace_period,
+    )
+    return knative.Knative("knative", args, opts)
+
+
+def _keda(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    args = keda.KedaArgs(namespace=ctx.ns("keda"), cert_manager=ctx.on("cert_manager"))
+    return keda.Keda("keda", args, opts)
+
+
 def _kserve(ctx: ServiceContext, opts: pulumi.ResourceOptions) -> PlatformService:
+    contract = ctx.settings.contract
     args = kserve.KserveArgs(
-        model_reader=ctx.settings.contract.service_accounts["model_reader"],
+        model_reader=contract.service_accounts["model_reader"],
         artifacts=ctx.foundation.artifacts,
         aws=ctx.aws,
+        namespace=ctx.ns("kserve"),
+        workloads_namespace=ctx.ns("workloads"),
+        region=ctx.foundation.region,
+        serving_namespace=contract.namespaces["knative_serving"],
+        gateway_namespace=contract.namespaces["istio_gateway"],
+        domain=_inference_domain(ctx),
+        deployment_mode=ctx.settings.platform.kserve_deployment_mode,
+        inference_monitor=ctx.on("monitoring"),
     )
     return kserve.Kserve("kserve", args, opts)
 
@@ -446,7 +503,34 @@ SERVICES: Final[tuple[ServiceRow, ...]] = in_order(
             # operator; the sidecars (STRICT mTLS in kubeflow) need istiod's injector.
             after=("istio", "external-secrets", "monitoring"),
         ),
-        ServiceRow("kserve", "kserve", _kserve, ("workloads",)),
+        # --- serving (issue 11 item 3; docs/serving.md) ---
+        ServiceRow(
+            "knative",
+            "knative",
+            _knative,
+            ("knative_operator", "knative_serving"),
+            # net-istio's Gateways bind to the Istio ingress gateway's pods.
+            after=("istio", "istio-gateway"),
+            charts=knative.CHARTS,
+        ),
+        ServiceRow(
+            "keda",
+            "keda",
+            _keda,
+            ("keda",),
+            after=("cert-manager",),  # its webhook, metrics API and gRPC certificates
+            charts=keda.CHARTS,
+        ),
+        ServiceRow(
+            "kserve",
+            "kserve",
+            _kserve,
+            ("workloads", "kserve"),
+            # Its webhook certificate (cert-manager), Knative Serving ready (Serverless
+            # mode), KEDA's ScaledObject kind for the models that ask, the PodMonitor's CRD.
+            after=("monitoring-crds", "cert-manager", "istio", "knative", "keda"),
+            charts=kserve.CHARTS,
+        ),
         # argocd: its secrets (external-secrets), its ServiceMonitor's CRD; the kinds it
         # syncs are KServe's, whose CRDs must exist before the first sync succeeds.
         ServiceRow(

@@ -90,7 +90,11 @@ ENVIRONMENT_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
         "nodeGroups": _node_groups(general=(3, 3, 8), training_max=4, gpu_max=2),
         "databases": _databases("db.t4g.medium", multi_az=False, protect=False),
         "artifactStore": {"forceDestroy": False},
-        "platform": {"prometheusRetention": "15d", "prometheusStorageGib": 50},
+        "platform": {
+            "prometheusRetention": "15d",
+            "prometheusStorageGib": 50,
+            "knativeReplicas": 2,
+        },
     },
     "prod": {
         "network": {
@@ -108,6 +112,7 @@ ENVIRONMENT_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
             "prometheusRetention": "30d",
             "prometheusStorageGib": 200,
             "autoscalerScaleDownUnneededMinutes": 15,
+            "knativeReplicas": 2,
         },
     },
 }

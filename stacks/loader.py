@@ -199,6 +199,21 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         "boolean",
         "Let cluster-autoscaler balance similar node groups across AZs.",
     ),
+    "knativeReplicas": ConfigKey(
+        ("platform", "knativeReplicas"),
+        "integer",
+        "Replicas of each Knative Serving control-plane component (2 or more: highly available).",
+    ),
+    "knativeScaleToZeroGracePeriod": ConfigKey(
+        ("platform", "knativeScaleToZeroGracePeriod"),
+        "string",
+        "How long an idle revision keeps its last pod before scaling to zero, e.g. 30s.",
+    ),
+    "kserveDeploymentMode": ConfigKey(
+        ("platform", "kserveDeploymentMode"),
+        "string",
+        "KServe's default deployment mode: Knative (Serverless) or Standard (Deployment + HPA).",
+    ),
     "mlflowMinReplicas": ConfigKey(
         ("platform", "mlflowMinReplicas"),
         "integer",

@@ -388,6 +388,8 @@ class ServiceSwitches(Model):
     kubeflow_pipelines: bool = True
     kserve: bool = True
     argocd: bool = True
+    knative: bool = True  # Knative Serving (operator): KServe's Serverless mode
+    keda: bool = True  # KEDA: models that scale on Prometheus metrics
 
 
 class PlatformSettings(Model):
@@ -410,6 +412,15 @@ class PlatformSettings(Model):
     autoscaler_scale_down_unneeded_minutes: int = Field(default=10, ge=1, le=1440)
     autoscaler_scale_down_utilization_percent: int = Field(default=50, ge=1, le=100)
     autoscaler_balance_similar_node_groups: bool = True
+    # Knative Serving's control plane: replicas of each component (2+: high availability).
+    knative_replicas: int = Field(default=1, ge=1, le=5)
+    # How long an idle revision keeps its last pod before scaling to zero.
+    knative_scale_to_zero_grace_period: str = Field(
+        default="30s", pattern=r"^([6-9]|[1-9][0-9]{1,3})s$"
+    )
+    # KServe's default deployment mode: Knative (Serverless, scale to zero, canaries) or
+    # Standard (a Deployment and an HPA; a model may also ask for it by annotation).
+    kserve_deployment_mode: Literal["Knative", "Standard"] = "Knative"
     # MLflow tracking server: the HorizontalPodAutoscaler's range (the budget keeps one).
     mlflow_min_replicas: int = Field(default=2, ge=1, le=20)
     mlflow_max_replicas: int = Field(default=4, ge=1, le=50)
@@ -582,6 +593,23 @@ class StackSettings(Model):
             # Grafana's admin credentials and the alert receiver come through External Secrets.
             raise RuleViolationError(
                 "services.monitoring", True, "needs services.externalSecrets = True"
+            )
+        if services.knative and not services.istio:
+            # net-istio is Knative's ingress: the platform's Istio gateway serves it.
+            raise RuleViolationError("services.knative", True, "needs services.istio = True")
+        if services.kserve and not services.cert_manager:
+            # KServe's webhooks take their certificate from cert-manager.
+            raise RuleViolationError("services.kserve", True, "needs services.certManager = True")
+        if (
+            services.kserve
+            and self.platform.kserve_deployment_mode == "Knative"
+            and not services.knative
+        ):
+            raise RuleViolationError(
+                "services.kserve",
+                True,
+                "in platform.kserveDeploymentMode 'Knative' needs services.knative = True "
+                "(or kserveDeploymentMode 'Standard')",
             )
         if services.kubeflow_pipelines and not services.external_secrets:
             # The metadata database's credentials come through External Secrets.

@@ -50,6 +50,10 @@ CLUSTER_ISSUER: Final = "kubernetes:cert-manager.io/v1:ClusterIssuer"
 CLUSTER_SECRET_STORE: Final = "kubernetes:external-secrets.io/v1:ClusterSecretStore"
 EXTERNAL_SECRET: Final = "kubernetes:external-secrets.io/v1:ExternalSecret"
 SERVICE_MONITOR: Final = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+KNATIVE_SERVING: Final = "kubernetes:operator.knative.dev/v1beta1:KnativeServing"
+POD_MONITOR: Final = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+PROMETHEUS_RULE: Final = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+CONFIG_MAP: Final = "kubernetes:core/v1:ConfigMap"
 
 # Providers and components
 AWS_PROVIDER: Final = "pulumi:providers:aws"

@@ -59,11 +59,14 @@ class ChartPin:
     kustomizations: tuple[str, ...] = ()
     # The Kubernetes minors the component supports; a test holds the cluster inside it.
     kubernetes: KubernetesRange | None = None
+    # The cache file's name where upstream's archive is not `<chart>-<version>.tgz`
+    # (the Knative operator publishes chart 1.23.0 as knative-operator-v1.23.0.tgz).
+    archive: str = ""
 
     @property
     def filename(self) -> str:
         """The file in a chart cache (`helm pull` names charts `<chart>-<version>.tgz`)."""
-        return f"{self.chart}-{self.version}.tgz"
+        return self.archive or f"{self.chart}-{self.version}.tgz"
 
     @property
     def accepted_digests(self) -> frozenset[str]:

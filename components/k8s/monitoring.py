@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
+from components.k8s import alerts, dashboards
 from components.k8s.charts import ChartPin, KubernetesRange
 from components.k8s.external_secrets import external_secret
 from components.k8s.platform_service import MANAGED_BY, PlatformService
@@ -133,6 +134,14 @@ class MonitoringCrds(PlatformService):
 
 
 @dataclass(frozen=True)
+class AlertNamespaces:
+    """Where the alerts look: the namespaces their expressions select on."""
+
+    workloads: str  # InferenceServices (contract: workloads)
+    mlflow: str  # the MLflow server (contract: mlflow)
+
+
+@dataclass(frozen=True)
 class MonitoringArgs:
     namespace: str
     # node-exporter's own privileged namespace: the only part of the stack needing the host.
@@ -151,6 +160,10 @@ class MonitoringArgs:
     # cert-manager runs: it issues the operator's webhook certificates.
     cert_manager: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The platform's PrometheusRule (the six alerts, components.k8s.alerts) and the
+    # inference dashboard's ConfigMap (components.k8s.dashboards), created once the
+    # chart's CRDs and Grafana's sidecar exist; None: neither.
+    alerts: AlertNamespaces | None = None
 
 
 def kube_prometheus_stack_values(args: MonitoringArgs) -> Values:
@@ -345,14 +358,31 @@ class Monitoring(PlatformService):
             rules=grafana_reader_rules(),
             opts=self.child_opts(),
         )
-        self.release(
+        release = self.release(
             RELEASE,
             CHARTS[RELEASE],
             ns,
             kube_prometheus_stack_values(args),
             [*accounts, *synced, reader],
         )
+        if args.alerts is not None:
+            self._alerts_and_dashboard(ns, args.alerts, release)
         self.register_outputs({"release": RELEASE})
+
+    def _alerts_and_dashboard(
+        self, ns: str, where: AlertNamespaces, release: pulumi.Resource
+    ) -> None:
+        rule = alerts.prometheus_rule(
+            namespace=ns, workloads_namespace=where.workloads, mlflow_namespace=where.mlflow
+        )
+        self.custom_resource(f"prometheus-rule-{alerts.RULE_NAME}", rule, [release])
+        board = dashboards.dashboard_configmap(namespace=ns)
+        k8s.core.v1.ConfigMap(
+            f"configmap-{ns}-{dashboards.CONFIGMAP_NAME}",
+            metadata=board["metadata"],
+            data=board["data"],
+            opts=self.child_opts([release]),
+        )
 
     def _secret(
         self, args: MonitoringArgs, name: str, value: pulumi.Input[str], *, keep: bool

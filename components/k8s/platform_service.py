@@ -155,12 +155,16 @@ class PlatformService(pulumi.ComponentResource):
         which previews and the policy packs see; hooks are not applied (the plan's render
         check fails on a chart that needs one). docs/decisions/0020-charts-locked-rendered-
         as-chart-v4.md."""
+        # An OCI chart is named by its full reference; a repository chart by name and repo.
+        chart = f"{pin.repository.rstrip('/')}/{pin.chart}" if pin.is_oci else pin.chart
         release = k8s.helm.v4.Chart(
             f"release-{release_name}",
             name=release_name,
-            chart=pin.chart,
+            chart=chart,
             version=pin.version,
-            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=pin.repository),
+            repository_opts=None
+            if pin.is_oci
+            else k8s.helm.v4.RepositoryOptsArgs(repo=pin.repository),
             namespace=namespace,
             values=dict(values),
             opts=self.child_opts(after),

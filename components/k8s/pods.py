@@ -59,3 +59,13 @@ CONTAINER_SECURITY_CONTEXT: Values = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+
+# The `nonroot` user of distroless/chainguard static images, which the Go controllers
+# of Knative, KServe and KEDA are built on: a high UID (checkov CKV_K8S_40) that the
+# image already runs as, stated so that no host UID is ever shared.
+DISTROLESS_NONROOT_UID = 65532
+
+
+def nonroot_pod_security_context(uid: int = DISTROLESS_NONROOT_UID) -> Values:
+    """The restricted pod security context, running as `uid` (and its group)."""
+    return {**POD_SECURITY_CONTEXT, "runAsUser": uid, "runAsGroup": uid}

@@ -161,17 +161,23 @@ def write_svg(rows: Sequence[Row], path: Path) -> bool:
     binary = shutil.which("dot")
     if binary is None:
         return False
-    proc = subprocess.run(
-        # newrank: dot's default ranking fails ("trouble in init_rank") on the full map.
-        [binary, "-Tsvg", "-Gnewrank=true", "-o", str(path)],
-        input=dot(rows),
-        text=True,
-        capture_output=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"dot exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
-    return True
+    graph = dot(rows)
+    # newrank: dot's default ranking fails ("trouble in init_rank") on the full map;
+    # graphviz 2.43 (Debian bookworm) fails its spline routing on some clustered maps
+    # ("triangulation failed"): the same graph then lays out with the default ranking, or,
+    # failing that, with the force-directed engine.
+    for layout in (["-Gnewrank=true"], [], ["-Kfdp"]):
+        proc = subprocess.run(
+            [binary, "-Tsvg", *layout, "-o", str(path)],
+            input=graph,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode == 0:
+            return True
+    path.unlink(missing_ok=True)
+    raise RuntimeError(f"dot exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
 
 
 def markdown(result: CheckResult) -> str:

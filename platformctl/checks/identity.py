@@ -56,6 +56,20 @@ CHART_MANAGED_SERVICE_ACCOUNTS: Final = {
         "the nvidia-device-plugin 0.20 chart always renders `<fullname>-service-account` and "
         "its DaemonSets name it (no create switch); the device plugin calls no AWS API"
     ),
+    # --- serving (docs/serving.md) ---
+    ("knative-operator", "knative-operator"): (
+        "knative-operator 1.23.0 templates/operator.yaml always renders the operator's "
+        "ServiceAccount (no create value); the operator calls no AWS API"
+    ),
+    ("knative-operator", "operator-webhook"): (
+        "knative-operator 1.23.0 templates/operator.yaml always renders the webhook's "
+        "ServiceAccount (no create value); the webhook calls no AWS API"
+    ),
+    ("kserve", "kserve-controller-manager"): (
+        "kserve-resources v0.20.0 files/kserve/serviceaccount-patch.yaml always renders the "
+        "controller's ServiceAccount (no create value); the controller calls no AWS API (the "
+        "model reader's IRSA role is on the predictors' account, typed by the program)"
+    ),
 }
 # Accounts EKS add-ons run under, by add-on name (the add-on's serviceAccountRoleArn role).
 ADDON_ACCOUNTS: Final = {

@@ -160,6 +160,12 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
     # rewrites the address to the Istio agent's merged metrics, 15020.
     DeclaredFlow(PROMETHEUS, MLFLOW_SERVER, _tcp(15020), "MLflow's metrics, through its sidecar"),
     DeclaredFlow(GATEWAY, Pods("workloads"), _tcp(8080, 8012), "inference through the gateway"),
+    # The inference PodMonitor (mlops/kserve-inference) selects the InferenceServices' pods
+    # by a label KServe sets at run time (no pod of the plan carries it) and scrapes them
+    # through the Istio agent, as MLflow's.
+    DeclaredFlow(
+        PROMETHEUS, Pods("workloads"), _tcp(15020), "inference metrics, through the sidecars"
+    ),
     DeclaredFlow(
         GATEWAY,
         Pods(KNATIVE_SERVING, (("app", "activator"),)),
@@ -180,6 +186,56 @@ DECLARED_FLOWS: Final[tuple[DeclaredFlow, ...]] = (
     ),
     DeclaredFlow(
         KFP_RUNS, Pods("workloads"), _tcp(8080, 8012), "pipelines call inference services"
+    ),
+    # Knative Serving and KServe (docs/serving.md, "Network flows"). KServe's InferenceService
+    # host resolves to net-istio's knative-local-gateway, a listener on the gateway pods.
+    DeclaredFlow(
+        GATEWAY,
+        GATEWAY,
+        _tcp(8081),
+        "KServe's host: the gateway re-routes to the predictor through knative-local-gateway",
+    ),
+    DeclaredFlow(
+        KFP_RUNS,
+        GATEWAY,
+        _tcp(8081),
+        "pipeline runs call InferenceServices by their host, knative-local-gateway",
+    ),
+    DeclaredFlow(
+        Pods(KNATIVE_SERVING, (("app", "activator"),)),
+        Pods(KNATIVE_SERVING, (("app", "autoscaler"),)),
+        _tcp(8080),
+        "the activator reports request statistics to the autoscaler (websocket)",
+    ),
+    DeclaredFlow(
+        Pods(KNATIVE_SERVING, (("app", "autoscaler"),)),
+        Pods(KNATIVE_SERVING, (("app", "autoscaler"),)),
+        _tcp(8080),
+        "autoscaler replicas forward statistics to the bucket's owner",
+    ),
+    DeclaredFlow(
+        GATEWAY,
+        Pods(KNATIVE_SERVING, (("app", "activator"),)),
+        _tcp(8013),
+        "gRPC (h2c) requests to revisions scaled to zero wait in the activator",
+    ),
+    DeclaredFlow(
+        Pods(KNATIVE_SERVING, (("app", "net-istio-controller"),)),
+        GATEWAY,
+        _tcp(443, 8081),
+        "net-istio probes the gateway pods' listeners before marking an Ingress ready",
+    ),
+    DeclaredFlow(
+        Pods("keda", (("app", "keda-operator-metrics-apiserver"),)),
+        Pods("keda", (("app", "keda-operator"),)),
+        _tcp(9666),
+        "KEDA's metrics server asks the operator for scaler values (gRPC)",
+    ),
+    DeclaredFlow(
+        Pods("keda", (("app", "keda-operator"),)),
+        PROMETHEUS,
+        _tcp(9090),
+        "KEDA's Prometheus scalers of the models that ask for KEDA",
     ),
     DeclaredFlow(Pods("mlflow"), "databases", _tcp(5432), "MLflow's PostgreSQL (RDS)"),
     # Kubeflow Pipelines 2.17.0 (docs/kubeflow-pipelines.md): not routed through the

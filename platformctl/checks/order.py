@@ -16,6 +16,10 @@ that resource waits for everything it reaches through dependencies, providers an
   ("resource mapping not found ... ensure CRDs are installed first"). A `helm.sh/v4:Chart`
   registers each object as a resource and its ConfigGroup applies CRDs first, so there the
   same chart's CRD template is enough.
+- Kinds an operator serves at run time (`RUNTIME_KINDS`): the Knative operator applies
+  Knative Serving's CRDs when a `KnativeServing` exists, so no CRD of those kinds is in the
+  plan. A planned custom resource of such an operator kind stands in for their CRDs: an
+  object of those kinds must wait for it (which Pulumi holds until it is Ready).
 - Namespaces. A namespaced object's Namespace is planned (or one every cluster has) and
   created by a resource its creator waits for (or the same one).
 - Webhooks. Every Service a Validating/MutatingWebhookConfiguration calls is planned, with
@@ -39,6 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from components.k8s import knative
 from platformctl.checks import CheckResult, Finding, PlannedObject
 from platformctl.checks.context import CheckContext
 from platformctl.checks.graph import ResourceGraph, short_name
@@ -63,6 +68,13 @@ DEFAULT_CLASS_ANNOTATION: Final = "ingressclass.kubernetes.io/is-default-class"
 CERT_MANAGER_ANNOTATIONS: Final = ("cert-manager.io/cluster-issuer", "cert-manager.io/issuer")
 EXTERNAL_DNS_PREFIX: Final = "external-dns.alpha.kubernetes.io/"
 CERT_MANAGER_GROUPS: Final = frozenset({"cert-manager.io", "acme.cert-manager.io"})
+
+# (group, kind) of an operator's custom resource -> the (group, version, kind)s its
+# operator serves once that resource is ready: CRDs applied at run time, not planned.
+RUNTIME_KINDS: Final[Mapping[tuple[str, str], tuple[tuple[str, str, str], ...]]] = {
+    # --- serving: the Knative operator (components/k8s/knative.py) ---
+    **knative.SERVED_AFTER_READY,
+}
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,17 @@ def served_by(crds: Sequence[PlannedObject]) -> dict[tuple[str, str, str], list[
     return served
 
 
+def served_at_run_time(
+    objects: Sequence[PlannedObject],
+) -> dict[tuple[str, str, str], list[PlannedObject]]:
+    """(group, version, kind) -> the planned operator resources whose operator serves it."""
+    served: dict[tuple[str, str, str], list[PlannedObject]] = {}
+    for obj in objects:
+        for gvk in RUNTIME_KINDS.get((obj.group, obj.kind), ()):
+            served.setdefault(gvk, []).append(obj)
+    return served
+
+
 class Order:
     """The graph and the creators, with the sentences the findings use."""
 
@@ -138,6 +161,8 @@ def _kind_findings(
     objects: Sequence[PlannedObject], order: Order, context: CheckContext
 ) -> tuple[list[Finding], dict[str, int]]:
     served = served_by([o for o in objects if o.kind == CRD_KIND])
+    for gvk, providers in served_at_run_time(objects).items():
+        served.setdefault(gvk, []).extend(providers)
     counts = {"built_in": 0, "custom": 0}
     findings = []
     for obj in objects:
@@ -160,7 +185,13 @@ def _kind_findings(
         if any(_crd_first(obj, crd, order, context) for crd in crds):
             continue
         crd = crds[0]
-        if crd.source == obj.source:
+        if crd.kind != CRD_KIND:
+            reason = (
+                f"its kind is served once {crd.kind} {crd.name} from {order.creator(crd)} is "
+                f"ready (its operator applies the CRDs at run time), which {order.creator(obj)} "
+                "does not wait for"
+            )
+        elif crd.source == obj.source:
             reason = (
                 f"the CRD {crd.name} is a template of the same Helm release, not in its chart's "
                 "crds/ directory: Helm builds every template before creating any and aborts "
@@ -177,6 +208,8 @@ def _kind_findings(
 
 
 def _crd_first(obj: PlannedObject, crd: PlannedObject, order: Order, context: CheckContext) -> bool:
+    if crd.kind != CRD_KIND:  # an operator's resource: its CRDs exist once it is ready
+        return crd.source != obj.source and order.graph.waits_for(obj.source, crd.source)
     if crd.source != obj.source:
         return order.graph.waits_for(obj.source, crd.source)
     kind = order.graph.type_of(obj.source)

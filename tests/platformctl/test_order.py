@@ -194,6 +194,98 @@ def test_a_v4_chart_applies_its_crd_templates_first() -> None:
     assert _findings(objects, plan.resources) == []
 
 
+# --- kinds an operator serves at run time (the Knative operator) ---------------------------
+
+KNATIVE_SERVING_CRD = crd("operator.knative.dev", "KnativeServing", "knativeservings", ("v1beta1",))
+
+
+def _knative_serving() -> dict[str, Any]:
+    return {
+        "apiVersion": "operator.knative.dev/v1beta1",
+        "kind": "KnativeServing",
+        "metadata": {"name": "knative-serving", "namespace": "knative-serving"},
+        "spec": {},
+    }
+
+
+def _knative_service() -> dict[str, Any]:
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "hello", "namespace": "mlops"},
+        "spec": {},
+    }
+
+
+def test_the_knative_operator_declares_what_a_knative_serving_brings() -> None:
+    from components.k8s import knative
+    from platformctl.checks.order import RUNTIME_KINDS
+
+    assert (
+        RUNTIME_KINDS[("operator.knative.dev", "KnativeServing")]
+        == (knative.SERVED_AFTER_READY[("operator.knative.dev", "KnativeServing")])
+    )
+
+
+def test_a_knative_kind_waiting_for_the_knative_serving_passes() -> None:
+    plan = TwoStacks()
+    operator = plan.release("knative-operator")
+    serving = resource(
+        "kubernetes:operator.knative.dev/v1beta1:KnativeServing",
+        "knative-serving",
+        deps=[operator["urn"]],
+    )
+    app = resource("kubernetes:serving.knative.dev/v1:Service", "hello", deps=[serving["urn"]])
+    plan.platform += [serving, app]
+    objects = [
+        planned(KNATIVE_SERVING_CRD, operator["urn"], "knative-operator"),
+        planned(_knative_serving(), serving["urn"]),
+        planned(_knative_service(), app["urn"]),
+    ]
+    assert _findings(objects, plan.resources) == []
+
+
+def test_a_knative_kind_not_waiting_for_the_knative_serving_fails() -> None:
+    plan = TwoStacks()
+    operator = plan.release("knative-operator")
+    serving = resource(
+        "kubernetes:operator.knative.dev/v1beta1:KnativeServing",
+        "knative-serving",
+        deps=[operator["urn"]],
+    )
+    # Created through the provider, after the namespaces: only the KnativeServing missing.
+    app = resource(
+        "kubernetes:serving.knative.dev/v1:Service",
+        "hello",
+        deps=[plan.tenancy["urn"]],
+        provider=plan.provider_ref,
+    )
+    plan.platform += [serving, app]
+    objects = [
+        planned(KNATIVE_SERVING_CRD, operator["urn"], "knative-operator"),
+        planned(_knative_serving(), serving["urn"]),
+        planned(_knative_service(), app["urn"]),
+    ]
+    [message] = _findings(objects, plan.resources)
+    assert message.startswith(
+        "Service hello: its kind is served once KnativeServing knative-serving"
+    )
+    assert "its operator applies the CRDs at run time" in message
+
+
+def test_without_a_knative_serving_no_knative_kind_is_served() -> None:
+    plan = TwoStacks()
+    app = resource(
+        "kubernetes:serving.knative.dev/v1:Service",
+        "hello",
+        deps=[plan.tenancy["urn"]],
+        provider=plan.provider_ref,
+    )
+    plan.platform.append(app)
+    [message] = _findings([planned(_knative_service(), app["urn"])], plan.resources)
+    assert "nor served by a CRD in the plan" in message
+
+
 def test_a_kind_nobody_serves_fails_and_built_in_kinds_pass() -> None:
     plan = TwoStacks()
     release = plan.release("app")

@@ -67,18 +67,22 @@ def k8s_objects(plan: Plan) -> list:
 
 
 def test_counts_of_the_baseline(dev: Plan) -> None:
-    assert len(dev.by_type(NAMESPACE)) == 15
-    assert len(dev.by_type(RESOURCE_QUOTA)) == 15
-    assert len(dev.by_type(LIMIT_RANGE)) == 15
-    assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 15
-    # The tenancy Roles and bindings, and Argo CD's writer Role in the workloads namespace.
-    assert len(dev.by_type(ROLE)) == 18
-    assert len(dev.by_type(ROLE_BINDING)) == 18
+    # + knative-operator, knative-serving and keda (docs/serving.md)
+    assert len(dev.by_type(NAMESPACE)) == 18
+    assert len(dev.by_type(RESOURCE_QUOTA)) == 18
+    assert len(dev.by_type(LIMIT_RANGE)) == 18
+    assert len(dev.by_type(SERVICE_ACCOUNT_PATCH)) == 18
+    # The tenancy Roles and bindings (a viewer in each of the 18 namespaces, an editor in
+    # kubeflow and mlops) and Argo CD's writer Role in the workloads namespace.
+    assert len(dev.by_type(ROLE)) == 21
+    assert len(dev.by_type(ROLE_BINDING)) == 21
     # Per workload, not per namespace: the connectivity proof holds them to the needs.
     # Kubeflow Pipelines' nine workloads and their flows, MLflow's two and Argo CD's five
-    # (its flows among its components count twice: both ends in one namespace).
-    assert len(dev.by_type(NETWORK_POLICY)) == 144
-    assert len(dev.by_type(PEER_AUTHENTICATION)) == 4  # the injected namespaces
+    # (its flows among its components count twice: both ends in one namespace); serving's
+    # 46: Knative's and KEDA's workloads and flows, and Prometheus's scrape of the
+    # inference pods (docs/serving.md, "Network flows").
+    assert len(dev.by_type(NETWORK_POLICY)) == 190
+    assert len(dev.by_type(PEER_AUTHENTICATION)) == 5  # the injected namespaces
 
 
 def test_every_kubernetes_object_has_the_provider_and_an_explicit_name(dev: Plan) -> None:
@@ -110,6 +114,13 @@ def test_releases_match_the_pinned_table(dev: Plan) -> None:
     # namespace: node agents alone where Pod Security is privileged.
     for name, inputs in releases.items():
         pin = CHARTS[name]
+        if pin.is_oci:  # an OCI chart is named by its full reference, without a repo
+            assert (inputs["chart"], inputs["version"]) == (
+                f"{pin.repository}/{pin.chart}",
+                pin.version,
+            )
+            assert "repositoryOpts" not in inputs
+            continue
         assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]) == (
             pin.chart,
             pin.version,
@@ -129,6 +140,11 @@ def test_releases_match_the_pinned_table(dev: Plan) -> None:
         "dcgm-exporter": "nvidia-device-plugin",
         "cluster-autoscaler": "cluster-autoscaler",
         "argocd": "argocd",
+        "knative-operator": "knative-operator",
+        "keda": "keda",
+        "kserve-crd": "kserve",
+        "kserve": "kserve",
+        "kserve-runtime-configs": "kserve",
     }
 
 
@@ -145,12 +161,19 @@ def _node_selectors(values: object, path: str = "") -> dict[str, object]:
 
 
 def test_platform_pods_on_general_unless_gpu(dev: Plan) -> None:
-    # A DaemonSet on every node, or no pods at all.
-    node_agents = {"istio-cni", "istio-base", "prometheus-operator-crds"}
+    # A DaemonSet on every node, or no pods at all (CRDs, runtimes); pinned by node affinity.
+    node_agents = {
+        "istio-cni",
+        "istio-base",
+        "prometheus-operator-crds",
+        "kserve-crd",
+        "kserve-runtime-configs",
+    }
+    by_affinity = {"knative-operator"}  # its chart has no nodeSelector value
     for r in dev.by_type(RELEASE):
         name = r.inputs["name"]
         selectors = _node_selectors(r.inputs["values"])
-        if name in node_agents:
+        if name in node_agents | by_affinity:
             assert selectors == {}, name
             continue
         expected = (
@@ -223,6 +246,9 @@ def test_chart_service_accounts_are_typed(dev: Plan) -> None:
         "mlflow/mlflow-db-upgrade",  # the schema Job's: no role, no token
         "kubeflow/pipeline-runner",
         "mlops/kserve-model-reader",
+        "keda/keda-operator",
+        "keda/keda-metrics-server",
+        "keda/keda-webhook",
         # Kubeflow Pipelines' accounts (components/k8s/kfp_manifests.py ACCOUNTS).
         "kubeflow/ml-pipeline",
         "kubeflow/ml-pipeline-ui",
@@ -302,7 +328,7 @@ def test_bring_your_own_cluster_deploys_the_layers_only(zone: Plan) -> None:
     assert existing.by_type(MANAGED_NODE_GROUP) == []
     (provider,) = existing.by_type(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == "/etc/kube/shared.yaml"
-    assert len(existing.by_type(NAMESPACE)) == 16  # + external-dns
+    assert len(existing.by_type(NAMESPACE)) == 19  # + external-dns
     assert len(existing.by_type(RELEASE)) == len(CHARTS)
     autoscaler = existing.one(RELEASE, "release-cluster-autoscaler").inputs["values"]
     assert autoscaler["autoDiscovery"] == {"clusterName": "shared-cluster"}

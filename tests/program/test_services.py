@@ -12,6 +12,9 @@ from components.k8s import (
     external_dns,
     external_secrets,
     istio,
+    keda,
+    knative,
+    kserve,
     monitoring,
     nvidia,
 )
@@ -79,6 +82,9 @@ def test_the_chart_table_is_every_service_module_s_pins() -> None:
         istio,
         monitoring,
         nvidia,
+        knative,
+        keda,
+        kserve,
     )
     expected = {name: pin for module in modules for name, pin in module.CHARTS.items()}
     expected |= istio.GATEWAY_CHARTS | monitoring.CRD_CHARTS

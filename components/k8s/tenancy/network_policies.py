@@ -59,6 +59,17 @@ GATEWAY_HEALTH_PORT: Final = 15021  # the NLB's health check: /healthz/ready
 NODE_METRICS_PORTS: Final = (10250, 9100, 10249)
 COREDNS_METRICS_PORT: Final = 9153
 COREDNS: Final = (("k8s-app", "kube-dns"),)
+# --- serving: Knative Serving, net-istio, KEDA (components/k8s/knative.py, keda.py) ---
+KNATIVE_WEBHOOK: Final = 8443  # Serving's, net-istio's and the operator's webhooks
+ACTIVATOR_PORTS: Final = (8012, 8013)  # the activator's HTTP/1 and h2c (gRPC) listeners
+QUEUE_PROXY_METRICS: Final = 9090  # the autoscaler scrapes each revision's queue-proxy
+QUEUE_PROXY_ADMIN: Final = 8022  # the activator probes it
+AUTOSCALER_PORT: Final = 8080  # the activator's statistics websocket, replicas' forwarding
+LOCAL_GATEWAY_PORT: Final = 8081  # net-istio's knative-local-gateway server on the gateway pods
+KEDA_WEBHOOK: Final = 9443
+KEDA_METRICS_API: Final = 6443  # the external.metrics.k8s.io APIService's target
+KEDA_OPERATOR_GRPC: Final = 9666  # the metrics server asks the operator
+PROMETHEUS_PORT: Final = 9090
 ISTIO_MERGED_METRICS: Final = 15020  # the sidecar's agent: the app's and Envoy's metrics
 
 Labels = tuple[tuple[str, str], ...]
@@ -182,6 +193,10 @@ ARGOCD_REDIS_CLIENTS: Final = (
     "argocd-server",
     "argocd-repo-server",
 )
+# --- serving (docs/serving.md, "Network flows") ---
+ACTIVATOR: Final = Pods("knative_serving", (("app", "activator"),))
+AUTOSCALER: Final = Pods("knative_serving", (("app", "autoscaler"),))
+KEDA_OPERATOR: Final = Pods("keda", (("app", "keda-operator"),))
 
 # Per namespace (contract key): the pinned charts' workloads, by their pods' labels.
 WORKLOADS: Final[dict[str, tuple[Workload, ...]]] = {
@@ -257,7 +272,10 @@ WORKLOADS: Final[dict[str, tuple[Workload, ...]]] = {
     ),
     "node_exporter": (),  # hostNetwork: NetworkPolicies do not apply to it
     # The ML services: every pod of the namespace until their components name theirs.
-    "workloads": (Workload("workloads", aws=True),),
+    # The inference PodMonitor (components.k8s.scrapes) scrapes the InferenceServices' pods
+    # through the Istio agent's merged metrics; it selects them by a label KServe sets (an
+    # Exists selector), so the port is admitted namespace-wide, to Prometheus only.
+    "workloads": (Workload("workloads", aws=True, metrics=(ISTIO_MERGED_METRICS,)),),
     # Kubeflow Pipelines 2.17.0 (components/k8s/kfp_manifests.py, the platform's overlay):
     # its components by their pods' labels, and the pipeline runs, whose pods Argo
     # creates at run time under the runner's account with neither label.
@@ -290,6 +308,41 @@ WORKLOADS: Final[dict[str, tuple[Workload, ...]]] = {
         Workload("applicationset", _app("argocd-applicationset-controller"), api=True),
         Workload("repo-server", ARGOCD_REPO_SERVER.labels, metrics=(8084,)),
         Workload("redis", ARGOCD_REDIS.labels),
+    ),
+    # --- serving (docs/serving.md, "Network flows"): the Knative operator, the Serving and
+    # net-istio pods it creates from the KnativeServing (knative/operator knative-v1.23.0
+    # kodata; `app` labels are upstream's), and KEDA 2.20.2.
+    "knative_operator": (
+        Workload("operator", (("name", "knative-operator"),), api=True),
+        Workload("webhook", (("app", "operator-webhook"),), api=True, webhook=(KNATIVE_WEBHOOK,)),
+    ),
+    "knative_serving": (
+        Workload("activator", (("app", "activator"),), api=True),
+        Workload("autoscaler", (("app", "autoscaler"),), api=True),
+        Workload("controller", (("app", "controller"),), api=True),
+        Workload("webhook", (("app", "webhook"),), api=True, webhook=(KNATIVE_WEBHOOK,)),
+        Workload("autoscaler-hpa", (("app", "autoscaler-hpa"),), api=True),
+        Workload("net-istio-controller", (("app", "net-istio-controller"),), api=True),
+        Workload(
+            "net-istio-webhook",
+            (("app", "net-istio-webhook"),),
+            api=True,
+            webhook=(KNATIVE_WEBHOOK,),
+        ),
+        Workload("storage-migration", (("app", "storage-version-migration-serving"),), api=True),
+    ),
+    "keda": (
+        Workload("operator", (("app", "keda-operator"),), api=True),
+        # The API server calls the metrics server as the external.metrics.k8s.io APIService.
+        Workload(
+            "metrics-server",
+            (("app", "keda-operator-metrics-apiserver"),),
+            api=True,
+            webhook=(KEDA_METRICS_API,),
+        ),
+        Workload(
+            "webhooks", (("app", "keda-admission-webhooks"),), api=True, webhook=(KEDA_WEBHOOK,)
+        ),
     ),
 }
 
@@ -369,11 +422,59 @@ FLOWS: Final[tuple[Flow, ...]] = (
         Flow(Pods("argocd", _app(client)), ARGOCD_REDIS, (6379,), "Argo CD's cache")
         for client in ARGOCD_REDIS_CLIENTS
     ),
+    # --- serving: Knative Serving, net-istio, KEDA (docs/serving.md, "Network flows") ---
+    Flow(
+        GATEWAY, ACTIVATOR, ACTIVATOR_PORTS, "requests to revisions at zero wait in the activator"
+    ),
+    Flow(
+        ACTIVATOR,
+        Pods("workloads"),
+        (QUEUE_PROXY_PORT, QUEUE_PROXY_METRICS, QUEUE_PROXY_ADMIN),
+        "the activator proxies to and probes revisions (queue-proxy)",
+    ),
+    Flow(
+        AUTOSCALER,
+        Pods("workloads"),
+        (QUEUE_PROXY_PORT, QUEUE_PROXY_METRICS, QUEUE_PROXY_ADMIN),
+        "the autoscaler reads revisions' queue-proxy metrics",
+    ),
+    Flow(ACTIVATOR, AUTOSCALER, (AUTOSCALER_PORT,), "request statistics (websocket)"),
+    Flow(AUTOSCALER, AUTOSCALER, (AUTOSCALER_PORT,), "autoscaler replicas forward statistics"),
+    Flow(
+        GATEWAY,
+        GATEWAY,
+        (LOCAL_GATEWAY_PORT,),
+        "KServe's host: the gateway re-routes to the predictor through knative-local-gateway",
+    ),
+    Flow(
+        KFP_RUNS,
+        GATEWAY,
+        (LOCAL_GATEWAY_PORT,),
+        "pipeline runs call InferenceServices by their host (knative-local-gateway)",
+    ),
+    Flow(
+        Pods("knative_serving", (("app", "net-istio-controller"),)),
+        GATEWAY,
+        (GATEWAY_PORT, LOCAL_GATEWAY_PORT),
+        "net-istio probes the gateway pods' listeners before marking an Ingress ready",
+    ),
+    Flow(
+        Pods("keda", (("app", "keda-operator-metrics-apiserver"),)),
+        KEDA_OPERATOR,
+        (KEDA_OPERATOR_GRPC,),
+        "KEDA's metrics server asks the operator for scaler values (gRPC)",
+    ),
+    Flow(
+        KEDA_OPERATOR,
+        PROMETHEUS,
+        (PROMETHEUS_PORT,),
+        "KEDA's Prometheus scalers of the models that ask for KEDA",
+    ),
 )
 # Namespaces whose pods talk among themselves on any port (their components' own traffic).
 SELF_TALKING: Final[tuple[str, ...]] = ()
 # Namespaces whose pods carry an Istio sidecar: they fetch config and certificates from istiod.
-XDS_CLIENTS: Final = ("workloads", "mlflow", "kubeflow", "istio_gateway")
+XDS_CLIENTS: Final = ("workloads", "mlflow", "kubeflow", "istio_gateway", "knative_serving")
 
 
 @dataclass(frozen=True)
@@ -537,25 +638,36 @@ def _flow_name(pods: Pods, ctx: FlowContext) -> str:
     return f"{name}-{component}" if component else name
 
 
-def _flow_policy_names(flow: Flow, ctx: FlowContext) -> tuple[str, str]:
+def _flow_policy_names(flow: Flow, ctx: FlowContext, shared: bool = False) -> tuple[str, str]:
     """(egress, ingress) policy names of a flow: its own name where it has one; within one
-    namespace, where several sources reach one destination, both ends' components."""
+    namespace, where several sources reach one destination, both ends' components; across
+    namespaces, the other end's namespace and component, and the egress also names its
+    source where another workload of the source's namespace reaches the same pods (`shared`:
+    two egress policies of one namespace must not share a name)."""
     if flow.name:
         return f"allow-egress-{flow.name}", f"allow-ingress-{flow.name}"
     if flow.source.namespace == flow.destination.namespace:
         src, dst = _component(flow.source), _component(flow.destination)
         return f"allow-egress-{src}-to-{dst}", f"allow-ingress-{dst}-from-{src}"
     src, dst = _flow_name(flow.source, ctx), _flow_name(flow.destination, ctx)
+    source = _component(flow.source)
+    if shared and source:
+        return f"allow-egress-{source}-to-{dst}", f"allow-ingress-from-{src}"
     return f"allow-egress-to-{dst}", f"allow-ingress-from-{src}"
 
 
 def _between(key: str, ctx: FlowContext, flows: Iterable[Flow]) -> list[PolicySpec]:
     out: list[PolicySpec] = []
-    for flow in flows:
-        if not (_exists(ctx, flow.source) and _exists(ctx, flow.destination)):
-            continue
+    present = [f for f in flows if _exists(ctx, f.source) and _exists(ctx, f.destination)]
+    # Two workloads of this namespace calling the same pods: each egress names its source.
+    callers: dict[str, set[Pods]] = {}
+    for flow in present:
+        if flow.source.namespace == key:
+            callers.setdefault(_flow_name(flow.destination, ctx), set()).add(flow.source)
+    for flow in present:
         port_list = ports(*flow.ports)
-        egress_name, ingress_name = _flow_policy_names(flow, ctx)
+        shared = len(callers.get(_flow_name(flow.destination, ctx), ())) > 1
+        egress_name, ingress_name = _flow_policy_names(flow, ctx, shared)
         if flow.source.namespace == key:
             out.append(
                 egress(

@@ -39,8 +39,11 @@ PRIVILEGED: Final[dict[str, str]] = {
     ),
 }
 
-# Namespaces users reach through the mesh: sidecars injected, STRICT mTLS.
-MESH_NAMESPACES: Final = ("workloads", "mlflow", "kubeflow")
+# Namespaces users reach through the mesh: sidecars injected, STRICT mTLS. Knative
+# Serving's namespace too: its activator and autoscaler call the revisions, whose
+# namespace enforces STRICT mTLS, so they need sidecars (knative.dev "Mutual TLS in
+# Knative"); its other pods opt out by label (components/k8s/knative.py).
+MESH_NAMESPACES: Final = ("workloads", "mlflow", "kubeflow", "knative_serving")
 # Injected too, without STRICT mTLS of its own: the gateway (an `image: auto` pod the
 # injector completes) accepts clients from outside the mesh.
 INJECTED_NAMESPACES: Final = (*MESH_NAMESPACES, "istio_gateway")
@@ -66,6 +69,10 @@ def quota_for(key: str, gpu_quota: int) -> QuotaSpec:
         return QuotaSpec("32", "128Gi", "64", "256Gi", 300, gpu_quota)
     if key == "monitoring":
         return QuotaSpec("8", "32Gi", "16", "64Gi", 100, 0)
+    if key == "knative_serving":
+        # Seven components at up to 5 replicas, the activator scaling with traffic (its
+        # HPA goes to 20) and meshed with the autoscaler: limits beyond the default 8 CPUs.
+        return QuotaSpec("4", "8Gi", "24", "32Gi", 80, 0)
     if key == "istio_gateway":
         # The ingress gateway's load balancer, the platform's only one.
         return QuotaSpec("8", "16Gi", "16", "32Gi", 100, 0, load_balancers=1)

@@ -229,6 +229,88 @@ UPSTREAM += (
     ),
 )
 
+# --- serving: the Knative operator and KServe (docs/serving.md, "Upstream findings") ---
+_KNATIVE_OPERATOR = (
+    "The Knative operator installs Knative Serving (and, for a KnativeEventing, Eventing): "
+    "it creates their CRDs, Deployments, webhooks and ClusterRoles and binds them, which "
+    "needs '*' verbs and bind/escalate on RBAC; one binary under one ServiceAccount holds "
+    "both roles, and knative-operator 1.23.0 templates/rbac renders both unconditionally "
+    "(the platform creates no KnativeEventing)."
+)
+_KNATIVE_OPERATOR_WEBHOOK = (
+    "The operator's webhook (knative.dev/pkg webhook) keeps its serving certificate in a "
+    "Secret of its namespace and writes that certificate's CA into its own webhook "
+    "configurations; knative-operator 1.23.0 renders these rules unconditionally."
+)
+_KSERVE_CONTROLLER = (
+    "The KServe controller reads the Secrets an InferenceService's ServiceAccount links "
+    "(storage credentials; the platform's model reader uses IRSA and links none) and "
+    "manages its serving webhooks' configurations; kserve-resources v0.20.0 "
+    "files/kserve/resources.yaml renders kserve-manager-role whole, with no value to narrow it."
+)
+SERVING: tuple[Exemption, ...] = (
+    *_upstream(
+        "k8s-rbac-no-wildcards",
+        CLUSTER_ROLE,
+        ("knative-serving-operator", "knative-eventing-operator"),
+        _KNATIVE_OPERATOR,
+    ),
+    *_upstream(
+        "k8s-rbac-no-escalation-verbs",
+        CLUSTER_ROLE,
+        ("knative-serving-operator", "knative-eventing-operator"),
+        _KNATIVE_OPERATOR,
+    ),
+    *_upstream(
+        "k8s-rbac-secrets-read-restricted",
+        CLUSTER_ROLE,
+        ("knative-eventing-operator",),
+        _KNATIVE_OPERATOR,
+    ),
+    *_upstream(
+        "k8s-rbac-webhook-configuration-write-restricted",
+        CLUSTER_ROLE,
+        ("knative-operator-webhook",),
+        _KNATIVE_OPERATOR_WEBHOOK,
+    ),
+    *_upstream(
+        "k8s-rbac-secrets-read-restricted",
+        ROLE,
+        ("knative-operator/knative-operator-webhook",),
+        _KNATIVE_OPERATOR_WEBHOOK,
+    ),
+    *_upstream(
+        "k8s-rbac-secrets-read-restricted",
+        CLUSTER_ROLE,
+        ("kserve-manager-role",),
+        _KSERVE_CONTROLLER,
+    ),
+    *_upstream(
+        "k8s-rbac-webhook-configuration-write-restricted",
+        CLUSTER_ROLE,
+        ("kserve-manager-role",),
+        _KSERVE_CONTROLLER,
+    ),
+    *_upstream(
+        "k8s-rbac-secrets-read-restricted",
+        ROLE,
+        ("keda/keda-operator-certs",),
+        "With permissions.operator.restrict.secret the KEDA operator lists and watches "
+        "Secrets of its own namespace only (its certificates, trigger credentials), in "
+        "place of every namespace's; keda 2.20.2 templates/manager/minimal-rbac.yaml gives "
+        "the list no names.",
+    ),
+    *_upstream(
+        "k8s-pod-image-pinned",
+        "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime",
+        ("kserve-vllmserver",),
+        "KServe's kserve-runtime-configs v0.20.0 renders every runtime; kserve-vllmserver "
+        "(vllm/vllm-openai:latest) is rendered with spec.disabled: true, which KServe never "
+        "selects; vLLM is served by the pinned Hugging Face runtime instead.",
+    ),
+)
+UPSTREAM = (*UPSTREAM, *SERVING)
+
 PROGRAM_PENDING: tuple[Exemption, ...] = ()
 
 EXEMPTIONS = (*UPSTREAM, *PROGRAM_PENDING)

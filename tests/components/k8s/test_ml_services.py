@@ -43,7 +43,17 @@ def _pipelines(opts):
 
 
 def _kserve(opts):
-    args = kserve.KserveArgs(model_reader=ACCOUNTS["model_reader"], artifacts=STORE, aws=SCOPE)
+    args = kserve.KserveArgs(
+        model_reader=ACCOUNTS["model_reader"],
+        artifacts=STORE,
+        aws=SCOPE,
+        namespace="kserve",
+        workloads_namespace="mlops",
+        region="eu-west-1",
+        serving_namespace="knative-serving",
+        gateway_namespace="istio-system",
+        domain="example.com",
+    )
     return kserve.Kserve("kserve", args, opts)
 
 

@@ -7,9 +7,17 @@ import json
 import pytest
 import yaml
 
-from components.k8s import monitoring
+from components.k8s import alerts, dashboards, monitoring
 from tests.conftest import TAGS, Plan, build_service, service_accounts
-from tests.types import EXTERNAL_SECRET, HELM_RELEASE, RANDOM_PASSWORD, SECRET, SECRET_VERSION
+from tests.types import (
+    CONFIG_MAP,
+    EXTERNAL_SECRET,
+    HELM_RELEASE,
+    PROMETHEUS_RULE,
+    RANDOM_PASSWORD,
+    SECRET,
+    SECRET_VERSION,
+)
 
 GENERAL = {"mlops-platform.io/pool": "general"}
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/key-data"
@@ -160,3 +168,37 @@ def test_secrets_go_at_once_and_prod_protects_them() -> None:
         lambda opts: monitoring.Monitoring("monitoring", _args(ephemeral=False, protect=True), opts)
     )
     assert all(r.protect for r in prod.by_type(SECRET))
+
+
+def test_the_alerts_and_the_dashboard_after_the_chart() -> None:
+    where = monitoring.AlertNamespaces(workloads="mlops", mlflow="mlflow")
+    plan = build_service(
+        lambda opts: monitoring.Monitoring("monitoring", _args(alerts=where), opts)
+    )
+    release = plan.one(HELM_RELEASE, "release-kube-prometheus-stack")
+    (rule,) = plan.by_type(PROMETHEUS_RULE)
+    expected = alerts.prometheus_rule(
+        namespace="monitoring", workloads_namespace="mlops", mlflow_namespace="mlflow"
+    )
+    assert rule.inputs["metadata"] == expected["metadata"]
+    assert rule.inputs["spec"] == expected["spec"]
+    assert [r["alert"] for r in rule.inputs["spec"]["groups"][0]["rules"]] == [
+        "HighInferenceLatency",
+        "HighInferenceErrorRate",
+        "InferenceServiceRestarts",
+        "MLflowDown",
+        "HighPipelineFailureRate",
+        "LowGPUUtilization",
+    ]
+    (board,) = plan.by_type(CONFIG_MAP)
+    shipped = dashboards.dashboard_configmap(namespace="monitoring")
+    assert board.inputs["metadata"] == shipped["metadata"]
+    assert board.inputs["data"] == shipped["data"]
+    # The rule's CRD and Grafana's sidecar come with the chart.
+    assert release.urn in rule.dependencies
+    assert release.urn in board.dependencies
+
+
+def test_no_alerts_or_dashboard_unless_asked(plan: Plan) -> None:
+    assert plan.by_type(PROMETHEUS_RULE) == []
+    assert plan.by_type(CONFIG_MAP) == []

@@ -205,8 +205,11 @@ def test_the_gateway_takes_the_load_balancer_on_its_listener_and_health_port() -
         "to": [ns("mlflow", **{"app.kubernetes.io/name": "mlflow-server"})],
         "ports": tcp(5000),
     }
-    # Kubeflow Pipelines has no authentication of its own: nothing routes to it.
-    assert not any("kubeflow" in name for name in got)
+    # Kubeflow Pipelines has no authentication of its own: nothing routes to it. Its
+    # pipeline runs only call inference through knative-local-gateway (docs/serving.md).
+    assert not any("egress" in name and "kubeflow" in name for name in got)
+    assert [name for name in got if "kubeflow" in name] == ["allow-ingress-from-kubeflow"]
+    assert rule(got["allow-ingress-from-kubeflow"])["ports"] == tcp(8081)
     assert rule(got["allow-egress-istiod"]) == {
         "to": [ns("istio-system", app="istiod")],
         "ports": tcp(15012),
@@ -222,7 +225,13 @@ def test_istiod_serves_xds_to_the_injected_namespaces() -> None:
     xds = policies("istio")["allow-ingress-xds"]
     assert pods(xds) == {"app": "istiod"}
     assert rule(xds) == {
-        "from": [ns("mlops"), ns("mlflow"), ns("kubeflow"), ns("istio-ingress")],
+        "from": [
+            ns("mlops"),
+            ns("mlflow"),
+            ns("kubeflow"),
+            ns("istio-ingress"),
+            ns("knative-serving"),
+        ],
         "ports": tcp(15012),
     }
 

@@ -44,6 +44,9 @@ def test_namespaces() -> None:
         "nvidia": "nvidia-device-plugin",
         "cluster_autoscaler": "cluster-autoscaler",
         "aws_load_balancer_controller": "aws-load-balancer-controller",
+        "knative_operator": "knative-operator",
+        "knative_serving": "knative-serving",
+        "keda": "keda",
     }
 
 
@@ -82,7 +85,7 @@ def test_privileged_reasons_name_the_node_agents() -> None:
 def test_istio_injection_only_where_users_reach() -> None:
     injected = {k for k, p in PLANS.items() if p.labels.get("istio-injection") == "enabled"}
     # and the gateway's own namespace: its `image: auto` pod is completed by the injector.
-    assert injected == {"workloads", "mlflow", "kubeflow", "istio_gateway"}
+    assert injected == {"workloads", "mlflow", "kubeflow", "istio_gateway", "knative_serving"}
     assert all("istio-injection" in p.labels for p in PLANS.values())
 
 
