@@ -358,7 +358,7 @@ LBC_TYPE_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-type"
 LBC_SCHEME_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-scheme"
 LBC_NLB_TYPES: Final = ("external", "nlb-ip")
 LBC_NLB_CLASS: Final = "service.k8s.aws/nlb"
-AZS: Final = 3  # the VPC spans three AZs (DESIGN section 2): an NLB gets a node per AZ
+AZS: Final = 3  # the VPC spans three AZs (components/aws/network.py): an NLB gets a node per AZ
 
 
 def is_load_balancer_service(obj: PlannedObject) -> bool:

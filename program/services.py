@@ -509,8 +509,9 @@ SERVICES: Final[tuple[ServiceRow, ...]] = in_order(
             "knative",
             _knative,
             ("knative_operator", "knative_serving"),
-            # net-istio's Gateways bind to the Istio ingress gateway's pods.
-            after=("istio", "istio-gateway"),
+            # net-istio's Gateways select the ingress gateway's pods by label: Istio's CRDs
+            # are enough, the gateway's NLB need not exist first (the critical path).
+            after=("istio",),
             charts=knative.CHARTS,
         ),
         ServiceRow(
@@ -531,14 +532,15 @@ SERVICES: Final[tuple[ServiceRow, ...]] = in_order(
             after=("monitoring-crds", "cert-manager", "istio", "knative", "keda"),
             charts=kserve.CHARTS,
         ),
-        # argocd: its secrets (external-secrets), its ServiceMonitor's CRD; the kinds it
-        # syncs are KServe's, whose CRDs must exist before the first sync succeeds.
+        # argocd: its secrets (external-secrets), its ServiceMonitor's CRD. The kinds it syncs
+        # are KServe's: it does not wait for KServe (that serialised the first `pulumi up`,
+        # docs/cost.md); its root Application retries a sync that meets no CRD yet.
         ServiceRow(
             "argocd",
             "argocd",
             _argocd,
-            ("argocd",),
-            after=("monitoring-crds", "external-secrets", "kserve"),
+            ("argocd", "workloads"),  # its writer Role lives in the workloads namespace
+            after=("monitoring-crds", "external-secrets"),
             charts=argocd.CHARTS,
         ),
     )

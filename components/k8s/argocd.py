@@ -311,8 +311,10 @@ def root_application(args: ArgocdArgs) -> dict[str, Any]:
             "syncPolicy": {
                 "automated": {"prune": True, "selfHeal": True},
                 "syncOptions": ["ServerSideApply=true", "PrunePropagationPolicy=foreground"],
+                # Longer than KServe's install, which Argo CD does not wait for: a first sync
+                # that meets no InferenceService CRD yet is retried for about 40 minutes.
                 "retry": {
-                    "limit": 5,
+                    "limit": 12,
                     "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"},
                 },
             },

@@ -35,8 +35,8 @@ from tests.components.k8s.promtool import promtool, run_rule_tests
 ROOT = Path(__file__).resolve().parents[3]
 WORKLOADS, MLFLOW, MONITORING = "mlops", "mlflow", "monitoring"
 
-# The design's table (DESIGN.md section 2): name -> (for, severity).
-DESIGN = {
+# The six alerts (docs/decisions/0024-alerts-on-verified-metrics.md): name -> (for, severity).
+SIX_ALERTS = {
     "HighInferenceLatency": ("5m", "warning"),
     "HighInferenceErrorRate": ("5m", "critical"),
     "InferenceServiceRestarts": ("", "warning"),
@@ -62,8 +62,8 @@ def _rules_by_name(rule: Mapping[str, Any] | None = None) -> dict[str, dict[str,
 
 def test_exactly_the_six_alerts_of_the_design() -> None:
     rules = _rules_by_name()
-    assert list(rules) == list(DESIGN)
-    for name, (for_, severity) in DESIGN.items():
+    assert list(rules) == list(SIX_ALERTS)
+    for name, (for_, severity) in SIX_ALERTS.items():
         assert rules[name].get("for", "") == for_, name
         assert rules[name]["labels"] == {"severity": severity}, name
         assert set(rules[name]["annotations"]) == {"summary", "description", "runbook_url"}
@@ -192,7 +192,7 @@ def test_bad_input_names_the_field(kwargs: dict[str, str], message: str) -> None
 # --- every expression reads only verified metrics -----------------------------------------
 
 
-@pytest.mark.parametrize("name", list(DESIGN))
+@pytest.mark.parametrize("name", list(SIX_ALERTS))
 def test_expression_parses_and_reads_only_catalogued_metrics(name: str) -> None:
     expr = _rules_by_name()[name]["expr"]
     assert catalog_violations(expr) == []
