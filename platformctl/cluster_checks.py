@@ -17,6 +17,7 @@ from platformctl.checks import CheckResult, Finding, PlannedObject
 from platformctl.checks.capacity import check_capacity
 from platformctl.checks.context import CheckContext
 from platformctl.checks.identity import check_identity
+from platformctl.checks.mesh import check_mesh
 from platformctl.checks.order import check_order
 from platformctl.checks.pods import QuantityError
 from platformctl.checks.scheduling import check_scheduling
@@ -29,6 +30,7 @@ CLUSTER_CHECKS: Final[tuple[Check, ...]] = (
     check_scheduling,
     check_capacity,
     check_identity,
+    check_mesh,
 )
 
 
