@@ -13,6 +13,9 @@ PIPE_VENV := pipelines/.venv
 CHECKOV_VENV := .venv-checkov
 
 export UV_LINK_MODE := copy
+# Environments compiled at install: the suite runs with PYTHONDONTWRITEBYTECODE, and a fresh
+# environment would otherwise compile MLflow's modules in every process that imports it.
+export UV_COMPILE_BYTECODE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help plan test test-infra test-pipelines lint fmt typecheck bench compile-pipeline \

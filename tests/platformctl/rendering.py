@@ -21,6 +21,12 @@ def tools_or_skip(toolset: str = "v36") -> Tools:
         pytest.skip(str(exc))
 
 
+# For a module whose every test reads the rendered charts' objects.
+needs_shared_charts = pytest.mark.skipif(
+    not INDEX.is_file(), reason="../shared/charts is absent (the offline chart cache)"
+)
+
+
 def shared_charts_or_skip() -> Path:
     if not INDEX.is_file():
         pytest.skip(f"{SHARED_CHARTS} is absent (the offline chart cache beside the checkout)")

@@ -12,6 +12,7 @@ from program.platform import enabled_namespaces
 from program.services import chart_table
 from stacks.loader import SettingsError, settings_from_config
 from tests.conftest import Plan, build_stack
+from tests.platformctl.rendering import shared_charts_or_skip
 from tests.stacks.test_settings import EXISTING
 from tests.types import (
     CLUSTER_ISSUER,
@@ -403,6 +404,7 @@ def _term_matches(term: dict, labels: dict[str, str]) -> bool:
 
 def test_the_device_plugin_schedules_onto_the_gpu_nodes(plans: dict) -> None:
     """Its chart's required node affinity wants NFD's labels or nvidia.com/gpu.present."""
+    shared_charts_or_skip()  # the DaemonSet is the rendered chart's
     groups = [r for r in plans["dev"]["resources"] if r["type"] == MANAGED_NODE_GROUP]
     gpu_labels = [g["inputs"]["labels"] for g in groups if "gpu" in g["name"]]
     assert gpu_labels

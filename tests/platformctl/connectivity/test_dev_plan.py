@@ -22,8 +22,9 @@ import yaml
 from platformctl.checks.connectivity import check_plan_directory
 from tests.conftest import ROOT, STACKS
 from tests.platformctl.connectivity.conftest import needs_nca
+from tests.platformctl.rendering import needs_shared_charts
 
-pytestmark = [pytest.mark.nca, needs_nca]
+pytestmark = [pytest.mark.nca, needs_nca, needs_shared_charts]
 EKS_CLUSTER = "eks:index:Cluster"
 
 

@@ -12,8 +12,9 @@ import pytest
 from platformctl.checks.addresses import network_from_resources
 from platformctl.checks.connectivity import check_connectivity, objects_from_manifests
 from tests.platformctl.connectivity.conftest import needs_nca
+from tests.platformctl.rendering import needs_shared_charts
 
-pytestmark = [pytest.mark.nca, pytest.mark.slow, needs_nca]
+pytestmark = [pytest.mark.nca, pytest.mark.slow, needs_nca, needs_shared_charts]
 
 # (source, destination, connections) of the serving flows that have pods at both ends.
 PLACED = {
