@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal, Self
+from typing import Final, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -373,6 +373,25 @@ class DnsSettings(Model):
         return self
 
 
+# A service and a service it cannot run without (the settings refuse the one without the other).
+SERVICE_NEEDS: Final[tuple[tuple[str, str], ...]] = (
+    # The gateway's LoadBalancer Service is an NLB only this controller creates.
+    ("istio", "aws_load_balancer_controller"),
+    # Grafana's admin credentials and the alert receiver come through External Secrets.
+    ("monitoring", "external_secrets"),
+    # net-istio is Knative's ingress: the platform's Istio gateway serves it.
+    ("knative", "istio"),
+    # KServe's webhooks take their certificate from cert-manager.
+    ("kserve", "cert_manager"),
+    # The metadata database's credentials come through External Secrets.
+    ("kubeflow_pipelines", "external_secrets"),
+    # The database's, the auth app's and the clients' credentials.
+    ("mlflow", "external_secrets"),
+    # The admin's password, the server's key and Redis's password.
+    ("argocd", "external_secrets"),
+)
+
+
 class ServiceSwitches(Model):
     """Platform services a stack runs; switching one off is a config change."""
 
@@ -584,22 +603,13 @@ class StackSettings(Model):
                 True,
                 "needs privateHostedZoneId (records of the internal load balancer stay private)",
             )
-        if services.istio and not services.aws_load_balancer_controller:
-            # The gateway's LoadBalancer Service is an NLB only this controller creates.
-            raise RuleViolationError(
-                "services.istio", True, "needs services.awsLoadBalancerController = True"
-            )
-        if services.monitoring and not services.external_secrets:
-            # Grafana's admin credentials and the alert receiver come through External Secrets.
-            raise RuleViolationError(
-                "services.monitoring", True, "needs services.externalSecrets = True"
-            )
-        if services.knative and not services.istio:
-            # net-istio is Knative's ingress: the platform's Istio gateway serves it.
-            raise RuleViolationError("services.knative", True, "needs services.istio = True")
-        if services.kserve and not services.cert_manager:
-            # KServe's webhooks take their certificate from cert-manager.
-            raise RuleViolationError("services.kserve", True, "needs services.certManager = True")
+        for service, needed in SERVICE_NEEDS:
+            if getattr(services, service) and not getattr(services, needed):
+                raise RuleViolationError(
+                    f"services.{to_camel(service)}",
+                    True,
+                    f"needs services.{to_camel(needed)} = True",
+                )
         if (
             services.kserve
             and self.platform.kserve_deployment_mode == "Knative"
@@ -610,21 +620,6 @@ class StackSettings(Model):
                 True,
                 "in platform.kserveDeploymentMode 'Knative' needs services.knative = True "
                 "(or kserveDeploymentMode 'Standard')",
-            )
-        if services.kubeflow_pipelines and not services.external_secrets:
-            # The metadata database's credentials come through External Secrets.
-            raise RuleViolationError(
-                "services.kubeflowPipelines", True, "needs services.externalSecrets = True"
-            )
-        if services.mlflow and not services.external_secrets:
-            # The database's, the auth app's and the clients' credentials.
-            raise RuleViolationError(
-                "services.mlflow", True, "needs services.externalSecrets = True"
-            )
-        if services.argocd and not services.external_secrets:
-            # The admin's password, the server's key and Redis's password.
-            raise RuleViolationError(
-                "services.argocd", True, "needs services.externalSecrets = True"
             )
         if services.nvidia_device_plugin and not any(
             spec.has_gpu for spec in self.node_groups.values()
