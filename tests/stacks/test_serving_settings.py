@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pydantic.alias_generators import to_camel
 
 from stacks.loader import SettingsError, settings_from_config
+from stacks.settings import SERVICE_NEEDS, ServiceSwitches
 
 
 def _settings(env: str = "dev", **raw: object):
@@ -66,3 +68,15 @@ def test_bad_tunables_are_refused_naming_the_key(key: str, value: object) -> Non
     message = str(error.value)
     assert message.startswith(f"mlops-platform:{key} = {value!r}: "), message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(("service", "needed"), SERVICE_NEEDS)
+def test_every_service_need_is_refused_alone(service: str, needed: str) -> None:
+    """Each row of SERVICE_NEEDS, on a stack that runs only that service."""
+    switches = {to_camel(name): name == service for name in ServiceSwitches.model_fields}
+    with pytest.raises(SettingsError) as error:
+        _settings(services=switches)
+    assert str(error.value) == (
+        f"mlops-platform:services.{to_camel(service)} = True: "
+        f"needs services.{to_camel(needed)} = True"
+    )
