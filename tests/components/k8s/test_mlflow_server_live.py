@@ -153,6 +153,12 @@ def database() -> Iterator[tuple[Database, Path, str]]:
     ):
         _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER])
     ca, cert, key = _tls_files(top)
+    pg_bin = PG_BIN
+    if as_root:
+        # The server runs as PG_USER, who may not reach the checkout (a clone inside a
+        # 0700 temporary folder): it runs a copy of the unpacked package beside its data.
+        shutil.copytree(PG_BIN.parents[4], top / "postgresql-15", symlinks=True)
+        pg_bin = top / PG_BIN.relative_to(PG_BIN.parents[5])
     data, sockets = top / "data", top / "socket"
     sockets.mkdir()
     user = PG_USER if as_root else None
@@ -161,7 +167,7 @@ def database() -> Iterator[tuple[Database, Path, str]]:
     key.chmod(0o600)
     _run(
         [
-            str(PG_BIN / "initdb"),
+            str(pg_bin / "initdb"),
             "-D",
             str(data),
             "-U",
@@ -182,7 +188,7 @@ def database() -> Iterator[tuple[Database, Path, str]]:
     log = (top / "postgres.log").open("w")
     server = subprocess.Popen(
         [
-            str(PG_BIN / "postgres"),
+            str(pg_bin / "postgres"),
             "-D",
             str(data),
             "-h",
