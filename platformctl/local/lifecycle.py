@@ -278,8 +278,8 @@ def _init_postgres(layout: Layout, user: str | None, undo: _Undo) -> None:
             services.initdb_command(layout, pwfile),
             capture_output=True,
             text=True,
-            user=user,
             check=False,
+            **procs.as_user(user),
         )
     finally:
         pwfile.unlink()

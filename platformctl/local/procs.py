@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from platformctl.local.errors import LocalError
 from platformctl.local.state import ServiceRecord
@@ -61,6 +63,15 @@ def is_running(record: ServiceRecord) -> bool:
     return start_ticks(record.pid) == record.start_ticks and _process_group(record.pid) is not None
 
 
+def as_user(user: str | None) -> dict[str, Any]:
+    """subprocess arguments that run a child as `user` with that user's group only: root's
+    group 0 kept as the child's group would read folders by their group bits (a 0701
+    temporary folder denies it even once PostgreSQL's user may traverse it)."""
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
+
 def spawn(
     command: Sequence[str],
     *,
@@ -81,7 +92,7 @@ def spawn(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                user=user,
+                **as_user(user),
             )
         except OSError as exc:
             raise LocalError(f"cannot start {command[0]}: {exc.strerror}") from None
