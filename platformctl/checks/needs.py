@@ -129,6 +129,9 @@ def _tcp(*numbers: int) -> tuple[tuple[str, int], ...]:
     return tuple(("TCP", n) for n in numbers)
 
 
+# The pods below are written here again, not imported from the tenancy tables: the proof
+# states the platform's needs on its own, so that a wrong row in those tables is a finding,
+# never the proof's premise (docs/decisions/0021-connectivity-proof.md).
 GATEWAY: Final = Pods("istio_gateway", (("istio", "ingressgateway"),))
 PROMETHEUS: Final = Pods("monitoring", (("app.kubernetes.io/name", "prometheus"),))
 MLFLOW_SERVER: Final = Pods("mlflow", (("app.kubernetes.io/name", "mlflow-server"),))
