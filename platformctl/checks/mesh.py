@@ -12,39 +12,29 @@ becomes at admission, which the rendered spec does not show.
   rejects every injected pod; a gateway's own `istio-proxy` container takes the same
   template.
 
-Mandatory. The injection decision and the proxy are platformctl.checks.pods' (`pod_shapes`,
-`mesh_sidecar`), the Pod Security level is the Namespace's `enforce` label.
+Mandatory. The injection decision and the proxy are platformctl.checks.pods' (`wants_injection`,
+`pod_shapes`, `mesh_sidecar`), the Pod Security level is the Namespace's `enforce` label.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from platformctl.checks import CheckResult, Finding, PlannedObject
 from platformctl.checks.context import CheckContext
 from platformctl.checks.pods import (
-    INJECT_OVERRIDE,
     INJECTION_LABEL,
     PROXY_CONTAINER,
-    SIDECAR_INJECTOR_CONFIGMAP,
+    mesh_sidecar,
     pod_shapes,
+    wants_injection,
 )
 
 NAME: Final = "mesh"
 AUTO_IMAGE: Final = "auto"
 ENFORCE_LABEL: Final = "pod-security.kubernetes.io/enforce"
 ALLOWED_SECCOMP: Final = ("RuntimeDefault", "Localhost")
-
-
-def injector_proxy(objects: Sequence[PlannedObject]) -> tuple[str, Mapping[str, Any]] | None:
-    """(the injector ConfigMap's ref, istiod's `global.proxy` values), where one is planned."""
-    for obj in objects:
-        if obj.kind == "ConfigMap" and obj.name == SIDECAR_INJECTOR_CONFIGMAP:
-            values = json.loads((obj.manifest.get("data") or {}).get("values") or "{}")
-            return obj.ref, (values.get("global") or {}).get("proxy") or {}
-    return None
 
 
 def restricted_violations(proxy: Mapping[str, Any]) -> list[str]:
@@ -58,15 +48,6 @@ def restricted_violations(proxy: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _wants_injection(
-    labels: Mapping[str, str], annotations: Mapping[str, str], namespace: Mapping[str, str]
-) -> bool:
-    override = labels.get(INJECT_OVERRIDE, annotations.get(INJECT_OVERRIDE))
-    if override == "false":
-        return False
-    return namespace.get(INJECTION_LABEL) == "enabled" or override == "true"
-
-
 def check_mesh(
     objects: Sequence[PlannedObject], resources: Sequence[Mapping[str, Any]], context: CheckContext
 ) -> CheckResult:
@@ -76,13 +57,13 @@ def check_mesh(
     namespaces = {
         o.name: dict(o.metadata.get("labels") or {}) for o in objects if o.kind == "Namespace"
     }
-    injector = injector_proxy(objects)
-    problems = restricted_violations(injector[1]) if injector else []
+    injector = mesh_sidecar(objects)
+    problems = restricted_violations(injector.proxy) if injector else []
     injected_in: set[str] = set()
     for shape in pod_shapes(objects):
         result.evaluated += 1
         labels = namespaces.get(shape.namespace, {})
-        wants = _wants_injection(shape.labels, shape.annotations, labels)
+        wants = wants_injection(shape.labels, shape.annotations, labels)
         autos = [
             c.get("name")
             for c in shape.spec.get("containers") or []
@@ -113,7 +94,7 @@ def check_mesh(
         result.findings.append(
             Finding(
                 NAME,
-                injector[0],
+                injector.source,
                 f"The injected {PROXY_CONTAINER} has {' and '.join(problems)}: Pod Security "
                 f"'restricted' rejects every injected pod of {', '.join(sorted(injected_in))}.",
             )

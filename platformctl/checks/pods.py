@@ -259,6 +259,7 @@ class MeshSidecar:
     source: str  # the injector ConfigMap's ref
     resources: Mapping[str, Any]
     native: bool  # ENABLE_NATIVE_SIDECARS: an init container with restartPolicy Always
+    proxy: Mapping[str, Any] = field(default_factory=dict)  # istiod's `global.proxy` values
 
 
 def mesh_sidecar(objects: Iterable[PlannedObject]) -> MeshSidecar | None:
@@ -275,7 +276,7 @@ def mesh_sidecar(objects: Iterable[PlannedObject]) -> MeshSidecar | None:
         if obj.kind == "ConfigMap" and obj.name == SIDECAR_INJECTOR_CONFIGMAP:
             values = json.loads((obj.manifest.get("data") or {}).get("values") or "{}")
             proxy = (values.get("global") or {}).get("proxy") or {}
-            return MeshSidecar(obj.ref, proxy.get("resources") or {}, native)
+            return MeshSidecar(obj.ref, proxy.get("resources") or {}, native, proxy)
     return None
 
 
@@ -371,6 +372,17 @@ def _operator_pods(
         yield obj, pod, spec.get("podMetadata") or {}, replicas
 
 
+def wants_injection(
+    labels: Mapping[str, str], annotations: Mapping[str, str], namespace_labels: Mapping[str, str]
+) -> bool:
+    """Istio's injection decision: the pod's override (label, else annotation) first, else
+    its namespace's label."""
+    override = labels.get(INJECT_OVERRIDE, annotations.get(INJECT_OVERRIDE))
+    if override == "false":
+        return False
+    return namespace_labels.get(INJECTION_LABEL) == "enabled" or override == "true"
+
+
 def _injected(
     spec: Mapping[str, Any],
     metadata: Mapping[str, Any],
@@ -380,11 +392,8 @@ def _injected(
     """The proxy container the injector would add to this pod, or None."""
     if sidecar is None or spec.get("hostNetwork"):
         return None
-    labels = metadata.get("labels") or {}
     annotations = metadata.get("annotations") or {}
-    override = labels.get(INJECT_OVERRIDE, annotations.get(INJECT_OVERRIDE))
-    wanted = namespace_labels.get(INJECTION_LABEL) == "enabled" or override == "true"
-    if not wanted or override == "false":
+    if not wants_injection(metadata.get("labels") or {}, annotations, namespace_labels):
         return None
     names = {c.get("name") for c in [*(spec.get("containers") or [])]}
     if PROXY_CONTAINER in names:  # a gateway: its own proxy container is the one injected into
