@@ -25,6 +25,7 @@ runs once, and its count is the number of captured resources of its target types
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -41,6 +42,7 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from platformctl import pack_answers
 from platformctl.wire import replace_references
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -96,10 +98,23 @@ def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-class _Prepared:
-    """One captured resource in both of its protocol shapes, built once for all packs."""
+def provider_read(
+    record: Mapping[str, Any], providers: Mapping[str, Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The provider record the engine sends with a resource, as far as a rule reads it.
 
-    def __init__(self, record: Mapping[str, Any], providers: Mapping[str, Any]) -> None:
+    The engine sends every resource's provider; pulumi_policy deserializes it once per
+    policy. Only the AWS provider's inputs are read by a rule (defaultTags), so the others
+    (a kubeconfig...) are not sent: ~15 % of the packs' time."""
+    ref = record.get("provider") or ""
+    provider = providers.get(ref.rsplit("::", 1)[0]) if ref else None
+    return provider if provider is not None and provider["type"] in PROVIDERS_READ else None
+
+
+class _Prepared:
+    """One captured resource in both of its protocol shapes."""
+
+    def __init__(self, record: Mapping[str, Any], prov: Mapping[str, Any] | None) -> None:
         self.urn: str = record["urn"]
         self.type: str = record["type"]
         props = _struct(replace_references(record.get("inputs") or {}))
@@ -107,12 +122,7 @@ class _Prepared:
             parent=record.get("parent") or "", protect=bool(record.get("protect"))
         )
         provider = None
-        ref = record.get("provider") or ""
-        prov = providers.get(ref.rsplit("::", 1)[0]) if ref else None
-        # The engine sends every resource's provider; pulumi_policy deserializes it once
-        # per policy. Only the AWS provider's inputs are read by a rule (defaultTags), so
-        # the others (a kubeconfig...) are not sent: ~15 % of the packs' time.
-        if prov is not None and prov["type"] in PROVIDERS_READ:
+        if prov is not None:
             provider = analyzer_pb2.AnalyzerProviderResource(
                 type=prov["type"],
                 properties=_struct(replace_references(prov.get("inputs") or {})),
@@ -143,9 +153,36 @@ class _Prepared:
         )
 
 
+def _providers(resources: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {r["urn"]: r for r in resources if r["type"].startswith("pulumi:providers:")}
+
+
 def prepare(resources: Sequence[Mapping[str, Any]]) -> list[_Prepared]:
-    providers = {r["urn"]: r for r in resources if r["type"].startswith("pulumi:providers:")}
-    return [_Prepared(r, providers) for r in resources]
+    providers = _providers(resources)
+    return [_Prepared(r, provider_read(r, providers)) for r in resources]
+
+
+class _Resources:
+    """The captured resources with their request keys (platformctl.pack_answers); each is
+    prepared in its protocol shapes (~0.5 ms a resource) only when a pack is sent it, once
+    for both packs."""
+
+    def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
+        providers = _providers(records)
+        self.records = records
+        self.types = [r["type"] for r in records]
+        self._provider = [provider_read(r, providers) for r in records]
+        self.keys = [
+            pack_answers.request_key(r, p) for r, p in zip(records, self._provider, strict=True)
+        ]
+        self._prepared: dict[int, _Prepared] = {}
+        self._lock = threading.Lock()  # both packs' threads prepare
+
+    def prepared(self, index: int) -> _Prepared:
+        with self._lock:
+            if index not in self._prepared:
+                self._prepared[index] = _Prepared(self.records[index], self._provider[index])
+            return self._prepared[index]
 
 
 # --- one pack, as the engine runs it --------------------------------------------------------
@@ -298,53 +335,162 @@ def diagnostic_json(diag: analyzer_pb2.AnalyzeDiagnostic, urn: str) -> dict[str,
     }
 
 
+def _policy_config(
+    rules: Sequence[Mapping[str, Any]], config: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """What the CLI sends in ``Configure``: each policy's level and schema defaults, overlaid
+    with the caller's config."""
+    return {
+        r["policy"]: {
+            "enforcementLevel": r["level"],
+            **r["config_defaults"],
+            **config.get(r["policy"], {}),
+        }
+        for r in rules
+    }
+
+
+class _Asked:
+    """One pack's answers for one plan: those kept from an earlier plan
+    (platformctl.pack_answers) first; the pack, started and configured as the engine does
+    on first need, for the rest. Use as a context manager; `save` keeps this plan's."""
+
+    def __init__(
+        self,
+        pack_dir: pathlib.Path,
+        *,
+        project: str,
+        stack: str,
+        config: Mapping[str, Mapping[str, Any]],
+        cache: pathlib.Path | None,
+    ) -> None:
+        self.pack_dir, self.project, self.stack, self.config = pack_dir, project, stack, config
+        self.cache = cache
+        self.fingerprint = pack_answers.fingerprint(
+            pack_dir, project=project, stack=stack, config=config
+        )
+        self.kept = pack_answers.load(cache, self.fingerprint)
+        self.info = analyzer_pb2.AnalyzerInfo.FromString(self.kept.info) if self.kept.info else None
+        self.process: PackProcess | None = None
+        self.seconds = {"start": 0.0, "analyze": 0.0}
+        self.asked = 0  # resources sent to the pack (the rest: kept answers)
+        self._analyzed: dict[str, bytes] = {}
+        self._stack: dict[str, bytes] = {}
+        self._running = contextlib.ExitStack()
+
+    def __enter__(self) -> _Asked:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._running.__exit__(*exc)  # type: ignore[arg-type]
+
+    def _pack(self) -> PackProcess:
+        if self.process is None:
+            begun = time.perf_counter()
+            self.process = self._running.enter_context(
+                PackProcess(self.pack_dir, project=self.project, stack=self.stack)
+            )
+            self.info = self.info or self.process.info()
+            self.process.configure_stack()
+            rules = [policy_metadata(p) for p in self.info.policies]
+            self.process.configure(_policy_config(rules, self.config))
+            self.seconds["start"] = time.perf_counter() - begun
+        return self.process
+
+    def analyzer_info(self) -> analyzer_pb2.AnalyzerInfo:
+        if self.info is None:
+            self._pack()
+        assert self.info is not None
+        return self.info
+
+    def analyze(
+        self, resources: _Resources, indexes: Sequence[int]
+    ) -> dict[int, analyzer_pb2.AnalyzeResponse]:
+        """`Analyze` of each resource at `indexes`, by index."""
+        responses: dict[int, analyzer_pb2.AnalyzeResponse] = {}
+        for i in indexes:
+            raw = self.kept.analyze.get(resources.keys[i])
+            if raw is not None:
+                self._analyzed[resources.keys[i]] = raw
+                responses[i] = analyzer_pb2.AnalyzeResponse.FromString(raw)
+        asking = [i for i in indexes if i not in responses]
+        if asking:
+            pack = self._pack()
+            begun = time.perf_counter()
+            answers = pack.analyze_all([resources.prepared(i) for i in asking])
+            self.seconds["analyze"] += time.perf_counter() - begun
+            for i, response in zip(asking, answers, strict=True):
+                responses[i] = response
+                self._analyzed[resources.keys[i]] = response.SerializeToString(deterministic=True)
+        self.asked += len(asking)
+        return responses
+
+    def analyze_stack(
+        self, resources: _Resources, indexes: Sequence[int]
+    ) -> analyzer_pb2.AnalyzeResponse:
+        """`AnalyzeStack` with the resources at `indexes`."""
+        key = pack_answers.stack_key(resources.keys[i] for i in indexes)
+        raw = self.kept.stack.get(key)
+        if raw is None:
+            pack = self._pack()
+            begun = time.perf_counter()
+            response = pack.analyze_stack([resources.prepared(i) for i in indexes])
+            self.seconds["analyze"] += time.perf_counter() - begun
+            raw = response.SerializeToString(deterministic=True)
+        self._stack[key] = raw
+        return analyzer_pb2.AnalyzeResponse.FromString(raw)
+
+    def save(self) -> None:
+        """Keep this plan's answers, when the pack was asked anything (else they are kept)."""
+        if self.process is not None:
+            info = self.analyzer_info().SerializeToString(deterministic=True)
+            pack_answers.save(self.cache, self.fingerprint, info, self._analyzed, self._stack)
+
+
 def _run_pack(
     pack_dir: pathlib.Path,
-    prepared: list[_Prepared],
+    resources: _Resources,
     *,
     project: str,
     stack: str,
     config: Mapping[str, Mapping[str, Any]],
+    cache: pathlib.Path | None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    with PackProcess(pack_dir, project=project, stack=stack) as pack:
-        info = pack.info()
+    with _Asked(pack_dir, project=project, stack=stack, config=config, cache=cache) as asked:
+        info = asked.analyzer_info()
         rules = [policy_metadata(p) for p in info.policies]
-        pack.configure_stack()
-        pack.configure(
-            {
-                r["policy"]: {
-                    "enforcementLevel": r["level"],
-                    **r["config_defaults"],
-                    **config.get(r["policy"], {}),
-                }
-                for r in rules
-            }
-        )
-        ready = time.perf_counter()
         # Every rule declines a resource outside its target types before reading it, so a
         # resource no rule of this pack targets would only collect "not applicable" from
         # each: it is not sent (same diagnostics and counts, a fraction of the time).
         targeted = {t for r in rules if r["kind"] == "resource" for t in r["resource_types"]}
-        sent = [p for p in prepared if p.type in targeted]
-        responses = pack.analyze_all(sent)
+        sent = [i for i, t in enumerate(resources.types) if t in targeted]
+        responses = asked.analyze(resources, sent)
         # Likewise AnalyzeStack gets the resources of the types the pack's stack rules read
         # (a kit stack rule reads only its declared types): pulumi_policy deserializes the
         # whole request once per stack rule, ~1.8 s per rule over a dev plan with its
         # rendered charts, most of it the charts' CRDs, which no stack rule reads.
+        # In URN order: the SDK registers resources concurrently, so their order varies from
+        # run to run (as in a real preview) and no rule may read anything into it.
         stack_types = {t for r in rules if r["kind"] == "stack" for t in r["resource_types"]}
-        stack_response = pack.analyze_stack([p for p in prepared if p.type in stack_types])
-        done = time.perf_counter()
+        in_stack = [i for i, t in enumerate(resources.types) if t in stack_types]
+        stack_response = asked.analyze_stack(
+            resources, sorted(in_stack, key=lambda i: resources.records[i]["urn"])
+        )
+        asked.save()
 
     declined: Counter[str] = Counter()
     violations: list[dict[str, Any]] = []
-    for p, response in zip(sent, responses, strict=True):
+    for i in sent:
+        response = responses[i]
         declined.update(n.policy_name for n in response.not_applicable)
-        violations += [diagnostic_json(d, p.urn) for d in response.diagnostics]
+        violations += [
+            diagnostic_json(d, resources.records[i]["urn"]) for d in response.diagnostics
+        ]
     violations += [diagnostic_json(d, "") for d in stack_response.diagnostics]
     stack_declined = {n.policy_name for n in stack_response.not_applicable}
 
-    by_type = Counter(p.type for p in prepared)
+    by_type = Counter(resources.types)
     for rule in rules:
         rule["pack"] = info.name
         if rule["level"] == "disabled":
@@ -364,7 +510,15 @@ def _run_pack(
             "dir": str(pack_dir),
             "policies": len(rules),
             "analyzed": len(sent),
-            "seconds": {"start": round(ready - started, 3), "analyze": round(done - ready, 3)},
+            # Of those, how many the pack was sent; the others' answers were kept from an
+            # earlier plan (platformctl.pack_answers), and without a miss it was not started.
+            "asked": asked.asked,
+            "started": asked.process is not None,
+            "seconds": {
+                "start": round(asked.seconds["start"], 3),
+                "analyze": round(asked.seconds["analyze"], 3),
+                "total": round(time.perf_counter() - started, 3),
+            },
         },
         "rules": rules,
         "violations": violations,
@@ -378,19 +532,24 @@ def run_policy_packs(
     stack: str,
     pack_dirs: list[pathlib.Path] | None = None,
     config: dict[str, dict] | None = None,
+    cache: pathlib.Path | None = None,
 ) -> dict:
     """Run every pack over ``resources`` (the plan's resources.json) through the protocol.
 
     ``config`` maps a policy name to its configuration (schema properties and optionally
-    ``enforcementLevel``), as a Pulumi policy config file would. Returns policy.json.
+    ``enforcementLevel``), as a Pulumi policy config file would. ``cache``: a folder of the
+    packs' kept answers (platformctl.pack_answers), or None to ask the packs everything.
+    Returns policy.json.
     """
     started = time.perf_counter()
     dirs = [pathlib.Path(d) for d in (pack_dirs or DEFAULT_PACK_DIRS)]
-    prepared = prepare(resources)
+    prepared = _Resources(resources)
     with ThreadPoolExecutor(max_workers=len(dirs)) as pool:
         results = list(
             pool.map(
-                lambda d: _run_pack(d, prepared, project=project, stack=stack, config=config or {}),
+                lambda d: _run_pack(
+                    d, prepared, project=project, stack=stack, config=config or {}, cache=cache
+                ),
                 dirs,
             )
         )

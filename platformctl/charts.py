@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Final
 
 from components.k8s.charts import ChartPin
+from platformctl.cache_dirs import cache_dir, user_cache
 from program.services import chart_lock
 
 ENV_CACHE: Final = "MLOPS_CHART_CACHE"
@@ -43,19 +44,14 @@ class ChartLockError(RuntimeError):
 
 
 def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mlops-platform" / "charts"
+    return user_cache("charts", environ)
 
 
 def resolve_cache_dir(
     explicit: Path | None = None, environ: Mapping[str, str] = os.environ
 ) -> Path:
     """`--cache DIR`, else $MLOPS_CHART_CACHE, else the user's cache folder."""
-    if explicit is not None:
-        return explicit
-    if environ.get(ENV_CACHE):
-        return Path(environ[ENV_CACHE])
-    return default_cache_dir(environ)
+    return explicit if explicit is not None else cache_dir(ENV_CACHE, "charts", environ)
 
 
 def content_digest(data: bytes) -> str:

@@ -291,9 +291,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent=request.parent,
             custom=bool(request.custom),
             inputs=redact_secrets(inputs),
-            dependencies=list(request.dependencies),
+            dependencies=sorted(request.dependencies),  # a set to the engine: a stable plan
             property_dependencies={
-                key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+                key: sorted(deps.urns) for key, deps in request.propertyDependencies.items()
             },
             provider=request.provider,
             protect=bool(request.protect),
@@ -315,7 +315,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent=request.parent,
             custom=True,
             inputs=redact_secrets(replace_references(inputs)),
-            dependencies=list(request.dependencies),
+            dependencies=sorted(request.dependencies),  # a set to the engine: a stable plan
             property_dependencies={},
             provider=request.provider,
         )

@@ -107,7 +107,7 @@ def capture(
     aws_urns = [r["urn"] for r in first.resources]
     for record in second.resources:
         if record["type"] == STACK_REFERENCE:
-            record["dependencies"] = [*record["dependencies"], *aws_urns]
+            record["dependencies"] = sorted({*record["dependencies"], *aws_urns})
     outputs = {first.stack: first.outputs, second.stack: second.outputs}
     return first.resources + second.resources, outputs
 
@@ -160,7 +160,7 @@ def run_plan(
         result.policy = policy.result()
     result.timings["proofs"] = time.perf_counter() - step
     # What the packs saw of the charts: the rendered objects as a preview registers them.
-    _write_json(out_dir / "chart-resources.json", chart_resources)
+    _write_records(out_dir / "chart-resources.json", chart_resources)
     if policies:
         _write_json(out_dir / "policy.json", result.policy)
 
@@ -184,8 +184,11 @@ def _run_policy(
     if not enabled:
         return {}
     from platformctl.analyzer import run_policy_packs  # noqa: PLC0415
+    from platformctl.pack_answers import default_policy_cache  # noqa: PLC0415
 
-    return run_policy_packs(resources, project=project, stack=stack)
+    # Answers kept from an earlier plan for the same pack code, config and resource are
+    # reused (platformctl.pack_answers): an unchanged stack starts no pack.
+    return run_policy_packs(resources, project=project, stack=stack, cache=default_policy_cache())
 
 
 def _write_connectivity_picture(checks: list[CheckResult], path: Path) -> None:
@@ -291,6 +294,14 @@ def _cluster_checks(
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _write_records(path: Path, records: list[dict[str, Any]]) -> None:
+    """A JSON array with one record per line. json's indenting encoder is pure Python: over
+    the charts' ~20 MB of objects it took 0.7 s, the compact (C) one 0.07 s; a line per
+    resource still diffs resource by resource."""
+    lines = ",\n".join(json.dumps(r, separators=(",", ":")) for r in records)
+    path.write_text(f"[\n{lines}\n]\n" if records else "[]\n", encoding="utf-8")
 
 
 def counts_by_type(resources: list[dict[str, Any]]) -> list[tuple[str, int]]:

@@ -56,6 +56,7 @@ from components.k8s.kubeflow_pipelines import (
     PIN,
     kustomize_directories,
 )
+from platformctl.cache_dirs import cache_dir
 from platformctl.chart_records import HOOK_ANNOTATION
 from platformctl.charts import (
     ChartLockError,
@@ -475,10 +476,7 @@ class Rendered:
 
 def default_render_cache(environ: Mapping[str, str] = os.environ) -> Path:
     """$MLOPS_RENDER_CACHE, else `<XDG cache>/mlops-platform/renders`."""
-    if environ.get(ENV_RENDER_CACHE):
-        return Path(environ[ENV_RENDER_CACHE])
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mlops-platform" / "renders"
+    return cache_dir(ENV_RENDER_CACHE, "renders", environ)
 
 
 def _jobs(

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from platformctl.cache_dirs import cache_dir
 from platformctl.checks.netsets import (
     ALL_PORTS,
     PORT_PROTOCOLS,
@@ -188,15 +189,16 @@ def nca_available(nca_bin: Path = DEFAULT_NCA) -> bool:
 
 def default_cache_dir() -> Path:
     """`$MLOPS_CONNECTIVITY_CACHE`, else `$XDG_CACHE_HOME` (or ~/.cache)/mlops-platform/nca."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "mlops-platform" / "nca"
+    return cache_dir(CACHE_ENV, "nca")
 
 
 def _dump(documents: Sequence[Mapping[str, Any]]) -> str:
-    """YAML documents, each written as JSON (a subset of YAML): fast and stable."""
-    return "".join(f"---\n{json.dumps(d, sort_keys=True)}\n" for d in documents)
+    """YAML documents, each written as JSON (a subset of YAML): fast and stable. Sorted: the
+    plan's objects come in the order the SDK registered them, which varies from run to run,
+    and nca's answer does not depend on it, so an unchanged plan is a cache hit."""
+    return "".join(
+        f"---\n{text}\n" for text in sorted(json.dumps(d, sort_keys=True) for d in documents)
+    )
 
 
 def run_nca(

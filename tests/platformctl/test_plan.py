@@ -55,6 +55,12 @@ def test_plan_files(dev_plan: tuple[dict[str, Any], Path]) -> None:
     assert node_group["property_dependencies"]["launchTemplate"] == [
         next(r["urn"] for r in resources if r["name"] == "gpu-lt")
     ]
+    # Dependencies are a set to the engine; recorded sorted, so an unchanged plan is the same
+    # file (the SDK registers concurrently) and the packs' kept answers match it.
+    assert all(r["dependencies"] == sorted(r["dependencies"]) for r in resources)
+    assert all(v == sorted(v) for r in resources for v in r["property_dependencies"].values())
+    charts = json.loads((out / "chart-resources.json").read_text())
+    assert all(r["parent"] for r in charts)
     outputs = json.loads((out / "outputs.json").read_text())
     assert sorted(outputs) == ["dev", "dev-platform"]  # one plan, the environment's two stacks
     assert outputs["dev"]["kubeconfig"] == "[secret]"
