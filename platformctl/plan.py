@@ -165,15 +165,20 @@ def run_plan(
         _write_json(out_dir / "policy.json", result.policy)
 
     result.objects = objects
-    estimate = cost_model.estimate(
-        resources, objects, region=settings.region, general_nodes=_general_nodes(result.checks)
-    )
-    result.cost = estimate.as_json()
-    result.checks.append(estimate.check())
-    _write_json(out_dir / "checks.json", [c.as_json() for c in result.checks])
-    _write_connectivity_picture(result.checks, out_dir / "connectivity.svg")
-    _write_json(out_dir / "cost.json", result.cost)
-    (out_dir / "report.md").write_text(report.render(result), encoding="utf-8")
+    # graphviz draws the map (its own process) while the cost and the report are written.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        picture = background.submit(
+            _write_connectivity_picture, list(result.checks), out_dir / "connectivity.svg"
+        )
+        estimate = cost_model.estimate(
+            resources, objects, region=settings.region, general_nodes=_general_nodes(result.checks)
+        )
+        result.cost = estimate.as_json()
+        result.checks.append(estimate.check())
+        _write_json(out_dir / "checks.json", [c.as_json() for c in result.checks])
+        _write_json(out_dir / "cost.json", result.cost)
+        (out_dir / "report.md").write_text(report.render(result), encoding="utf-8")
+        picture.result()
     result.timings["total"] = time.perf_counter() - started
     return result
 
@@ -250,6 +255,7 @@ def _proofs(
     from platformctl import proofs  # noqa: PLC0415
     from platformctl.charts import resolve_cache_dir  # noqa: PLC0415
     from platformctl.checks.connectivity import NAME  # noqa: PLC0415
+    from platformctl.render import default_render_cache  # noqa: PLC0415
 
     cache = resolve_cache_dir()
     # Without the charts' pods a connectivity map would judge stand-ins: it proves nothing.
@@ -261,7 +267,9 @@ def _proofs(
     return proofs.run_all(
         [
             lambda: proofs.schemas(objects, minor),
-            lambda: proofs.values(resources, cache if cache.is_dir() else None),
+            lambda: proofs.values(
+                resources, cache if cache.is_dir() else None, default_render_cache() / "values"
+            ),
             connectivity,
         ]
     )

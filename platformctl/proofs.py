@@ -32,18 +32,25 @@ def not_run(name: str, reason: str) -> CheckResult:
 
 
 def schemas(objects: Sequence[PlannedObject], minor: str) -> CheckResult:
-    from platformctl.validate import check_schemas  # noqa: PLC0415 - jsonschema is slow to load
+    from platformctl.validate import (  # noqa: PLC0415 - jsonschema is slow to load
+        DEFAULT_CRD_SCHEMA_DIR,
+        check_schemas,
+        default_schema_cache,
+    )
 
-    return check_schemas(objects, minor)
+    return check_schemas(objects, minor, DEFAULT_CRD_SCHEMA_DIR, cache=default_schema_cache())
 
 
-def values(resources: Sequence[Mapping[str, Any]], chart_cache: Path | None) -> CheckResult:
+def values(
+    resources: Sequence[Mapping[str, Any]], chart_cache: Path | None, kept: Path | None = None
+) -> CheckResult:
+    """`kept`: where what was read of each chart is kept between plans (beside its renders)."""
     from platformctl.render import helm_releases  # noqa: PLC0415
     from platformctl.values import CHECK, check_values  # noqa: PLC0415
 
     if chart_cache is None:
         return not_run(CHECK, "no chart cache (make charts)")
-    return check_values(helm_releases(resources), chart_cache)
+    return check_values(helm_releases(resources), chart_cache, kept=kept)
 
 
 def connectivity(

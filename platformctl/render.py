@@ -698,15 +698,16 @@ def write_rendered(
     directory.mkdir(parents=True, exist_ok=True)
     findings = collisions([*program, *rendered])
     clashing = {f.subject for f in findings}
-    written: list[Path] = []
+    program_refs = {p.ref for p in program}
+    written: set[Path] = set()
     for obj in rendered:
-        if obj.ref in clashing and any(p.ref == obj.ref for p in program):
+        if obj.ref in clashing and obj.ref in program_refs:
             continue
         path = directory / object_filename(obj.manifest)
         if path in written:
             continue
         path.write_text(yaml_text(redacted(obj.manifest), yaml_cache), encoding="utf-8")
-        written.append(path)
+        written.add(path)
     return sorted(written), findings
 
 
@@ -940,22 +941,26 @@ def plan_step(
     except ToolError as exc:
         return RenderStep(Rendered(releases=releases, notice=str(exc)))
     render_cache = render_cache or default_render_cache()
-    rendered = render_releases(
-        resources,
-        kube_version=kube_version,
-        helm=tools.helm,
-        helm_version=tools.helm_version,
-        chart_cache=cache,
-        render_cache=render_cache,
-    )
-    # The kustomize.v2.Directory resources (Kubeflow Pipelines), beside the releases.
-    kustomized = render_directories(
-        resources,
-        kubectl=tools.kubectl,
-        kubectl_version=tools.kubectl_version,
-        chart_cache=cache,
-        render_cache=render_cache,
-    )
+    # The kustomize.v2.Directory resources (Kubeflow Pipelines), beside the releases: kubectl
+    # runs while helm does (both are processes of their own).
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        directories = beside.submit(
+            render_directories,
+            resources,
+            kubectl=tools.kubectl,
+            kubectl_version=tools.kubectl_version,
+            chart_cache=cache,
+            render_cache=render_cache,
+        )
+        rendered = render_releases(
+            resources,
+            kube_version=kube_version,
+            helm=tools.helm,
+            helm_version=tools.helm_version,
+            chart_cache=cache,
+            render_cache=render_cache,
+        )
+        kustomized = directories.result()
     rendered.objects += kustomized.objects
     rendered.findings += kustomized.findings
     rendered.kustomizations = len(kustomized.directories)

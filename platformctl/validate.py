@@ -10,11 +10,16 @@ the reason. Helm release summaries (`helm-releases/`) are not objects.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ import yaml
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
 
+from platformctl.cache_dirs import cache_dir
 from platformctl.checks import CheckResult, Finding, PlannedObject
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,11 +218,12 @@ def crd_json_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     return convert(dict(schema), root=True)
 
 
-def rendered_crd_schemas(
+def served_openapi_schemas(
     manifests: Iterable[Mapping[str, Any]],
-) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """(group, version, Kind) -> JSON Schema, for every served version of every CRD given."""
-    schemas: dict[tuple[str, str, str], dict[str, Any]] = {}
+) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+    """(group, version, Kind) -> openAPIV3Schema, for every served version of every CRD
+    given (as the CRD holds it: crd_json_schema makes it a JSON Schema)."""
+    schemas: dict[tuple[str, str, str], Mapping[str, Any]] = {}
     for obj in manifests:
         if obj.get("kind") != "CustomResourceDefinition":
             continue
@@ -226,7 +233,7 @@ def rendered_crd_schemas(
             schema = (version.get("schema") or {}).get("openAPIV3Schema")
             if schema and version.get("served", True) is True:
                 key = (str(spec.get("group", "")), str(version.get("name", "")), str(kind))
-                schemas[key] = crd_json_schema(schema)
+                schemas[key] = schema
     return schemas
 
 
@@ -235,28 +242,129 @@ def _errors(validator: jsonschema.protocols.Validator, obj: Mapping[str, Any]) -
     return [f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors]
 
 
+ENV_SCHEMA_CACHE = "MLOPS_SCHEMA_CACHE"
+KEPT_PLANS = (
+    4  # the schema verdicts file holds up to this many plans' worth (dev, staging, prod...)
+)
+
+
+def default_schema_cache(environ: Mapping[str, str] = os.environ) -> Path:
+    """$MLOPS_SCHEMA_CACHE, else `<XDG cache>/mlops-platform/schemas`."""
+    return cache_dir(ENV_SCHEMA_CACHE, "schemas", environ)
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """What a verdict depends on besides its schema and object: this module's code (the
+    conversion, the strictness, the messages) and the validating libraries."""
+    material = [
+        Path(__file__).read_bytes().decode(),
+        metadata.version("kubernetes-validate"),
+        metadata.version("jsonschema"),
+    ]
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
+
+
+@lru_cache(maxsize=512)
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "absent"
+
+
+class _Verdicts:
+    """Each object's (outcome, errors), kept on disk by the digest of its schema's identity
+    and the object itself (docs/decisions/0038-plan-caches.md): an unchanged object is not
+    validated again. One file per schema version and code digest, holding the last plan's."""
+
+    def __init__(self, cache: Path | None, version: str) -> None:
+        self.path = cache / f"{version}-{_code_digest()}.json" if cache is not None else None
+        self.kept: dict[str, list[Any]] = {}
+        if self.path is not None:
+            try:
+                self.kept = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self.kept = {}
+        self.used: dict[str, list[Any]] = {}
+        self.hits = 0
+
+    def verdict(
+        self, identity: str, obj: Mapping[str, Any], judge: Callable[[], tuple[str, list[str]]]
+    ) -> tuple[str, list[str]]:
+        material = json.dumps([identity, obj], sort_keys=True, separators=(",", ":"))
+        key = hashlib.sha256(material.encode()).hexdigest()
+        kept = self.kept.get(key)
+        if isinstance(kept, list) and len(kept) == 2:
+            self.hits += 1
+            outcome, errors = str(kept[0]), [str(e) for e in kept[1]]
+        else:
+            outcome, errors = judge()
+        self.used[key] = [outcome, errors]
+        return outcome, errors
+
+    def save(self) -> None:
+        """This plan's verdicts first, then earlier ones (other stacks share the file), up to
+        KEPT_PLANS plans' worth: the file stays bounded as objects change."""
+        if self.path is None or self.hits == len(self.used):
+            return
+        earlier = (item for item in self.kept.items() if item[0] not in self.used)
+        bound = KEPT_PLANS * len(self.used)
+        merged = dict(itertools.islice(itertools.chain(self.used.items(), earlier), bound))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=self.path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
+        ) as tmp:
+            json.dump(merged, tmp)
+        os.replace(tmp.name, self.path)
+
+
 def check_schemas(
     objects: Sequence[PlannedObject],
     minor_version: str,
     crd_schema_dir: Path | None = DEFAULT_CRD_SCHEMA_DIR,
+    cache: Path | None = None,
 ) -> CheckResult:
     """Every planned object against its schema: built-in kinds strictly with
     kubernetes-validate at the cluster's minor; custom resources against the CRD that the
-    plan itself installs (exactly the version it serves), else `crd_schema_dir`."""
+    plan itself installs (exactly the version it serves), else `crd_schema_dir`. With
+    `cache`, a verdict kept for the same schema and object is reused."""
     version, note = schema_version(minor_version)
-    served = rendered_crd_schemas(o.manifest for o in objects)
-    validators = {k: jsonschema.validators.validator_for(s)(s) for k, s in served.items()}
+    served = served_openapi_schemas(o.manifest for o in objects)
+    served_ids = {
+        k: "plan-crd:" + hashlib.sha256(json.dumps(s, sort_keys=True).encode()).hexdigest()
+        for k, s in served.items()
+    }
+    verdicts = _Verdicts(cache, version)
+    validators: dict[tuple[str, str, str], jsonschema.protocols.Validator] = {}
+
+    def served_errors(key: tuple[str, str, str], obj: PlannedObject) -> tuple[str, list[str]]:
+        if key not in validators:
+            schema = crd_json_schema(served[key])
+            validators[key] = jsonschema.validators.validator_for(schema)(schema)
+        return "custom", _errors(validators[key], obj.manifest)
+
     result = CheckResult(name=SCHEMA_CHECK, mandatory=True, evaluated=0)
     counts = {"builtin": 0, "custom_from_plan_crds": 0, "custom_from_shared_schemas": 0}
     skipped: list[str] = []
     for obj in objects:
         api_group, _, api_version = obj.api_version.rpartition("/")
         key = (api_group, api_version, obj.kind)
-        if obj.api_version and not is_builtin(obj.api_version) and key in validators:
-            errors = _errors(validators[key], obj.manifest)
+        if obj.api_version and not is_builtin(obj.api_version) and key in served:
+            _, errors = verdicts.verdict(
+                served_ids[key],
+                obj.manifest,
+                partial(served_errors, key, obj),
+            )
             counts["custom_from_plan_crds"] += 1
         else:
-            outcome, errors = validate_object(obj.manifest, version, crd_schema_dir)
+            shared = (
+                _file_digest(crd_schema_path(crd_schema_dir, obj.api_version, obj.kind))
+                if crd_schema_dir is not None and not is_builtin(obj.api_version)
+                else ""
+            )
+            outcome, errors = verdicts.verdict(
+                f"k8s:{version}:{crd_schema_dir}:{shared}",
+                obj.manifest,
+                partial(validate_object, obj.manifest, version, crd_schema_dir),
+            )
             if outcome.startswith("skipped"):
                 skipped.append(f"{obj.ref}: {outcome.removeprefix('skipped: ')}")
                 continue
@@ -271,5 +379,12 @@ def check_schemas(
             )
             for error in errors
         ]
-    result.details = {"kubernetes_version": version, "note": note, **counts, "skipped": skipped}
+    verdicts.save()
+    result.details = {
+        "kubernetes_version": version,
+        "note": note,
+        **counts,
+        "skipped": skipped,
+        "kept_verdicts": verdicts.hits,
+    }
     return result

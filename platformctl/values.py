@@ -13,10 +13,13 @@ null (`nodeSelector: {}`, `resources: {}`), anything goes: those maps are passed
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import re
 import tarfile
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -255,13 +258,69 @@ def _chart_values(files: Mapping[str, bytes], root: str) -> ChartValues:
 
 
 @lru_cache(maxsize=32)
-def load_chart_values(chart_path: Path, digest: str) -> ChartValues:
-    """A packaged chart's values (`digest` keys the cache)."""
-    del digest
+def load_chart_values(chart_path: Path, digest: str, kept: Path | None = None) -> ChartValues:
+    """A packaged chart's values (`digest`, its content digest, keys the caches). With
+    `kept`, a folder: read from there when this module's code read the same chart before
+    (reading the tarball, its values.yaml and its templates is most of the check)."""
+    path = kept / f"{digest}-{_code_digest()}.json" if kept is not None else None
+    cached = _read_kept(path) if path is not None else None
+    if cached is not None:
+        return cached
     with tarfile.open(chart_path, "r:gz") as tar:
         files = _files(tar)
     root = next(p for p in files if p.endswith("/Chart.yaml") and p.count("/") == 1).split("/")[0]
-    return _chart_values(files, root)
+    values = _chart_values(files, root)
+    if path is not None:
+        _write_kept(path, values)
+    return values
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """This module's code: what it reads from a chart is its own doing."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def _as_json(values: ChartValues) -> dict[str, Any]:
+    return {
+        "defaults": values.defaults,
+        "schemas": [[list(p), s] for p, s in sorted(values.schemas.items())],
+        "whole": sorted(list(p) for p in values.whole),
+        "read": sorted(list(p) for p in values.read),
+    }
+
+
+def _from_json(data: Mapping[str, Any]) -> ChartValues:
+    return ChartValues(
+        defaults=dict(data["defaults"]),
+        schemas={tuple(p): dict(s) for p, s in data["schemas"]},
+        whole={tuple(p) for p in data["whole"]},
+        read={tuple(p) for p in data["read"]},
+    )
+
+
+def _read_kept(path: Path) -> ChartValues | None:
+    try:
+        return _from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_kept(path: Path, values: ChartValues) -> None:
+    """Kept only when JSON holds it exactly (YAML has dates and non-string keys; JSON not)."""
+    data = _as_json(values)
+    try:
+        text = json.dumps(data)
+    except (TypeError, ValueError):
+        return
+    if json.loads(text) != data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
+    ) as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
 
 
 def _resolve(schema: Any, root: Mapping[str, Any]) -> Any:
@@ -370,8 +429,10 @@ def check_values(
     chart_cache: Path,
     lock: Mapping[str, ChartPin] | None = None,
     allowed: Mapping[tuple[str, str], str] = UNDECLARED_KEYS,
+    kept: Path | None = None,
 ) -> CheckResult:
-    """Every release's values: declared by the chart, and valid against its schemas."""
+    """Every release's values: declared by the chart, and valid against its schemas.
+    `kept`: a folder where what was read of each chart is kept (load_chart_values)."""
     lock = lock or chart_lock()
     result = CheckResult(name=CHECK, mandatory=True, evaluated=0)
     used_allowances: set[tuple[str, str]] = set()
@@ -384,7 +445,7 @@ def check_values(
                 f"{release.name}: chart {release.chart} {release.version} not cached"
             )
             continue
-        chart = load_chart_values(path, pin.content_digest)
+        chart = load_chart_values(path, pin.content_digest, kept)
         result.evaluated += 1
         for unknown in unknown_paths(
             release.values,

@@ -72,6 +72,46 @@ def test_a_custom_resource_is_checked_against_the_crd_the_plan_installs(dev_obje
     assert "intervall" in result.findings[0].message
 
 
+def test_kept_verdicts_are_the_fresh_ones_and_a_change_is_judged_again(
+    dev_objects, tmp_path: Path
+) -> None:
+    """docs/decisions/0038-plan-caches.md: a verdict is reused only for the same object
+    against the same schema."""
+    _, objects = dev_objects
+    fresh = check_schemas(objects, "1.36", crd_schema_dir=None)
+    first = check_schemas(objects, "1.36", crd_schema_dir=None, cache=tmp_path)
+    again = check_schemas(objects, "1.36", crd_schema_dir=None, cache=tmp_path)
+    for result in (first, again):
+        assert result.findings == fresh.findings
+        assert result.evaluated == fresh.evaluated
+    assert first.details["kept_verdicts"] == 0
+    assert again.details["kept_verdicts"] == len(objects)
+    # The object changed: judged again, its defect found.
+    deployment = _one(objects, "Deployment")
+    bad = copy.deepcopy(dict(deployment.manifest))
+    bad["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    changed = [PlannedObject(bad, deployment.source, deployment.release), *objects[1:]]
+    found = check_schemas(changed, "1.36", crd_schema_dir=None, cache=tmp_path)
+    assert any("imagePullPolicyy" in f.message for f in found.findings)
+    # The CRD changed under an unchanged custom resource: judged again against the new one.
+    monitor = _one(objects, "ServiceMonitor")
+    crd = next(
+        o
+        for o in objects
+        if o.kind == "CustomResourceDefinition"
+        and o.name == "servicemonitors.monitoring.coreos.com"
+    )
+    stricter = copy.deepcopy(dict(crd.manifest))
+    for version in stricter["spec"]["versions"]:
+        version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"].pop("endpoints")
+    pair = [PlannedObject(monitor.manifest, monitor.source), crd]
+    assert check_schemas(pair, "1.36", crd_schema_dir=None, cache=tmp_path).findings == []
+    pair[1] = PlannedObject(stricter, crd.source, crd.release)
+    refused = check_schemas(pair, "1.36", crd_schema_dir=None, cache=tmp_path)
+    assert [f.subject for f in refused.findings] == [monitor.ref]
+    assert "endpoints" in refused.findings[0].message
+
+
 def test_crd_conversion_keeps_what_the_api_server_keeps() -> None:
     schema = crd_json_schema(
         {
@@ -215,3 +255,50 @@ def test_values_of_an_uncached_chart_are_not_checked(tmp_path: Path) -> None:
     result = check_values(release, tmp_path)
     assert result.evaluated == 0
     assert result.details["not_checked"] == ["x: chart cert-manager v1.18.2 not cached"]
+
+
+def test_what_is_read_of_a_chart_is_kept_exactly_and_only_when_json_holds_it(
+    tmp_path: Path,
+) -> None:
+    """The values check keeps what it read of each chart (docs/decisions/0038-plan-caches.md)."""
+    from platformctl import values as values_module
+
+    charts = shared_charts_or_skip()
+    path = charts / CERT_MANAGER.filename
+    fresh = values_module.load_chart_values.__wrapped__(path, CERT_MANAGER.content_digest)
+    kept_dir = tmp_path / "kept"
+    first = values_module.load_chart_values.__wrapped__(path, CERT_MANAGER.content_digest, kept_dir)
+    [kept_file] = kept_dir.iterdir()
+    again = values_module.load_chart_values.__wrapped__(path, CERT_MANAGER.content_digest, kept_dir)
+    assert first == fresh and again == fresh
+    assert fresh.defaults and fresh.read and fresh.schemas
+    # A file that does not parse is read again from the chart, not an error.
+    kept_file.write_text("{")
+    assert (
+        values_module.load_chart_values.__wrapped__(path, CERT_MANAGER.content_digest, kept_dir)
+        == fresh
+    )
+    # YAML holds what JSON does not (integer keys, dates): such a chart is not kept.
+    odd = values_module.ChartValues(defaults={1: "one"})
+    values_module._write_kept(tmp_path / "odd.json", odd)
+    assert not (tmp_path / "odd.json").exists()
+
+
+def test_the_schema_verdicts_file_keeps_other_stacks_verdicts_within_a_bound(
+    tmp_path: Path,
+) -> None:
+    from platformctl import validate
+
+    earlier = validate._Verdicts(tmp_path, "1.36")
+    for i in range(10):
+        earlier.verdict("k8s", {"n": i}, lambda: ("builtin", []))
+    earlier.save()
+    plan = validate._Verdicts(tmp_path, "1.36")
+    assert len(plan.kept) == 10
+    plan.verdict("k8s", {"n": 0}, lambda: ("builtin", ["never asked: kept"]))
+    plan.verdict("k8s", {"n": "new"}, lambda: ("builtin", ["x: wrong"]))
+    assert plan.hits == 1
+    plan.save()
+    kept = validate._Verdicts(tmp_path, "1.36").kept
+    assert len(kept) == validate.KEPT_PLANS * 2  # this plan's two first, then earlier ones
+    assert list(kept.values())[:2] == [["builtin", []], ["builtin", ["x: wrong"]]]
