@@ -16,6 +16,11 @@ Inputs are the wire-format inputs recorded by the plan. Before sending them, res
 references are replaced by the referenced resource's id (its URN when it has no id,
 as for components), as the engine does; secrets stay wrapped and the pack unwraps them.
 
+With a cache folder (the plan passes one), an answer kept from an earlier plan for the same
+pack code, config, stack and request is taken instead of asking (platformctl.pack_answers,
+docs/decisions/0038-plan-caches.md): a pack is started only when something is not kept, and
+is sent only what is not.
+
 "Evaluated" per rule is measured, not declared: every rule reports ``not_applicable``
 (part of the analyzer protocol) for a resource outside the types it targets, so for a
 resource rule it is the number of ``Analyze`` calls it did not decline; a stack rule
@@ -381,8 +386,8 @@ class _Asked:
     def __enter__(self) -> _Asked:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._running.__exit__(*exc)  # type: ignore[arg-type]
+    def __exit__(self, *_exc: object) -> None:
+        self._running.close()  # stops the pack, if it was started
 
     def _pack(self) -> PackProcess:
         if self.process is None:
