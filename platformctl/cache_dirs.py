@@ -1,4 +1,5 @@
-"""Where the plan's caches live: `$<its variable>`, else `<XDG cache>/mlops-platform/<leaf>`.
+"""Where the plan's caches live (`$<its variable>`, else `<XDG cache>/mlops-platform/<leaf>`)
+and how an entry is written.
 
 One rule for every cache (charts, renders, nca's runs, the policy packs' answers), so that
 `XDG_CACHE_HOME` moves them all and each variable moves one.
@@ -7,6 +8,7 @@ One rule for every cache (charts, renders, nca's runs, the policy packs' answers
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,3 +22,13 @@ def user_cache(leaf: str, environ: Mapping[str, str] = os.environ) -> Path:
 def cache_dir(variable: str, leaf: str, environ: Mapping[str, str] = os.environ) -> Path:
     """`$variable` when set, else the user's cache folder for `leaf`."""
     return Path(environ[variable]) if environ.get(variable) else user_cache(leaf, environ)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a cache entry whole or not at all: a parallel plan never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
+    ) as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)

@@ -11,10 +11,8 @@ the plan's EKS add-ons run. The checks themselves read only the context.
 from __future__ import annotations
 
 import json
-import os
 import re
 import tarfile
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import metadata
@@ -23,6 +21,7 @@ from typing import IO, Any, Final
 
 import yaml
 
+from platformctl.cache_dirs import write_atomically
 from platformctl.charts import resolve_cache_dir
 from platformctl.checks.context import ANY_VALUE, CheckContext, NodeShape, Pool, SystemPods, Taint
 from platformctl.render import helm_releases, pin_for
@@ -127,12 +126,7 @@ def _cached(cache_dir: Path | None, name: str, compute: Callable[[], list[Any]])
             pass  # a damaged entry is computed again
     value = compute()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
-        ) as tmp:
-            json.dump(value, tmp)
-        os.replace(tmp.name, path)
+        write_atomically(path, json.dumps(value))
     return value
 
 

@@ -26,14 +26,13 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
-from platformctl.cache_dirs import cache_dir
+from platformctl.cache_dirs import cache_dir, write_atomically
 
 ENV_POLICY_CACHE: Final = "MLOPS_POLICY_CACHE"
 KIT_DIR: Final = Path(__file__).resolve().parent.parent / "policies" / "kit" / "mlops_policy_kit"
@@ -138,9 +137,4 @@ def save(
         "analyze": {k: base64.b64encode(v).decode() for k, v in analyze.items()},
         "stack": {k: base64.b64encode(v).decode() for k, v in stack.items()},
     }
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=directory, prefix=".tmp-", delete=False, encoding="utf-8"
-    ) as tmp:
-        json.dump(document, tmp)
-    os.replace(tmp.name, _path(directory, pack_fingerprint))  # a parallel plan never reads half
+    write_atomically(_path(directory, pack_fingerprint), json.dumps(document))

@@ -56,7 +56,7 @@ from components.k8s.kubeflow_pipelines import (
     PIN,
     kustomize_directories,
 )
-from platformctl.cache_dirs import cache_dir
+from platformctl.cache_dirs import cache_dir, write_atomically
 from platformctl.chart_records import HOOK_ANNOTATION
 from platformctl.charts import (
     ChartLockError,
@@ -429,12 +429,7 @@ class Renderer:
         path = self._path(key)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
-        ) as tmp:
-            json.dump(objects, tmp)
-        os.replace(tmp.name, path)
+        write_atomically(path, json.dumps(objects))
 
 
 # --- every release of a plan ------------------------------------------------------------
@@ -674,12 +669,7 @@ def yaml_text(manifest: Mapping[str, Any], cache: Path | None) -> str:
             return path.read_text(encoding="utf-8")
     text = yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, width=100)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
-        ) as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, path)
+        write_atomically(path, text)
     return text
 
 
@@ -877,12 +867,7 @@ def _write_kustomized(cache: Path | None, key: str, objects: list[dict[str, Any]
     path = _kustomize_path(cache, key)
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
-    ) as tmp:
-        json.dump(objects, tmp)
-    os.replace(tmp.name, path)
+    write_atomically(path, json.dumps(objects))
 
 
 # --- the plan's step -------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import itertools
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -28,7 +27,7 @@ import yaml
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
 
-from platformctl.cache_dirs import cache_dir
+from platformctl.cache_dirs import cache_dir, write_atomically
 from platformctl.checks import CheckResult, Finding, PlannedObject
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,12 +307,7 @@ class _Verdicts:
         earlier = (item for item in self.kept.items() if item[0] not in self.used)
         bound = KEPT_PLANS * len(self.used)
         merged = dict(itertools.islice(itertools.chain(self.used.items(), earlier), bound))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=self.path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
-        ) as tmp:
-            json.dump(merged, tmp)
-        os.replace(tmp.name, self.path)
+        write_atomically(self.path, json.dumps(merged))
 
 
 def check_schemas(

@@ -16,10 +16,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import tarfile
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,6 +29,7 @@ import yaml
 
 from components.k8s import kserve
 from components.k8s.charts import ChartPin
+from platformctl.cache_dirs import write_atomically
 from platformctl.checks import CheckResult, Finding
 from platformctl.render import HelmRelease, pin_for
 from program.services import chart_lock
@@ -313,14 +312,8 @@ def _write_kept(path: Path, values: ChartValues) -> None:
         text = json.dumps(data)
     except (TypeError, ValueError):
         return
-    if json.loads(text) != data:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=".tmp-", delete=False, encoding="utf-8"
-    ) as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
+    if json.loads(text) == data:
+        write_atomically(path, text)
 
 
 def _resolve(schema: Any, root: Mapping[str, Any]) -> Any:
