@@ -306,8 +306,8 @@ def _write_json(path: Path, data: Any) -> None:
 
 def _write_records(path: Path, records: list[dict[str, Any]]) -> None:
     """A JSON array with one record per line. json's indenting encoder is pure Python: over
-    the charts' ~20 MB of objects it took 0.7 s, the compact (C) one 0.07 s; a line per
-    resource still diffs resource by resource."""
+    the charts' objects (20 MB indented, 8 MB not) it took 0.7 s, the compact (C) one
+    0.07 s; a line per resource still diffs resource by resource."""
     lines = ",\n".join(json.dumps(r, separators=(",", ":")) for r in records)
     path.write_text(f"[\n{lines}\n]\n" if records else "[]\n", encoding="utf-8")
 

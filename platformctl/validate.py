@@ -242,9 +242,8 @@ def _errors(validator: jsonschema.protocols.Validator, obj: Mapping[str, Any]) -
 
 
 ENV_SCHEMA_CACHE = "MLOPS_SCHEMA_CACHE"
-KEPT_PLANS = (
-    4  # the schema verdicts file holds up to this many plans' worth (dev, staging, prod...)
-)
+# The schema verdicts file holds up to this many plans' worth (dev, staging, prod share it).
+KEPT_PLANS = 4
 
 
 def default_schema_cache(environ: Mapping[str, str] = os.environ) -> Path:
@@ -272,7 +271,7 @@ def _file_digest(path: Path) -> str:
 class _Verdicts:
     """Each object's (outcome, errors), kept on disk by the digest of its schema's identity
     and the object itself (docs/decisions/0038-plan-caches.md): an unchanged object is not
-    validated again. One file per schema version and code digest, holding the last plan's."""
+    validated again. One file per schema version and code digest (`save` says what it keeps)."""
 
     def __init__(self, cache: Path | None, version: str) -> None:
         self.path = cache / f"{version}-{_code_digest()}.json" if cache is not None else None
