@@ -81,9 +81,12 @@ def capture_stack(target: StackTarget) -> StackCapture:
             secrets.append(name)
     shown = {name: "[secret]" if name in secrets else value for name, value in values.items()}
     resolve_aliases(monitor.registrations)
+    # In URN order: the SDK registers concurrently, so registration order varies from run to
+    # run; sorted, an unchanged stack plans to the same files (a reviewer's diff shows only
+    # what changed). The engine's dependencies, not this order, say what comes first.
     return StackCapture(
         stack=target.stack,
-        resources=[r.as_json() for r in monitor.registrations],
+        resources=[r.as_json() for r in sorted(monitor.registrations, key=lambda r: r.urn)],
         outputs=redact_secrets(shown),
         values=values,
         secret_names=sorted(secrets),

@@ -220,8 +220,10 @@ def cost_section(c: dict[str, Any]) -> list[str]:
     spent: Counter[str] = Counter()
     for r in c["resources"]:
         spent[FLOOR_CATEGORIES.get(r["type"], "not in the floor")] += r["monthly_usd_idle"]
+    # Largest first by the cent shown, then by name: one order on every run (a set's is not).
     drivers = sorted(
-        ((k, spent[k] - allowed[k]) for k in set(spent) | set(allowed)), key=lambda kv: -kv[1]
+        ((k, spent[k] - allowed[k]) for k in set(spent) | set(allowed)),
+        key=lambda kv: (-round(kv[1], 2), kv[0]),
     )
     lines += [
         "",

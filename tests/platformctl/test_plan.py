@@ -58,6 +58,10 @@ def test_plan_files(dev_plan: tuple[dict[str, Any], Path]) -> None:
     # Dependencies are a set to the engine; recorded sorted, so an unchanged plan is the same
     # file (the SDK registers concurrently) and the packs' kept answers match it.
     assert all(r["dependencies"] == sorted(r["dependencies"]) for r in resources)
+    # Each stack's resources in URN order, not the run-to-run order of registration.
+    for stack in ("dev", "dev-platform"):
+        urns = [r["urn"] for r in resources if r["urn"].split("::")[0] == f"urn:pulumi:{stack}"]
+        assert urns and urns == sorted(urns)
     assert all(v == sorted(v) for r in resources for v in r["property_dependencies"].values())
     charts = json.loads((out / "chart-resources.json").read_text())
     assert all(r["parent"] for r in charts)
@@ -105,6 +109,11 @@ def test_report_sections(dev_plan: tuple[dict[str, Any], Path]) -> None:
         "## Critical path",
     ):
         assert heading in report
+    # What idle spends beyond the floor: largest first, ties by name (one order every run).
+    table = report.split("Idle beyond the floor, by what the floor allows for:")[1]
+    rows = [line.split(" | ") for line in table.split("\n\n")[1].splitlines()[2:]]
+    keys = [(-float(row[-1].rstrip(" |")), row[0].lstrip("| ")) for row in rows]
+    assert len(keys) >= 4 and keys == sorted(keys)
     # Kubeflow Pipelines' eight Deployments skip the tag-pin check (images pinned by the
     # pinned manifests' tags).
     assert "| `CKV_K8S_43` | 8 |" in report
