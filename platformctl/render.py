@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tarfile
 import tempfile
@@ -94,9 +95,12 @@ class _Loader(_BaseLoader):
     such as a label-selector operator) that PyYAML's safe loader has no constructor for."""
 
 
-_Loader.add_constructor(
-    "tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node)
-)
+def _bare_value(loader: Any, node: Any) -> Any:
+    loader.read_bare_value = True  # a document standard safe loaders refuse (parse_documents)
+    return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", _bare_value)
 
 # Built-in kinds that are cluster-scoped (everything else built in is namespaced). Custom
 # kinds take their scope from the CRDs in the plan.
@@ -295,15 +299,39 @@ def reads_api_versions(chart_path: Path, digest: str) -> bool:
 
 def parse_manifests(text: str) -> list[dict[str, Any]]:
     """Every object of a multi-document YAML stream; `List` objects expanded to their items."""
-    objects: list[dict[str, Any]] = []
-    for doc in yaml.load_all(text, Loader=_Loader):
-        if not isinstance(doc, dict) or not doc:
-            continue
-        if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-            objects += [item for item in doc["items"] if isinstance(item, dict)]
-        else:
-            objects.append(doc)
-    return objects
+    return [obj for obj, _ in parse_documents(text)]
+
+
+# A document marker: `---` at the start of a line, then a space, a tab or its end. YAML forbids
+# such a line inside any content (`c-forbidden`): wherever it stands, a document starts there,
+# so cutting the stream at these lines cuts it exactly where the parser does.
+_DOCUMENT_START: Final = re.compile(r"^---(?=[ \t]|$)", re.M)
+
+
+def parse_documents(text: str) -> list[tuple[dict[str, Any], str]]:
+    """Every object of a multi-document YAML stream with its document's own text (helm's
+    `# Source:` comment included), or "" where one document holds several objects (a `List`'s
+    items): the text a manifest file can hold as it is, since it parses to the object."""
+    pairs: list[tuple[dict[str, Any], str]] = []
+    for piece in _DOCUMENT_START.split(text):
+        loader = _Loader(piece)
+        try:
+            docs = []
+            while loader.check_data():
+                doc = loader.get_data()
+                if isinstance(doc, dict) and doc:
+                    docs.append(doc)
+        finally:
+            loader.dispose()
+        # A bare `=` scalar (a CRD's enum) is read by the API server and this loader, not by
+        # PyYAML's safe loader (checkov, `validate`): such a document is written out instead.
+        own = len(docs) == 1 and not getattr(loader, "read_bare_value", False)
+        for doc in docs:
+            if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+                pairs += [(item, "") for item in doc["items"] if isinstance(item, dict)]
+            else:
+                pairs.append((doc, piece.strip() + "\n" if own else ""))
+    return pairs
 
 
 def template_argv(
@@ -355,6 +383,7 @@ def cache_key(job: RenderJob, helm_version: str, kube_version: str, api: Sequenc
         "api": list(api) if job.reads_api else None,
         "hooks": True,  # rendered for both types (template_argv)
         "crds": not job.release.skip_crds,
+        "entry": "objects-and-texts",  # what an entry holds (Renderer._write)
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
@@ -377,7 +406,8 @@ class Renderer:
 
         shutil.rmtree(self._home, ignore_errors=True)
 
-    def render(self, job: RenderJob, api: Sequence[str]) -> list[dict[str, Any]]:
+    def render(self, job: RenderJob, api: Sequence[str]) -> list[tuple[dict[str, Any], str]]:
+        """Each object helm renders, with its document's text (parse_documents)."""
         key = cache_key(job, self.helm_version, self.kube_version, api)
         cached = self._read(key)
         if cached is not None:
@@ -408,28 +438,32 @@ class Renderer:
             lines = [line for line in proc.stderr.splitlines() if line.strip()]
             reason = " ".join(lines[-3:]) if lines else f"helm exited {proc.returncode}"
             raise RenderError(f"helm template failed: {reason.removeprefix('Error: ')}")
-        objects = parse_manifests(proc.stdout)
-        self._write(key, objects)
-        return objects
+        pairs = parse_documents(proc.stdout)
+        self._write(key, pairs)
+        return pairs
 
     def _path(self, key: str) -> Path | None:
         return self.cache_dir / f"{key}.json" if self.cache_dir is not None else None
 
-    def _read(self, key: str) -> list[dict[str, Any]] | None:
+    def _read(self, key: str) -> list[tuple[dict[str, Any], str]] | None:
         path = self._path(key)
         if path is None or not path.is_file():
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            objects, texts = data["objects"], data["texts"]
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        return data if isinstance(data, list) else None
+        if not isinstance(objects, list) or not isinstance(texts, list):
+            return None
+        return list(zip(objects, texts, strict=False)) if len(objects) == len(texts) else None
 
-    def _write(self, key: str, objects: list[dict[str, Any]]) -> None:
+    def _write(self, key: str, pairs: list[tuple[dict[str, Any], str]]) -> None:
         path = self._path(key)
         if path is None:
             return
-        write_atomically(path, json.dumps(objects))
+        entry = {"objects": [o for o, _ in pairs], "texts": [t for _, t in pairs]}
+        write_atomically(path, json.dumps(entry))
 
 
 # --- every release of a plan ------------------------------------------------------------
@@ -570,7 +604,7 @@ def render_releases(
         )
     own = [o.manifest for o in program_objects(resources)]
     renderer = Renderer(helm, helm_version, kube_version, render_cache)
-    rendered: dict[int, list[dict[str, Any]]] = {}
+    rendered: dict[int, list[tuple[dict[str, Any], str]]] = {}  # (object, its text)
     used: dict[int, tuple[str, ...]] = {}
 
     def run(index: int, api: tuple[str, ...]) -> None:
@@ -589,7 +623,7 @@ def render_releases(
             )
 
     def everything() -> list[Mapping[str, Any]]:
-        return own + [o for objs in rendered.values() for o in objs]
+        return own + [o for pairs in rendered.values() for o, _ in pairs]
 
     # Charts that never read the API versions first: their CRDs are then known when the
     # charts that do read them render, so a changed release renders once, not twice.
@@ -613,12 +647,14 @@ def render_releases(
     scopes = crd_scopes(everything())
     for index in sorted(rendered):
         release = jobs[index].release
-        kept, dropped = split_hooks(rendered[index], release)
+        texts = {id(obj): text for obj, text in rendered[index]}
+        kept, dropped = split_hooks([obj for obj, _ in rendered[index]], release)
         outcome.findings += [dropped_hook(release, hook) for hook in dropped]
-        outcome.objects += [
-            PlannedObject(with_namespace(obj, release.namespace, scopes), release.urn, release.name)
-            for obj in kept
-        ]
+        for obj in kept:
+            placed = with_namespace(obj, release.namespace, scopes)
+            # helm's own text where it is the object still; else the object is written out.
+            text = texts[id(obj)] if placed is obj else ""
+            outcome.objects.append(PlannedObject(placed, release.urn, release.name, text))
     outcome.api_versions = api
     outcome.helm_runs, outcome.cache_hits = renderer.helm_runs, renderer.cache_hits
     outcome.seconds = time.perf_counter() - started
@@ -696,7 +732,11 @@ def write_rendered(
         path = directory / object_filename(obj.manifest)
         if path in written:
             continue
-        path.write_text(yaml_text(redacted(obj.manifest), yaml_cache), encoding="utf-8")
+        secret = obj.manifest.get("kind") == "Secret"  # never helm's text: values redacted
+        text = (
+            obj.text if obj.text and not secret else yaml_text(redacted(obj.manifest), yaml_cache)
+        )
+        path.write_text(text, encoding="utf-8")
         written.add(path)
     return sorted(written), findings
 

@@ -25,6 +25,9 @@ class PlannedObject:
     manifest: Mapping[str, Any]
     source: str
     release: str = ""
+    # The document helm rendered it from, where that text is the object as planned (the
+    # manifest file then holds it as it is); "" for the program's objects and the rest.
+    text: str = field(default="", compare=False, repr=False)
 
     @property
     def api_version(self) -> str:

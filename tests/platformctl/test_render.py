@@ -15,13 +15,16 @@ import yaml
 
 from components.k8s.charts import ChartPin
 from components.k8s.kubeflow_pipelines import KUSTOMIZATIONS
+from platformctl import render as render_module
 from platformctl.chart_records import chart_child_records, resource_type
 from platformctl.charts import content_digest
 from platformctl.checks import PlannedObject
 from platformctl.manifests import CHART_V4, REDACTED, RELEASE_V3
 from platformctl.render import (
+    Renderer,
     crd_api_versions,
     helm_releases,
+    parse_documents,
     plan_step,
     program_objects,
     render_pinned_kustomization,
@@ -440,6 +443,72 @@ def test_rendered_secrets_hold_no_value_on_disk(plans) -> None:
     for secret in secrets:
         for key in ("data", "stringData"):
             assert set((secret.get(key) or {}).values()) <= {REDACTED}
+
+
+HELM_STREAM = """---
+# Source: c/templates/empty.yaml
+---
+# Source: c/templates/config.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: script
+data:
+  run.sh: |
+    echo start
+    --- not a marker: indented
+---
+# Source: c/templates/list.yaml
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: ServiceAccount, metadata: {name: a}}
+--- # Source: c/templates/crd.yaml
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: things.example.com}
+spec:
+  operators: [In, =]
+"""
+
+
+def test_each_document_keeps_its_own_text_where_a_manifest_file_can_hold_it() -> None:
+    pairs = parse_documents(HELM_STREAM)
+    assert [(o["kind"], bool(t)) for o, t in pairs] == [
+        ("ConfigMap", True),
+        ("ServiceAccount", False),  # a List's item: no document of its own
+        ("CustomResourceDefinition", False),  # a bare `=`: safe loaders refuse the text
+    ]
+    config, text = pairs[0]
+    assert text.startswith("# Source: c/templates/config.yaml\n")
+    assert yaml.safe_load(text) == config  # the text is the object
+    assert "--- not a marker" in config["data"]["run.sh"]  # an indented --- stays content
+    whole = [d for d in yaml.load_all(HELM_STREAM, Loader=render_module._Loader) if d]
+    assert [o for o, _ in pairs] == [whole[0], *whole[1]["items"], whole[2]]
+
+
+def test_a_render_cache_entry_of_another_shape_is_a_miss(tmp_path: Path) -> None:
+    renderer = Renderer(Path("helm"), "v4", "1.36", tmp_path)
+    try:
+        (tmp_path / "old.json").write_text('[{"kind": "ConfigMap"}]')  # objects only, as before
+        assert renderer._read("old") is None
+        renderer._write("new", [({"kind": "ConfigMap"}, "kind: ConfigMap\n")])
+        assert renderer._read("new") == [({"kind": "ConfigMap"}, "kind: ConfigMap\n")]
+    finally:
+        renderer.close()
+
+
+def test_rendered_files_hold_helms_text_or_the_planned_object(plans) -> None:
+    """Every manifest file of a rendered object parses to the object the plan checked; most
+    are helm's own documents, `# Source:` included; a Secret never is (values redacted)."""
+    shared_charts_or_skip()
+    out = plans["dev"]["dir"] / "manifests"
+    files = sorted(out.glob("*.yaml"))
+    helm_texts = [p for p in files if p.read_text().startswith("# Source: ")]
+    assert len(helm_texts) > 300
+    assert not [p for p in helm_texts if "--secret--" in p.name]
+    for path in files:
+        assert len(list(yaml.safe_load_all(path.read_text()))) == 1, path.name
 
 
 def test_kubeflow_pipelines_manifests_render_with_kustomize() -> None:
