@@ -310,8 +310,9 @@ _DOCUMENT_START: Final = re.compile(r"^---(?=[ \t]|$)", re.M)
 
 def parse_documents(text: str) -> list[tuple[dict[str, Any], str]]:
     """Every object of a multi-document YAML stream with its document's own text (helm's
-    `# Source:` comment included), or "" where one document holds several objects (a `List`'s
-    items): the text a manifest file can hold as it is, since it parses to the object."""
+    `# Source:` comment included): the text a manifest file can hold as it is, since it parses
+    to the object. "" where one document holds several objects (a `List`'s items) or holds
+    what PyYAML's safe loader refuses."""
     pairs: list[tuple[dict[str, Any], str]] = []
     for piece in _DOCUMENT_START.split(text):
         loader = _Loader(piece)
@@ -456,7 +457,7 @@ class Renderer:
             return None
         if not isinstance(objects, list) or not isinstance(texts, list):
             return None
-        return list(zip(objects, texts, strict=False)) if len(objects) == len(texts) else None
+        return list(zip(objects, texts, strict=True)) if len(objects) == len(texts) else None
 
     def _write(self, key: str, pairs: list[tuple[dict[str, Any], str]]) -> None:
         path = self._path(key)
