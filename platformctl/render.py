@@ -753,19 +753,11 @@ def render_kustomization(tarball: Path, directory: str, kubectl: Path) -> list[d
         target = Path(tmp) / directory
         if not target.is_dir():
             raise RenderError(f"{tarball.name}: no directory {directory}")
-        proc = subprocess.run(
-            [str(kubectl), "kustomize", str(target)],
-            capture_output=True,
-            text=True,
-            timeout=HELM_TIMEOUT_S,
-            check=False,
-        )
-    if proc.returncode != 0:
-        lines = [line for line in proc.stderr.splitlines() if line.strip()]
-        raise RenderError(
-            f"kubectl kustomize {directory} failed: {lines[-1] if lines else proc.returncode}"
-        )
-    return parse_manifests(proc.stdout)
+        try:
+            stream = kustomize(target, kubectl)
+        except KustomizeError as exc:
+            raise RenderError(str(exc)) from exc
+    return parse_manifests(stream)
 
 
 def render_pinned_kustomization(
