@@ -64,6 +64,10 @@ class MlflowContract:
 class PipelinesContract:
     pipeline_root_template: str
     artifact_prefix: str
+    # The training pipeline's tasks in run order, and those that request a GPU: the pipeline
+    # defines them, the platform sizes a run's pods from them (the capacity check).
+    training_tasks: tuple[str, ...]
+    gpu_tasks: tuple[str, ...]
 
     def pipeline_root(self, bucket: str) -> str:
         return self.pipeline_root_template.format(bucket=bucket)
@@ -115,6 +119,10 @@ def _value(hint: Any, raw: Any, key: str) -> Any:
         if not isinstance(raw, str) or not raw:
             raise ContractError(f"{key}: must be a non-empty string, got {raw!r}")
         return raw
+    if getattr(hint, "__origin__", None) is tuple:  # tuple[str, ...]
+        if not isinstance(raw, list) or not raw:
+            raise ContractError(f"{key}: must be a non-empty list")
+        return tuple(_value(str, v, f"{key}[{i}]") for i, v in enumerate(raw))
     if getattr(hint, "__origin__", None) is Mapping:
         _, item = hint.__args__
         if not isinstance(raw, dict) or not raw:

@@ -27,14 +27,7 @@ from pipelines.training_pipeline import DEFAULT_THRESHOLD, EXPERIMENT_NAME
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "out" / "local"
-STEPS = (
-    "data-ingestion",
-    "data-validation",
-    "feature-engineering",
-    "model-training",
-    "model-evaluation",
-    "model-registration",
-)
+STEPS = contract().pipelines.training_tasks  # in run order
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _STEP_ERROR = re.compile(r"(?:^|\s)\w*(?:Error|Exception): \[([a-z-]+)\] (.*)$")

@@ -306,15 +306,10 @@ def _external_secret(
 # root DAG's and the condition's drivers. The capacity check charges them all at once (a
 # run is sequential, so this bounds one run from above); containers without resources
 # are charged the namespace LimitRange's defaults, as the cluster would.
-TRAINING_TASKS: Final = (
-    "data-ingestion",
-    "data-validation",
-    "feature-engineering",
-    "model-training",
-    "model-evaluation",
-    "model-registration",
-)
-GPU_TASKS: Final = ("model-training",)
+# The tasks and the GPU tasks are the contract's (the pipeline's tests hold its compiled IR to
+# them: pipelines/tests/test_pipeline_ir.py).
+TRAINING_TASKS: Final = contract_defaults().pipelines.training_tasks
+GPU_TASKS: Final = contract_defaults().pipelines.gpu_tasks
 DAG_DRIVERS: Final = ("root-driver", "condition-driver")
 
 

@@ -6,16 +6,11 @@ from pathlib import Path
 import pytest
 
 import pipelines
+from contract import contract
 
 GOLDEN = Path(__file__).parent / "golden" / "training_pipeline_summary.json"
-STEPS = [
-    "data-ingestion",
-    "data-validation",
-    "feature-engineering",
-    "model-training",
-    "model-evaluation",
-    "model-registration",
-]
+# The contract's tasks, which the platform sizes a run from: the compiled IR must be exactly them.
+STEPS = list(contract().pipelines.training_tasks)
 
 
 def _all_tasks(spec: dict) -> dict[str, dict]:
@@ -142,6 +137,7 @@ def test_gpu_settings_on_training_only(compiled: tuple[dict, dict], contract_jso
 
     k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert list(k8s) == ["exec-model-training"]
+    assert list(k8s) == [f"exec-{task}" for task in contract_json["pipelines"]["gpu_tasks"]]
     assert k8s["exec-model-training"]["tolerations"] == [
         {
             "key": gpu["taint_key"],

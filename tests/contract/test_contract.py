@@ -17,6 +17,8 @@ def test_the_repository_contract_loads() -> None:
     assert c.node_pool_label == RAW["node_pool_label"]
     assert c.service_accounts["mlflow"].subject == "system:serviceaccount:mlflow:mlflow-server"
     assert c.pipelines.pipeline_root("b") == "s3://b/pipelines"
+    assert c.pipelines.gpu_tasks == ("model-training",)
+    assert set(c.pipelines.gpu_tasks) <= set(c.pipelines.training_tasks)
     assert c.rbac_groups.all() == ("mlops-platform:viewers", "mlops-platform:ml-engineers")
     with pytest.raises(TypeError):
         c.namespaces["x"] = "y"  # type: ignore[index]
@@ -32,6 +34,14 @@ def test_the_repository_contract_loads() -> None:
             r"mlflow\.tracking_uri: must be a non-empty string",
         ),
         (lambda d: d.update(pools={}), r"pools: must be a non-empty object"),
+        (
+            lambda d: d["pipelines"].update(gpu_tasks=[]),
+            r"pipelines\.gpu_tasks: must be a non-empty list",
+        ),
+        (
+            lambda d: d["pipelines"].update(training_tasks=["data-ingestion", ""]),
+            r"pipelines\.training_tasks\[1\]: must be a non-empty string",
+        ),
         (
             lambda d: d["service_accounts"]["mlflow"].pop("name"),
             r"service_accounts\.mlflow\.name: missing",

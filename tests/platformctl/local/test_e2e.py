@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from components.k8s.mlflow_server import storage_uri
+from contract import contract
 from platformctl.local import lifecycle
 from platformctl.local.errors import LocalError
 from platformctl.local.layout import BUCKET, REPO_ROOT, Layout, Ports
@@ -245,14 +246,7 @@ def test_serve_before_any_model_is_one_line_and_leaves_nothing(env: dict) -> Non
 def test_run_registers_the_champion(env: dict) -> None:
     done = cli(env, "run")
     assert done.returncode == 0, done.stdout + done.stderr
-    for step in (
-        "data-ingestion",
-        "data-validation",
-        "feature-engineering",
-        "model-training",
-        "model-evaluation",
-        "model-registration",
-    ):
+    for step in contract().pipelines.training_tasks:
         assert f"✓ {step}" in done.stdout
     assert f"registered {MODEL} version 1 (alias: champion;" in done.stdout
 
