@@ -7,9 +7,12 @@ One rule for every cache (charts, renders, nca's runs, the policy packs' answers
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 
 
@@ -32,3 +35,10 @@ def write_atomically(path: Path, text: str) -> None:
     ) as tmp:
         tmp.write(text)
     os.replace(tmp.name, path)
+
+
+def code_digest(source: Path, *distributions: str) -> str:
+    """The digest of what a cache of a module's own results depends on besides its inputs:
+    the module's source and the installed versions of the libraries it computes them with."""
+    material = [source.read_bytes().decode(), *(metadata.version(d) for d in distributions)]
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()

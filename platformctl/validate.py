@@ -18,7 +18,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import yaml
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
 
-from platformctl.cache_dirs import cache_dir, write_atomically
+from platformctl.cache_dirs import cache_dir, code_digest, write_atomically
 from platformctl.checks import CheckResult, Finding, PlannedObject
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,12 +254,7 @@ def default_schema_cache(environ: Mapping[str, str] = os.environ) -> Path:
 def _code_digest() -> str:
     """What a verdict depends on besides its schema and object: this module's code (the
     conversion, the strictness, the messages) and the validating libraries."""
-    material = [
-        Path(__file__).read_bytes().decode(),
-        metadata.version("kubernetes-validate"),
-        metadata.version("jsonschema"),
-    ]
-    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
+    return code_digest(Path(__file__), "kubernetes-validate", "jsonschema")
 
 
 @lru_cache(maxsize=512)

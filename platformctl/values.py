@@ -13,7 +13,6 @@ null (`nodeSelector: {}`, `resources: {}`), anything goes: those maps are passed
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -29,7 +28,7 @@ import yaml
 
 from components.k8s import kserve
 from components.k8s.charts import ChartPin
-from platformctl.cache_dirs import write_atomically
+from platformctl.cache_dirs import code_digest, write_atomically
 from platformctl.checks import CheckResult, Finding
 from platformctl.render import HelmRelease, pin_for
 from program.services import chart_lock
@@ -276,8 +275,8 @@ def load_chart_values(chart_path: Path, digest: str, kept: Path | None = None) -
 
 @lru_cache(maxsize=1)
 def _code_digest() -> str:
-    """This module's code: what it reads from a chart is its own doing."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    """This module's code and the YAML library: what it reads from a chart is their doing."""
+    return code_digest(Path(__file__), "PyYAML")
 
 
 def _as_json(values: ChartValues) -> dict[str, Any]:
