@@ -51,8 +51,9 @@ def _tree_digest(root: Path) -> str:
         relative = path.relative_to(root)
         if _SKIPPED_PARTS.intersection(relative.parts) or path.suffix == ".pyc":
             continue
-        digest.update(f"{relative.as_posix()}\0{len(path.read_bytes())}\0".encode())
-        digest.update(path.read_bytes())
+        data = path.read_bytes()
+        digest.update(f"{relative.as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
     return digest.hexdigest()
 
 
