@@ -315,12 +315,16 @@ def check_schemas(
     `cache`, a verdict kept for the same schema and object is reused."""
     version, note = schema_version(minor_version)
     served = served_openapi_schemas(o.manifest for o in objects)
-    served_ids = {
-        k: "plan-crd:" + hashlib.sha256(json.dumps(s, sort_keys=True).encode()).hexdigest()
-        for k, s in served.items()
-    }
     verdicts = _Verdicts(cache, version)
+    # Both per CRD version, and only for those a planned object is of (most serve none here).
+    served_ids: dict[tuple[str, str, str], str] = {}
     validators: dict[tuple[str, str, str], jsonschema.protocols.Validator] = {}
+
+    def served_id(key: tuple[str, str, str]) -> str:
+        if key not in served_ids:
+            text = json.dumps(served[key], sort_keys=True)
+            served_ids[key] = "plan-crd:" + hashlib.sha256(text.encode()).hexdigest()
+        return served_ids[key]
 
     def served_errors(key: tuple[str, str, str], obj: PlannedObject) -> tuple[str, list[str]]:
         if key not in validators:
@@ -336,7 +340,7 @@ def check_schemas(
         key = (api_group, api_version, obj.kind)
         if obj.api_version and not is_builtin(obj.api_version) and key in served:
             _, errors = verdicts.verdict(
-                served_ids[key],
+                served_id(key),
                 obj.manifest,
                 partial(served_errors, key, obj),
             )
